@@ -1,0 +1,1 @@
+"""Compiled Cython kernels: private, no validation, no policy (see fastnn.ops)."""

@@ -1,0 +1,85 @@
+"""Argument checks shared by the public API: each raises a clear error naming the argument."""
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def check_dtype(dtype):
+    """Return np.float32 or np.float64 for `dtype` (a name, NumPy dtype or type)."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
+    if name not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {name!r}")
+    return FLOAT_DTYPES[name]
+
+
+def check_choice(name, value, choices):
+    """`value` must be one of `choices` (strings)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {sorted(choices)}; got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}; got {value!r}")
+    return value
+
+
+def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+    """`value` must be a finite real number in the given (open or closed) bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return value
+
+
+def check_int(name, value, low=None):
+    """`value` must be an integer (not bool) >= low."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def check_seed(seed):
+    """A non-negative integer seed."""
+    return check_int("seed", seed, low=0)
+
+
+def per_layer(name, value, n_layers, check):
+    """Broadcast a scalar to `n_layers` values, or check a list of exactly that length."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) != n_layers:
+            raise ValueError(f"{name} must be a scalar or have {n_layers} entries, got {len(value)}")
+        return tuple(check(f"{name}[{i}]", v) for i, v in enumerate(value))
+    return (check(name, value),) * n_layers
+
+
+def check_matrix(name, X, n_features, dtype):
+    """X as a C-contiguous finite (m, n_features) array of `dtype`, m >= 1."""
+    X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
+    if X.ndim == 1 and n_features == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (m, {n_features}), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no examples (shape {X.shape})")
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features but the model expects {n_features} "
+            f"(shape {X.shape}); rows are examples, (m, n_features)")
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X

@@ -1,0 +1,70 @@
+"""Output layers: what each expects as targets and how it turns outputs into predictions."""
+import numpy as np
+
+OUTPUTS = ("sigmoid", "softmax", "linear")
+
+
+def prepare_targets(output, y, m, n_out, dtype, name="y"):
+    """Check `y` against the output layer and return it in the form the loss kernels take.
+
+    sigmoid: values in [0, 1] of shape (m,) or (m, n_out) -> float (m, n_out);
+    softmax: integer labels in [0, n_out) of shape (m,), or one-hot (m, n_out) -> intp (m,);
+    linear: real values of shape (m,) or (m, n_out) -> float (m, n_out).
+    """
+    y = np.asarray(y)
+    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
+    if y.shape[:1] != (m,):
+        raise ValueError(f"{name} has {y.shape[0] if y.ndim else 0} rows but X has {m}")
+    if not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    if output == "softmax":
+        return _softmax_labels(y, m, n_out, name)
+    if y.ndim == 1 and n_out == 1:
+        y = y.reshape(m, 1)
+    if y.shape != (m, n_out):
+        raise ValueError(f"{name} must have shape ({m},) or ({m}, {n_out}), got {y.shape}")
+    if output == "sigmoid" and ((y < 0).any() or (y > 1).any()):
+        raise ValueError(f"{name} must hold 0/1 labels (or probabilities in [0, 1]) for a "
+                         f"sigmoid output; found values in [{y.min()}, {y.max()}]")
+    return np.ascontiguousarray(y, dtype=dtype)
+
+
+def _softmax_labels(y, m, n_out, name):
+    if y.ndim == 2 and y.shape == (m, n_out) and n_out > 1:
+        if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
+            raise ValueError(f"{name} given as a 2-D array must be one-hot (one 1 per row)")
+        return np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.intp)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be integer labels ({m},) or one-hot ({m}, {n_out}), "
+                         f"got shape {y.shape}")
+    if not np.all(np.mod(y, 1) == 0):
+        raise ValueError(f"{name} must hold integer class labels for a softmax output")
+    if y.min() < 0 or y.max() >= n_out:
+        raise ValueError(f"{name} labels must be in [0, {n_out}) for a softmax output with "
+                         f"{n_out} units; found labels in [{y.min()}, {y.max()}]")
+    return np.ascontiguousarray(y, dtype=np.intp)
+
+
+def predict_from_proba(output, proba):
+    """Class labels (or values) from the output activations (m, n_out)."""
+    if output == "softmax":
+        return np.argmax(proba, axis=1)
+    if output == "sigmoid":
+        labels = (proba > 0.5).astype(np.intp)
+        return labels[:, 0] if labels.shape[1] == 1 else labels
+    return proba[:, 0] if proba.shape[1] == 1 else proba
+
+
+def error_rate(output, proba, y):
+    """1 - accuracy for classification outputs; mean squared error for a linear output.
+
+    `y` is in the form returned by :func:`prepare_targets`.
+    """
+    if output == "softmax":
+        return float(np.mean(np.argmax(proba, axis=1) != y))
+    if output == "sigmoid":
+        return float(np.mean((proba > 0.5) != (y > 0.5)))
+    return float(np.mean((proba - y) ** 2))

@@ -1,0 +1,339 @@
+"""The multilayer perceptron: parameters, forward and backward passes, cost, prediction."""
+import numpy as np
+
+from fastnn import init as _init
+from fastnn.losses import OUTPUTS, error_rate, predict_from_proba, prepare_targets
+from fastnn.ops import get_backend
+from fastnn.reference import ACTIVATIONS, dropout_key
+from fastnn._validation import (check_choice, check_dtype, check_int, check_matrix, check_real,
+                                check_seed, per_layer)
+
+HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "linear") + ("linear",)
+# Training keeps at most this many batch sizes' buffers: the batch and the short last one.
+MAX_WORKSPACES = 2
+
+
+class _Workspace:
+    """Buffers one batch size needs: layer outputs A[l] (m, n[l]) and their gradients.
+
+    A[0] is the input after input dropout (allocated only when that is on); the
+    gradient buffer of layer l first receives dA[l], is turned into dZ[l] in place
+    by the fused backward pass, and is never needed for l = 0.
+    """
+
+    def __init__(self, m, layer_sizes, dtype, input_dropout):
+        self.acts = [np.empty((m, layer_sizes[0]), dtype) if input_dropout else None]
+        self.acts += [np.empty((m, n), dtype) for n in layer_sizes[1:]]
+        self.deltas = [None] + [np.empty((m, n), dtype) for n in layer_sizes[1:]]
+
+
+class MLP:
+    """A fully connected network trained with regularised gradient descent.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n_x, n_1, ..., n_L]``: input features, hidden units, output units.
+    activation : str or sequence of str, default "relu"
+        Hidden activation(s): "relu", "leaky_relu", "tanh", "sigmoid", "selu", "linear";
+        one name for all hidden layers or one per hidden layer (length L-1).
+    output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
+        Output layer and its loss: binary cross-entropy, categorical cross-entropy or
+        squared error (``J = (1/(2 m k)) sum (y_hat - y)^2``).
+    init : {"he", "kaiming", "xavier", "glorot", "lecun", "random", "zeros"}, default "he"
+    init_scale : float, default 1.0
+        Multiplies the initialiser's variance; for "random" it is the standard deviation.
+    keep_prob : float or sequence of float, default 1.0
+        Inverted-dropout probability of keeping a hidden unit, in (0, 1]; a scalar for
+        every hidden layer, or L-1 values (hidden layers) or L values (the last 1.0).
+    input_keep_prob : float, default 1.0
+        Keep probability of the input features.
+    l2, l1 : float or sequence of float, default 0.0
+        The course's lambda: cost ``+ lambda/(2m) sum_l ||W[l]||_F^2`` (and
+        ``lambda_1/(2m) ||W[l]||_1``); one value or one per layer (length L).
+    dtype : {"float32", "float64"}, default "float32"
+    backend : {"cython", "reference"}, default "cython"
+    seed : int, default 0
+        Seeds the initial weights, the dropout masks and the minibatch order.
+    """
+
+    def __init__(self, layer_sizes, activation="relu", output="sigmoid", init="he",
+                 init_scale=1.0, keep_prob=1.0, input_keep_prob=1.0, l2=0.0, l1=0.0,
+                 dtype="float32", backend="cython", seed=0):
+        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        L = self.n_layers = len(self.layer_sizes) - 1
+        self.activation = per_layer("activation", activation, L - 1,
+                                    lambda n, v: check_choice(n, v, HIDDEN_ACTIVATIONS))
+        self.output = check_choice("output", output, OUTPUTS)
+        if self.output == "softmax" and self.layer_sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 units in layer_sizes[-1]")
+        self.init = check_choice("init", init, _init.INITIALIZERS)
+        self.init_scale = check_real("init_scale", init_scale, 0.0, low_open=True)
+        self.keep_prob = _check_keep_probs(keep_prob, L)
+        self.input_keep_prob = _check_keep("input_keep_prob", input_keep_prob)
+        self.l2 = per_layer("l2", l2, L, lambda n, v: check_real(n, v, 0.0))
+        self.l1 = per_layer("l1", l1, L, lambda n, v: check_real(n, v, 0.0))
+        self.dtype = np.dtype(check_dtype(dtype))
+        self.backend = get_backend(backend).name
+        self._ops = get_backend(backend)
+        self.seed = check_seed(seed)
+        self.step_ = 0
+        weights, biases = _init.initialize(self.layer_sizes, self.init, self.init_scale,
+                                           self.seed, self.dtype)
+        self._set_arrays(weights, biases)
+
+    # -- parameters ---------------------------------------------------------
+
+    def _set_arrays(self, weights, biases):
+        self._weights, self._biases = weights, biases
+        self._grad_weights = [np.empty_like(W) for W in weights]
+        self._grad_biases = [np.empty_like(b) for b in biases]
+        # Flat views in the order W1, b1, W2, b2, ...: what the optimizers update.
+        self._flat_params = [a.reshape(-1) for pair in zip(weights, biases) for a in pair]
+        self._flat_grads = [a.reshape(-1) for pair in zip(self._grad_weights, self._grad_biases)
+                            for a in pair]
+        self._workspaces = {}
+
+    @property
+    def params(self):
+        """Copies of the parameters: {"W1": (n1, n0), "b1": (n1,), ..., "WL", "bL"}."""
+        out = {}
+        for l, (W, b) in enumerate(zip(self._weights, self._biases), start=1):
+            out[f"W{l}"], out[f"b{l}"] = W.copy(), b.copy()
+        return out
+
+    def set_params(self, params):
+        """Copy `params` (a dict like :attr:`params`) into the model; shapes are checked.
+
+        All arrays are checked before any is copied, so a bad dict changes nothing.
+        """
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+        expected = {name: arr.shape for name, arr in self._named_arrays()}
+        missing, extra = set(expected) - set(params), set(params) - set(expected)
+        if missing or extra:
+            raise ValueError(f"params keys do not match the model: missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)}")
+        staged = {}
+        for name, shape in expected.items():
+            arr = np.asarray(params[name])
+            if arr.shape != shape:
+                raise ValueError(f"params[{name!r}] has shape {arr.shape}, expected {shape}")
+            if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():
+                raise ValueError(f"params[{name!r}] must be finite numbers")
+            staged[name] = arr
+        for name, arr in self._named_arrays():
+            arr[...] = staged[name]
+        return self
+
+    def _named_arrays(self):
+        for l, (W, b) in enumerate(zip(self._weights, self._biases), start=1):
+            yield f"W{l}", W
+            yield f"b{l}", b
+
+    @property
+    def n_params(self):
+        """Number of scalar parameters."""
+        return sum(p.size for p in self._flat_params)
+
+    # -- validation ---------------------------------------------------------
+
+    def _check_X(self, X, name="X"):
+        return check_matrix(name, X, self.layer_sizes[0], self.dtype)
+
+    def _check_Xy(self, X, y, names=("X", "y")):
+        X = self._check_X(X, names[0])
+        y = prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1], self.dtype, names[1])
+        return X, y
+
+    # -- passes on validated arrays -------------------------------------------
+
+    def _workspace(self, m, train):
+        """Buffers for batch size m: cached while training, fresh otherwise."""
+        input_dropout = train and self.input_keep_prob < 1
+        key = (m, input_dropout)
+        ws = self._workspaces.get(key)
+        if ws is None:
+            ws = _Workspace(m, self.layer_sizes, self.dtype, input_dropout)
+            if train:
+                if len(self._workspaces) >= MAX_WORKSPACES:
+                    self._workspaces.pop(next(iter(self._workspaces)))
+                self._workspaces[key] = ws
+        return ws
+
+    def _dropout(self, layer, keep_prob):
+        """(key, keep_prob) of `layer` at the current step (layer 0 is the input)."""
+        if keep_prob >= 1.0:
+            return 0, 1.0
+        return dropout_key(self.seed, self.step_, layer), keep_prob
+
+    def _forward(self, X, ws, train):
+        """Fill ws.acts; returns the output logits (m, n_L) and the layer inputs."""
+        ops = self._ops
+        A = X
+        if train and self.input_keep_prob < 1:
+            A = ops.dropout(X, ws.acts[0], *self._dropout(0, self.input_keep_prob))
+        inputs = [A]
+        for l in range(1, self.n_layers + 1):
+            hidden = l < self.n_layers
+            activation = self.activation[l - 1] if hidden else "linear"
+            key, keep = self._dropout(l, self.keep_prob[l - 1]) if train else (0, 1.0)
+            A = ops.dense_forward(A, self._weights[l - 1], self._biases[l - 1], ws.acts[l],
+                                  activation, key, keep)
+            inputs.append(A)
+        return A, inputs
+
+    def _backward(self, inputs, y, ws, train):
+        """Data cost J of the last forward pass; data gradients into the gradient buffers."""
+        ops = self._ops
+        L = self.n_layers
+        cost = ops.loss(self.output, inputs[L], y, ws.deltas[L])
+        for l in range(L, 0, -1):
+            hidden = l < L
+            activation = self.activation[l - 1] if hidden else "linear"
+            key, keep = self._dropout(l, self.keep_prob[l - 1]) if train else (0, 1.0)
+            ops.dense_backward(ws.deltas[l], inputs[l], inputs[l - 1], self._weights[l - 1],
+                               self._grad_weights[l - 1], self._grad_biases[l - 1],
+                               ws.deltas[l - 1], activation, key, keep)
+        return cost
+
+    def _regularization_cost(self, m):
+        """lambda/(2m) sum_l ||W[l]||_F^2 + lambda_1/(2m) sum_l ||W[l]||_1."""
+        total = 0.0
+        for W, l2, l1 in zip(self._weights, self.l2, self.l1):
+            if l2:
+                total += l2 / (2 * m) * float(np.dot(W.ravel(), W.ravel()))
+            if l1:
+                total += l1 / (2 * m) * float(np.abs(W).sum())
+        return total
+
+    def _decay_coefficients(self, m):
+        """(l2, l1) per flat parameter: lambda/m and lambda_1/(2m) for W, 0 for b."""
+        l2 = [c for lam in self.l2 for c in (lam / m, 0.0)]
+        l1 = [c for lam in self.l1 for c in (lam / (2 * m), 0.0)]
+        return l2, l1
+
+    def _train_step(self, X, y, optimizer):
+        """One forward/backward/update on a validated batch; returns its data cost."""
+        m = X.shape[0]
+        ws = self._workspace(m, train=True)
+        _, inputs = self._forward(X, ws, train=True)
+        cost = self._backward(inputs, y, ws, train=True)
+        l2, l1 = self._decay_coefficients(m)
+        optimizer.update(self._ops, self._flat_params, self._flat_grads, l2, l1)
+        self.step_ += 1
+        return cost
+
+    def _output(self, X):
+        ws = self._workspace(X.shape[0], train=False)
+        logits, _ = self._forward(X, ws, train=False)
+        self._ops.output_activation(self.output, logits)
+        return logits
+
+    # -- public API ---------------------------------------------------------
+
+    def forward(self, X, train=False):
+        """Output activations (m, n_L): probabilities for sigmoid/softmax, values for linear.
+
+        With ``train=True`` the dropout masks of the current training step are applied
+        (inverted dropout); otherwise dropout is off, as at prediction time.
+        """
+        X = self._check_X(X)
+        if not train:
+            return self._output(X)
+        ws = _Workspace(X.shape[0], self.layer_sizes, self.dtype, self.input_keep_prob < 1)
+        logits, _ = self._forward(X, ws, train=True)
+        self._ops.output_activation(self.output, logits)
+        return logits
+
+    def predict_proba(self, X):
+        """Output probabilities (m, n_L), dropout off."""
+        return self.forward(X)
+
+    def predict(self, X):
+        """Class labels (m,) (0/1 for sigmoid, argmax for softmax) or values for linear."""
+        return predict_from_proba(self.output, self.forward(X))
+
+    def error(self, X, y):
+        """Error rate 1 - accuracy (mean squared error for a linear output), dropout off."""
+        X, y = self._check_Xy(X, y)
+        return error_rate(self.output, self._output(X), y)
+
+    def cost(self, X, y):
+        """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), dropout off."""
+        X, y = self._check_Xy(X, y)
+        return self._cost(X, y)
+
+    def _cost(self, X, y):
+        ws = self._workspace(X.shape[0], train=False)
+        logits, _ = self._forward(X, ws, train=False)
+        return self._ops.loss(self.output, logits, y) + self._regularization_cost(X.shape[0])
+
+    def gradients(self, X, y):
+        """Gradients of :meth:`cost`: {"dW1": (n1, n0), "db1": (n1,), ...}, dropout off.
+
+        Includes the regularisation terms: dW += (lambda/m) W + (lambda_1/(2m)) sign(W).
+        """
+        X, y = self._check_Xy(X, y)
+        m = X.shape[0]
+        ws = self._workspace(m, train=False)
+        _, inputs = self._forward(X, ws, train=False)
+        self._backward(inputs, y, ws, train=False)
+        grads = {}
+        for l, (W, dW, db) in enumerate(zip(self._weights, self._grad_weights, self._grad_biases), 1):
+            grads[f"dW{l}"] = dW + (self.l2[l - 1] / m) * W + (self.l1[l - 1] / (2 * m)) * np.sign(W)
+            grads[f"db{l}"] = db.copy()
+        return grads
+
+    def train_step(self, X, y, optimizer):
+        """One gradient step on the batch (X, y) with dropout on; returns the batch's data cost."""
+        X, y = self._check_Xy(X, y)
+        return self._train_step(X, y, optimizer)
+
+    def fit(self, X, y, epochs=100, optimizer=None, batch_size=None, **kwargs):
+        """Train the model; see :func:`fastnn.training.fit` for every option."""
+        # The training loop sits above the model (one-way imports); fit is its front door.
+        from fastnn.training import fit
+        return fit(self, X, y, epochs=epochs, optimizer=optimizer, batch_size=batch_size, **kwargs)
+
+    def get_config(self):
+        """Constructor arguments, JSON-friendly (enough to rebuild the architecture)."""
+        return {
+            "layer_sizes": list(self.layer_sizes), "activation": list(self.activation),
+            "output": self.output, "init": self.init, "init_scale": self.init_scale,
+            "keep_prob": list(self.keep_prob), "input_keep_prob": self.input_keep_prob,
+            "l2": list(self.l2), "l1": list(self.l1), "dtype": self.dtype.name,
+            "backend": self.backend, "seed": self.seed,
+        }
+
+    def __repr__(self):
+        c = self.get_config()
+        return (f"MLP({c['layer_sizes']}, activation={c['activation']}, output={c['output']!r}, "
+                f"keep_prob={c['keep_prob']}, l2={c['l2']}, dtype={c['dtype']!r}, "
+                f"backend={c['backend']!r})")
+
+
+def _check_layer_sizes(layer_sizes):
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+        raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
+    if len(layer_sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least an input and an output size, got {layer_sizes!r}")
+    sizes = tuple(check_int(f"layer_sizes[{i}]", n, low=1) for i, n in enumerate(layer_sizes))
+    if max(sizes) >= 2**31:
+        raise ValueError("layer_sizes entries must be below 2**31 (BLAS's int)")
+    return sizes
+
+
+def _check_keep(name, value):
+    return check_real(name, value, 0.0, 1.0, low_open=True)
+
+
+def _check_keep_probs(keep_prob, L):
+    """Per-layer keep probabilities (length L, the output's always 1.0)."""
+    if isinstance(keep_prob, (list, tuple, np.ndarray)) and len(keep_prob) == L:
+        probs = per_layer("keep_prob", keep_prob, L, _check_keep)
+        if probs[-1] != 1.0:
+            raise ValueError(f"keep_prob of the output layer must be 1.0 (no dropout on the "
+                             f"output), got {probs[-1]}")
+        return probs
+    return per_layer("keep_prob", keep_prob, L - 1, _check_keep) + (1.0,)

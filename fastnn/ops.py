@@ -1,0 +1,241 @@
+"""Backends behind one interface, and one validated entry per kernel.
+
+The model calls a backend's methods directly on buffers it has validated once;
+the functions at the bottom of this module are the checked entries for users and
+tests calling a single kernel.  ``backend="cython"`` is the compiled kernels,
+``backend="reference"`` the NumPy twin in :mod:`fastnn.reference`.
+"""
+import numpy as np
+
+from fastnn import reference
+from fastnn._validation import check_choice, check_real
+
+try:
+    from fastnn._kernels import _dense, _dropout, _loss, _optim
+except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+    raise ImportError(
+        "fastnn's compiled kernels are not built or cannot be loaded "
+        f"({exc}). Install the package with `pip install .` (or `pip install -e .` "
+        "from a source checkout) so that the Cython extensions are compiled."
+    ) from exc
+
+LOSSES = ("sigmoid", "softmax", "linear")
+
+
+class ReferenceBackend:
+    """Plain NumPy, the course's way: the oracle and the benchmark baseline."""
+
+    name = "reference"
+    dense_forward = staticmethod(reference.dense_forward)
+    dense_backward = staticmethod(reference.dense_backward)
+    dropout = staticmethod(reference.dropout)
+    sgd_update = staticmethod(reference.sgd_update)
+    momentum_update = staticmethod(reference.momentum_update)
+    adam_update = staticmethod(reference.adam_update)
+
+    @staticmethod
+    def dropout_mask(key, shape, keep_prob):
+        return reference.dropout_mask(key, shape, keep_prob)
+
+    @staticmethod
+    def loss(kind, Z, y, dZ=None):
+        return _REFERENCE_LOSSES[kind](Z, y, dZ)
+
+    @staticmethod
+    def output_activation(kind, Z):
+        if kind in _REFERENCE_OUTPUTS:
+            _REFERENCE_OUTPUTS[kind](Z)
+
+
+_REFERENCE_LOSSES = {"sigmoid": reference.sigmoid_cross_entropy,
+                     "softmax": reference.softmax_cross_entropy,
+                     "linear": reference.squared_error}
+_REFERENCE_OUTPUTS = {"sigmoid": reference.sigmoid_inplace,
+                      "softmax": reference.softmax_inplace}
+
+
+class CythonBackend:
+    """The compiled kernels; translates names to codes and keep_prob to a threshold."""
+
+    name = "cython"
+    sgd_update = staticmethod(_optim.sgd_update)
+    momentum_update = staticmethod(_optim.momentum_update)
+    adam_update = staticmethod(_optim.adam_update)
+
+    @staticmethod
+    def dense_forward(A_prev, W, b, out, activation, key, keep_prob):
+        _dense.dense_forward(A_prev, W, b, out, _dense.ACTIVATION_CODES[activation], key,
+                             reference.keep_threshold(keep_prob), keep_prob)
+        return out
+
+    @staticmethod
+    def dense_backward(dA, A, A_prev, W, dW, db, dA_prev, activation, key, keep_prob):
+        _dense.dense_backward(dA, A, A_prev, W, dW, db, dA_prev,
+                              _dense.ACTIVATION_CODES[activation], key,
+                              reference.keep_threshold(keep_prob), keep_prob)
+        return dA
+
+    @staticmethod
+    def dropout(A, out, key, keep_prob):
+        _dropout.dropout_into(A, out, key, reference.keep_threshold(keep_prob), keep_prob)
+        return out
+
+    @staticmethod
+    def dropout_mask(key, shape, keep_prob):
+        m, n = shape
+        return _dropout.dropout_mask(key, m, n, reference.keep_threshold(keep_prob)).view(bool)
+
+    @staticmethod
+    def loss(kind, Z, y, dZ=None):
+        return _CYTHON_LOSSES[kind](Z, y, dZ)
+
+    @staticmethod
+    def output_activation(kind, Z):
+        if kind in _CYTHON_OUTPUTS:
+            _CYTHON_OUTPUTS[kind](Z)
+
+
+_CYTHON_LOSSES = {"sigmoid": _loss.sigmoid_cross_entropy,
+                  "softmax": _loss.softmax_cross_entropy,
+                  "linear": _loss.squared_error}
+_CYTHON_OUTPUTS = {"sigmoid": _loss.sigmoid_inplace, "softmax": _loss.softmax_inplace}
+
+BACKENDS = {"cython": CythonBackend, "reference": ReferenceBackend}
+
+
+def get_backend(name):
+    """The backend class for `name` ("cython" or "reference")."""
+    return BACKENDS[check_choice("backend", name, BACKENDS)]
+
+
+# ---------------------------------------------------------------------------
+# Validated single-kernel entries.
+
+
+def _float_matrix(name, A, dtype=None, shape=None):
+    A = np.asarray(A)
+    if A.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {A.dtype}")
+    if dtype is not None and A.dtype != dtype:
+        raise TypeError(f"{name} has dtype {A.dtype} but must match the others ({np.dtype(dtype)})")
+    if shape is not None and A.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {A.shape}")
+    if A.size == 0:
+        raise ValueError(f"{name} is empty (shape {A.shape})")
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return np.ascontiguousarray(A)
+
+
+def _check_keep(keep_prob):
+    return check_real("keep_prob", keep_prob, 0.0, 1.0, low_open=True)
+
+
+def _check_activation(activation):
+    return check_choice("activation", activation, reference.ACTIVATIONS)
+
+
+def dense_forward(A_prev, W, b, activation="relu", keep_prob=1.0, key=0, backend="cython"):
+    """A = d * g(A_prev @ W.T + b) / keep_prob.
+
+    Parameters
+    ----------
+    A_prev : ndarray (m, n_prev)
+    W : ndarray (n, n_prev)
+    b : ndarray (n,)
+    activation : {"linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu"}
+    keep_prob : float in (0, 1], probability of keeping a unit (inverted dropout)
+    key : int, the dropout counter key (see :func:`fastnn.reference.dropout_key`)
+
+    Returns
+    -------
+    A : ndarray (m, n), same dtype as A_prev
+    """
+    A_prev = _float_matrix("A_prev", A_prev)
+    if np.ndim(A_prev) != 2:
+        raise ValueError(f"A_prev must be 2-D (m, n_prev), got shape {A_prev.shape}")
+    W = np.asarray(W)
+    if W.ndim != 2 or W.shape[1] != A_prev.shape[1]:
+        raise ValueError(f"W must have shape (n, {A_prev.shape[1]}), got {W.shape}")
+    W = _float_matrix("W", W, A_prev.dtype)
+    b = _float_matrix("b", b, A_prev.dtype, (W.shape[0],))
+    activation, keep_prob = _check_activation(activation), _check_keep(keep_prob)
+    out = np.empty((A_prev.shape[0], W.shape[0]), dtype=A_prev.dtype)
+    return get_backend(backend).dense_forward(A_prev, W, b, out, activation, int(key), keep_prob)
+
+
+def dense_backward(dA, A, A_prev, W, activation="relu", keep_prob=1.0, key=0,
+                   backend="cython", need_dA_prev=True):
+    """Gradients of a dense layer from the gradient `dA` of its (dropped-out) output `A`.
+
+    Parameters
+    ----------
+    dA, A : ndarray (m, n)
+    A_prev : ndarray (m, n_prev)
+    W : ndarray (n, n_prev)
+
+    Returns
+    -------
+    dict with "dZ" (m, n), "dW" (n, n_prev), "db" (n,) and "dA_prev" (m, n_prev) or None
+    """
+    A_prev = _float_matrix("A_prev", A_prev)
+    if A_prev.ndim != 2:
+        raise ValueError(f"A_prev must be 2-D (m, n_prev), got shape {A_prev.shape}")
+    W = np.asarray(W)
+    if W.ndim != 2 or W.shape[1] != A_prev.shape[1]:
+        raise ValueError(f"W must have shape (n, {A_prev.shape[1]}), got {W.shape}")
+    W = _float_matrix("W", W, A_prev.dtype)
+    shape = (A_prev.shape[0], W.shape[0])
+    A = _float_matrix("A", A, A_prev.dtype, shape)
+    dZ = _float_matrix("dA", dA, A_prev.dtype, shape).copy()
+    activation, keep_prob = _check_activation(activation), _check_keep(keep_prob)
+    dW, db = np.empty_like(W), np.empty(W.shape[0], dtype=W.dtype)
+    dA_prev = np.empty_like(A_prev) if need_dA_prev else None
+    get_backend(backend).dense_backward(dZ, A, A_prev, W, dW, db, dA_prev, activation,
+                                        int(key), keep_prob)
+    return {"dZ": dZ, "dW": dW, "db": db, "dA_prev": dA_prev}
+
+
+def dropout_mask(key, shape, keep_prob, backend="cython"):
+    """Boolean keep-mask d ~ Bernoulli(keep_prob) of `shape` (m, n) from the counter `key`."""
+    keep_prob = _check_keep(keep_prob)
+    m, n = (int(s) for s in shape)
+    return get_backend(backend).dropout_mask(int(key), (m, n), keep_prob)
+
+
+def loss(kind, Z, y, backend="cython", gradient=True):
+    """Data cost J of logits Z (m, k) against y, and dJ/dZ when `gradient`.
+
+    `y` is float (m, k) for "sigmoid" and "linear", integer labels (m,) for "softmax".
+
+    Returns
+    -------
+    (cost, dZ) with dZ (m, k) or None
+    """
+    check_choice("kind", kind, LOSSES)
+    Z = _float_matrix("Z", Z)
+    if Z.ndim != 2:
+        raise ValueError(f"Z must be 2-D (m, k), got shape {Z.shape}")
+    if kind == "softmax":
+        y = np.asarray(y)
+        if y.shape != (Z.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"y must be integer labels of shape ({Z.shape[0]},)")
+        if y.min() < 0 or y.max() >= Z.shape[1]:
+            raise ValueError(f"y labels must be in [0, {Z.shape[1]})")
+        y = np.ascontiguousarray(y, dtype=np.intp)
+    else:
+        y = _float_matrix("y", y, Z.dtype, Z.shape)
+    dZ = np.empty_like(Z) if gradient else None
+    return get_backend(backend).loss(kind, Z, y, dZ), dZ
+
+
+def update(rule, param, grad, state=(), backend="cython", **hyper):
+    """Apply one optimizer `rule` ("sgd", "momentum", "adam") in place to a flat `param`."""
+    fn = {"sgd": "sgd_update", "momentum": "momentum_update", "adam": "adam_update"}
+    method = getattr(get_backend(backend), fn[check_choice("rule", rule, fn)])
+    param = np.asarray(param)
+    if param.ndim != 1 or not param.flags.c_contiguous:
+        raise ValueError("param must be a 1-D C-contiguous array (use W.reshape(-1))")
+    grad = _float_matrix("grad", grad, param.dtype, param.shape)
+    method(param, grad, *state, **hyper)
+    return param

@@ -1,0 +1,130 @@
+"""Optimizers: hyperparameters and per-parameter state; the update itself is one kernel pass.
+
+Each ``update`` receives flat views of the parameters and their data gradients plus
+the regularisation coefficients ``l2 = lambda/m`` and ``l1 = lambda_1/(2m)`` per
+parameter, which the kernels fold into the same pass (weight decay).
+"""
+import numpy as np
+
+from fastnn._validation import check_real
+
+
+class Optimizer:
+    """Base class: `lr` and the state arrays (one list per slot, one entry per parameter)."""
+
+    name = "optimizer"
+    slots = ()
+
+    def __init__(self, lr):
+        self.lr = check_real("lr", lr, 0.0, low_open=True)
+        self.t = 0
+        self.state = None
+        self._state_shapes = None
+
+    def hyperparameters(self):
+        """The constructor arguments, JSON-friendly."""
+        return {"lr": self.lr}
+
+    def reset(self):
+        """Forget the state (velocities, moments, step count)."""
+        self.t = 0
+        self.state = None
+        self._state_shapes = None
+
+    def _ensure_state(self, params):
+        # Fresh zeros on first use, and again if the optimizer is handed other shapes.
+        shapes = [p.shape for p in params]
+        if self.state is None or self._state_shapes != shapes:
+            self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
+            self._state_shapes = shapes
+
+    def update(self, backend, params, grads, l2, l1):
+        """One step on every parameter: params[i] -= ... (in place)."""
+        self._ensure_state(params)
+        self.t += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            self._update_one(backend, i, p, g, l2[i], l1[i])
+
+    def state_arrays(self):
+        """State as a dict of named arrays (for saving): {"velocity0": ..., ...}."""
+        if not self.state:
+            return {}
+        return {f"{slot}{i}": a for slot, arrays in self.state.items() for i, a in enumerate(arrays)}
+
+    def load_state(self, t, arrays, params):
+        """Restore the step count and state arrays saved by :meth:`state_arrays`."""
+        self.t = int(t)
+        self._state_shapes = [p.shape for p in params]
+        self.state = {}
+        for slot in self.slots:
+            self.state[slot] = []
+            for i, p in enumerate(params):
+                a = np.asarray(arrays[f"{slot}{i}"])
+                if a.shape != p.shape:
+                    raise ValueError(f"optimizer state {slot}{i} has shape {a.shape}, "
+                                     f"expected {p.shape}")
+                self.state[slot].append(np.ascontiguousarray(a, dtype=p.dtype))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Plain gradient descent with weight decay: W := (1 - lr*lambda/m) W - lr dW."""
+
+    name = "sgd"
+
+    def __init__(self, lr=0.01):
+        super().__init__(lr)
+
+    def _update_one(self, backend, i, p, g, l2, l1):
+        backend.sgd_update(p, g, self.lr, l2, l1)
+
+
+class Momentum(Optimizer):
+    """Gradient descent with momentum: v := beta v + (1 - beta) dW, W := W - lr v."""
+
+    name = "momentum"
+    slots = ("velocity",)
+
+    def __init__(self, lr=0.01, beta=0.9):
+        super().__init__(lr)
+        self.beta = check_real("beta", beta, 0.0, 1.0, high_open=True)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "beta": self.beta}
+
+    def _update_one(self, backend, i, p, g, l2, l1):
+        backend.momentum_update(p, g, self.state["velocity"][i], self.lr, self.beta, l2, l1)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; L2 enters the gradient (the course's lambda)."""
+
+    name = "adam"
+    slots = ("m1", "m2")
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        super().__init__(lr)
+        self.beta1 = check_real("beta1", beta1, 0.0, 1.0, high_open=True)
+        self.beta2 = check_real("beta2", beta2, 0.0, 1.0, high_open=True)
+        self.epsilon = check_real("epsilon", epsilon, 0.0, low_open=True)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+    def _update_one(self, backend, i, p, g, l2, l1):
+        backend.adam_update(p, g, self.state["m1"][i], self.state["m2"][i], self.lr,
+                            self.beta1, self.beta2, self.epsilon,
+                            1.0 - self.beta1 ** self.t, 1.0 - self.beta2 ** self.t, l2, l1)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+def optimizer_from_config(name, hyperparameters):
+    """Rebuild an optimizer from its name and :meth:`Optimizer.hyperparameters`."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](**hyperparameters)
