@@ -30,6 +30,11 @@ class _Workspace:
 class MLP:
     """A fully connected network trained with regularised gradient descent.
 
+    Attributes ``step_`` (training steps taken), ``epoch_`` (epochs trained),
+    ``optimizer_`` (the last fit's optimizer and its state) and ``standardizer``
+    (a fitted :class:`fastnn.data.Standardizer` or None; when set, every method
+    standardizes its raw inputs with it) are saved with the model.
+
     Parameters
     ----------
     layer_sizes : sequence of int
@@ -77,7 +82,10 @@ class MLP:
         self.backend = get_backend(backend).name
         self._ops = get_backend(backend)
         self.seed = check_seed(seed)
-        self.step_ = 0
+        self.step_ = 0  # training steps taken: the dropout masks' counter
+        self.epoch_ = 0  # epochs trained: where a resumed fit continues
+        self.optimizer_ = None  # the last fit's optimizer, with its state
+        self.standardizer = None
         weights, biases = _init.initialize(self.layer_sizes, self.init, self.init_scale,
                                            self.seed, self.dtype)
         self._set_arrays(weights, biases)
@@ -138,11 +146,18 @@ class MLP:
 
     # -- validation ---------------------------------------------------------
 
-    def _check_X(self, X, name="X"):
-        return check_matrix(name, X, self.layer_sizes[0], self.dtype)
+    def _check_X(self, X, name="X", standardize=True):
+        X = check_matrix(name, X, self.layer_sizes[0], self.dtype)
+        return self._standardize(X) if standardize else X
 
-    def _check_Xy(self, X, y, names=("X", "y")):
-        X = self._check_X(X, names[0])
+    def _standardize(self, X):
+        """X through the attached standardizer, if any."""
+        if self.standardizer is None:
+            return X
+        return np.ascontiguousarray(self.standardizer.transform(X), dtype=self.dtype)
+
+    def _check_Xy(self, X, y, names=("X", "y"), standardize=True):
+        X = self._check_X(X, names[0], standardize)
         y = prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1], self.dtype, names[1])
         return X, y
 
@@ -224,6 +239,14 @@ class MLP:
         self.step_ += 1
         return cost
 
+    def _evaluate(self, X, y):
+        """(output activations (m, n_L), data cost) of validated arrays, dropout off."""
+        ws = self._workspace(X.shape[0], train=False)
+        logits, _ = self._forward(X, ws, train=False)
+        cost = self._ops.loss(self.output, logits, y)
+        self._ops.output_activation(self.output, logits)
+        return logits, cost
+
     def _output(self, X):
         ws = self._workspace(X.shape[0], train=False)
         logits, _ = self._forward(X, ws, train=False)
@@ -295,6 +318,12 @@ class MLP:
         # The training loop sits above the model (one-way imports); fit is its front door.
         from fastnn.training import fit
         return fit(self, X, y, epochs=epochs, optimizer=optimizer, batch_size=batch_size, **kwargs)
+
+    def save(self, path):
+        """Write the model to `path` (.npz + JSON metadata), atomically; see :func:`fastnn.load`."""
+        # Serialisation sits above the model (one-way imports); save is its front door.
+        from fastnn.io import save
+        save(self, path)
 
     def get_config(self):
         """Constructor arguments, JSON-friendly (enough to rebuild the architecture)."""

@@ -1,28 +1,48 @@
-"""The training loop: epochs of minibatch steps, with a History of the costs and errors."""
+"""The training loop: epochs of minibatch steps, evaluation, callbacks, progress, divergence."""
 import numpy as np
 
+from fastnn.callbacks import EarlyStopping, as_callbacks
 from fastnn.data import minibatches
 from fastnn.losses import error_rate
 from fastnn.optim import SGD, Optimizer
-from fastnn._validation import check_int
+from fastnn._validation import check_int, check_matrix
+
+
+class TrainingDiverged(FloatingPointError):
+    """The cost became NaN or infinite; the model keeps its last finite weights."""
 
 
 class History(dict):
-    """Per-epoch figures of a fit: ``history["train_cost"]`` is a list, one value per epoch.
+    """Per-evaluation figures of a fit: ``history["dev_error"]`` is a list of floats.
 
-    Keys: "epoch", "train_cost" (data cost + regularisation, averaged over the epoch's
-    batches, dropout on as trained), and when a dev set is given "dev_cost", "dev_error".
+    Keys, each a list with one value per evaluated epoch (every epoch by default):
+    "epoch"; "train_cost" (J with the regularisation term) and "train_data_cost"
+    (without it), "train_error", and with a dev set "dev_cost" (data cost, no
+    regularisation term) and "dev_error" — all measured after the epoch's updates,
+    on the whole set, with dropout off.
+    Attributes ``best_epoch`` and ``stopped_epoch`` are set by early stopping.
     """
 
-    def __init__(self):
-        super().__init__(epoch=[], train_cost=[])
+    def __init__(self, has_dev=False):
+        super().__init__(epoch=[], train_cost=[], train_data_cost=[], train_error=[])
+        if has_dev:
+            self.update(dev_cost=[], dev_error=[])
+        self.has_dev = has_dev
+        self.best_epoch = None
+        self.stopped_epoch = None
 
     def record(self, **values):
         for name, value in values.items():
-            self.setdefault(name, []).append(value)
+            self[name].append(value)
+
+    def best(self, monitor="dev_error"):
+        """(epoch, value) of the lowest `monitor` recorded."""
+        i = int(np.argmin(self[monitor]))
+        return self["epoch"][i], self[monitor][i]
 
 
-def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None):
+def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
+        early_stopping=None, callbacks=None, augment=None, progress=False, eval_every=1):
     """Train `model` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -31,38 +51,163 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None):
     X : array (m, n_x)
     y : array (m,) or (m, n_L), as the model's output layer expects
     epochs : int, default 100
-        Passes over the data; with ``batch_size=None`` one full-batch update each (the
-        course's iterations).
-    optimizer : Optimizer, default SGD(lr=0.01)
-    batch_size : int or None, default None (full batch)
-    dev : (X_dev, y_dev) or None
-        Evaluated after each epoch with dropout off.
+        More passes over the data (training resumes where the last fit stopped); with
+        ``batch_size=None`` one full-batch update each, the course's iterations.
+    optimizer : Optimizer, optional
+        Default: the optimizer of the last fit (state kept, for resuming), else
+        ``SGD(lr=0.01)``.
+    batch_size : int or None, default None
+        Minibatch size (reshuffled every epoch from the model's seed; the last batch
+        may be shorter; ``m`` in the regularisation terms is the batch's size). None is
+        full-batch gradient descent.
+    dev : (X_dev, y_dev), optional
+        Dev set, evaluated with dropout off.
+    early_stopping : EarlyStopping, optional
+    callbacks : callback or list of callbacks, optional
+        See :mod:`fastnn.callbacks`; ``on_epoch_end`` returning True stops training.
+    augment : callable ``(X_batch, rng) -> X_batch``, optional
+        Applied to every training minibatch (e.g. :class:`fastnn.augment.Augmentation`).
+    progress : bool, default False
+        A tqdm progress bar over epochs with the latest figures (only on a terminal).
+    eval_every : int, default 1
+        Measure the History figures every this many epochs (and at the last one): with
+        tens of thousands of cheap full-batch epochs, evaluating each would dominate.
 
     Returns
     -------
     History
+
+    Raises
+    ------
+    TrainingDiverged
+        If the cost becomes NaN/inf; the model is left at the weights of the last
+        epoch whose cost was finite.
     """
-    X, y = model._check_Xy(X, y)
+    # With augmentation the raw batch is augmented first, then standardized.
+    X, y = model._check_Xy(X, y, standardize=augment is None)
     epochs = check_int("epochs", epochs, low=0)
-    if optimizer is None:
-        optimizer = SGD(lr=0.01)
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be a fastnn optimizer (SGD, Momentum, Adam), got {optimizer!r}")
+    eval_every = check_int("eval_every", eval_every, low=1)
+    optimizer = _check_optimizer(model, optimizer)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
     if dev is not None:
-        dev = model._check_Xy(*dev, names=("dev[0]", "dev[1]"))
-    rng = np.random.default_rng([model.seed, 1])
-    history = History()
-    m = X.shape[0]
-    for epoch in range(epochs):
-        total = 0.0
-        for idx in minibatches(m, batch_size, rng):
-            Xb, yb = (X, y) if len(idx) == m else (X[idx], y[idx])
-            total += (model._train_step(Xb, yb, optimizer)
-                      + model._regularization_cost(len(idx))) * len(idx)
-        history.record(epoch=epoch + 1, train_cost=total / m)
-        if dev is not None:
-            history.record(dev_cost=model._cost(*dev),
-                           dev_error=error_rate(model.output, model._output(dev[0]), dev[1]))
+        if not isinstance(dev, (tuple, list)) or len(dev) != 2:
+            raise TypeError("dev must be a pair (X_dev, y_dev)")
+        dev = model._check_Xy(*dev, names=("dev[0] (X_dev)", "dev[1] (y_dev)"))
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping must be an EarlyStopping, got {early_stopping!r}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be callable (X_batch, rng) -> X_batch, got {augment!r}")
+    hooks = as_callbacks(callbacks) + ([early_stopping] if early_stopping else [])
+
+    history = History(has_dev=dev is not None)
+    loop = _EpochLoop(model, X, y, optimizer, batch_size, augment)
+    for cb in hooks:
+        cb.on_train_begin(model, history)
+    bar = _progress_bar(epochs, progress)
+    try:
+        for i in range(epochs):
+            epoch = loop.run_epoch()
+            if (i + 1) % eval_every == 0 or i + 1 == epochs:
+                loop.checkpoint()
+                _evaluate(model, X, y, dev, history, epoch)
+                if bar is not None:
+                    bar.set_postfix(_postfix(history), refresh=False)
+            if bar is not None:
+                bar.update(1)
+            stop = [cb.on_epoch_end(model, epoch, history) for cb in hooks]
+            if any(stop):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    for cb in hooks:
+        cb.on_train_end(model, history)
     return history
+
+
+class _EpochLoop:
+    """Runs epochs of steps; keeps the weights of the last good evaluated epoch."""
+
+    def __init__(self, model, X, y, optimizer, batch_size, augment):
+        self.model, self.X, self.y = model, X, y
+        self.optimizer, self.batch_size, self.augment = optimizer, batch_size, augment
+        self.full_batch = batch_size is None or batch_size >= X.shape[0]
+        self.good_epoch, self.good_params = model.epoch_, model.params
+        model.optimizer_ = optimizer
+
+    def run_epoch(self):
+        """One pass over the data; returns the (1-based, cumulative) epoch number."""
+        model, X, y = self.model, self.X, self.y
+        epoch = model.epoch_ + 1
+        # Generators from (seed, epoch), made only when used (they cost more than a
+        # tiny full-batch step): a resumed fit draws what an uninterrupted one would.
+        if self.full_batch:
+            batches = [(X, y)]
+        else:
+            order = np.random.default_rng([model.seed, 1, epoch])
+            batches = ((X[i], y[i]) for i in minibatches(X.shape[0], self.batch_size, order))
+        augment_rng = np.random.default_rng([model.seed, 2, epoch]) if self.augment else None
+        for Xb, yb in batches:
+            if augment_rng is not None:
+                Xb = _augmented(self.augment, Xb, augment_rng, model)
+            cost = model._train_step(Xb, yb, self.optimizer)
+            if not np.isfinite(cost):
+                self.diverged(epoch, cost)
+        model.epoch_ = epoch
+        return epoch
+
+    def checkpoint(self):
+        """Remember the current weights as the last good ones (they must be finite)."""
+        params = self.model.params
+        if not all(np.isfinite(p).all() for p in params.values()):
+            self.diverged(self.model.epoch_, "finite, but the weights are not")
+        self.good_epoch, self.good_params = self.model.epoch_, params
+
+    def diverged(self, epoch, cost):
+        self.model.set_params(self.good_params)
+        self.model.epoch_ = self.good_epoch
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch}: the cost is {cost}; the model keeps the "
+            f"weights of epoch {self.good_epoch}, the last evaluated with a finite cost. "
+            "Lower the learning rate or normalize the inputs.")
+
+
+def _augmented(augment, Xb, rng, model):
+    out = augment(Xb, rng)
+    if getattr(out, "shape", None) != Xb.shape:
+        raise ValueError(f"augment returned shape {getattr(out, 'shape', None)}, expected {Xb.shape}")
+    return model._standardize(check_matrix("augmented X", out, Xb.shape[1], model.dtype))
+
+
+def _check_optimizer(model, optimizer):
+    if optimizer is None:
+        optimizer = getattr(model, "optimizer_", None) or SGD(lr=0.01)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a fastnn optimizer (SGD, Momentum, Adam), got {optimizer!r}")
+    return optimizer
+
+
+def _evaluate(model, X, y, dev, history, epoch):
+    """Record the epoch's figures on the train (and dev) sets, dropout off."""
+    proba, data_cost = model._evaluate(X, y)
+    reg = model._regularization_cost(X.shape[0])
+    values = {"epoch": epoch, "train_cost": data_cost + reg, "train_data_cost": data_cost,
+              "train_error": error_rate(model.output, proba, y)}
+    if dev is not None:
+        dev_proba, dev_cost = model._evaluate(*dev)
+        values.update(dev_cost=dev_cost, dev_error=error_rate(model.output, dev_proba, dev[1]))
+    history.record(**values)
+
+
+def _progress_bar(epochs, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    # disable=None: tqdm turns itself off when the output is not a terminal.
+    return tqdm(total=epochs, unit="epoch", disable=None, leave=True)
+
+
+def _postfix(history):
+    keys = ("train_cost", "train_error", "dev_cost", "dev_error")
+    return {k: f"{history[k][-1]:.4g}" for k in keys if history.get(k)}

@@ -1,0 +1,102 @@
+"""Saving and loading models: one .npz holding the arrays and a JSON metadata record.
+
+Files are loaded with ``allow_pickle=False`` and written atomically (a temporary file
+in the same folder, flushed to disk, then renamed over the target), so a crash while
+saving leaves any previous file intact.
+"""
+import io as _io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from fastnn.data import Standardizer
+from fastnn.model import MLP
+from fastnn.optim import optimizer_from_config
+
+FORMAT = "fastnn-model"
+VERSION = 1
+META_KEY = "__fastnn_meta__"
+
+
+class ModelFileError(ValueError):
+    """The file is not a readable fastnn model (corrupt, truncated, foreign or tampered)."""
+
+
+def save(model, path):
+    """Write `model` (architecture, hyperparameters, weights, standardizer, optimizer state)."""
+    path = os.fspath(path)
+    arrays = model.params
+    meta = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
+            "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None}
+    if model.standardizer is not None:
+        meta["standardizer"] = model.standardizer.to_dict()
+    opt = model.optimizer_
+    if opt is not None:
+        meta["optimizer"] = {"name": opt.name, "hyperparameters": opt.hyperparameters(), "t": opt.t}
+        arrays.update({f"optimizer/{k}": v for k, v in opt.state_arrays().items()})
+    arrays[META_KEY] = np.array(json.dumps(meta))
+    buffer = _io.BytesIO()
+    np.savez(buffer, **arrays)
+    _atomic_write(path, buffer.getvalue())
+
+
+def _atomic_write(path, data):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load(path):
+    """Read a model written by :meth:`MLP.save`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If `path` does not exist.
+    ModelFileError (a ValueError)
+        If the file is corrupt, truncated, not a fastnn model or holds pickled objects.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ModelFileError(f"{path} is not a readable fastnn model file "
+                             f"(corrupt, truncated or not ours): {exc}") from None
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)))
+        if meta.get("format") != FORMAT:
+            raise ValueError("the metadata is not a fastnn model's")
+        if meta.get("version") != VERSION:
+            raise ValueError(f"format version {meta.get('version')} is not supported")
+        return _rebuild(meta, arrays)
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path} is not a valid fastnn model file: {exc}") from None
+
+
+def _rebuild(meta, arrays):
+    model = MLP(**meta["config"])
+    model.set_params({k: v for k, v in arrays.items() if not k.startswith("optimizer/")})
+    model.step_, model.epoch_ = int(meta["step"]), int(meta["epoch"])
+    if meta["standardizer"] is not None:
+        model.standardizer = Standardizer.from_dict(meta["standardizer"])
+    if meta["optimizer"] is not None:
+        spec = meta["optimizer"]
+        opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
+        state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+        opt.load_state(spec["t"], state, model._flat_params)
+        model.optimizer_ = opt
+    return model
