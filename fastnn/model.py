@@ -25,6 +25,7 @@ class _Workspace:
         self.acts = [np.empty((m, layer_sizes[0]), dtype) if input_dropout else None]
         self.acts += [np.empty((m, n), dtype) for n in layer_sizes[1:]]
         self.deltas = [None] + [np.empty((m, n), dtype) for n in layer_sizes[1:]]
+        self.plan, self.plan_key = None, None  # the compiled step plan, when fused
 
 
 class MLP:
@@ -230,14 +231,52 @@ class MLP:
 
     def _train_step(self, X, y, optimizer):
         """One forward/backward/update on a validated batch; returns its data cost."""
-        m = X.shape[0]
-        ws = self._workspace(m, train=True)
-        _, inputs = self._forward(X, ws, train=True)
-        cost = self._backward(inputs, y, ws, train=True)
-        l2, l1 = self._decay_coefficients(m)
-        optimizer.update(self._ops, self._flat_params, self._flat_grads, l2, l1)
-        self.step_ += 1
-        return cost
+        return self._train_steps(X, y, optimizer, 1)[1]
+
+    def _train_steps(self, X, y, optimizer, n_steps):
+        """Up to `n_steps` steps on the same validated batch, stopping after a step whose
+        cost is not finite; returns (steps taken, data cost of the last one)."""
+        ws = self._workspace(X.shape[0], train=True)
+        optimizer.ensure_state(self._flat_params)
+        if self._ops.fused_training:
+            plan = self._train_plan(ws, optimizer)
+            done, cost = plan.run(X, y, self.step_, n_steps, *optimizer.kernel_arguments(),
+                                  optimizer.t)
+            self.step_ += done
+            optimizer.t += done
+            return done, cost
+        for done in range(1, n_steps + 1):
+            _, inputs = self._forward(X, ws, train=True)
+            cost = self._backward(inputs, y, ws, train=True)
+            optimizer.update(self._ops, self._flat_params, self._flat_grads,
+                             *self._decay_coefficients(X.shape[0]))
+            self.step_ += 1
+            if not np.isfinite(cost):
+                break
+        return done, cost
+
+    def _train_plan(self, ws, optimizer):
+        """The compiled step plan of this workspace and optimizer (built once, then reused)."""
+        key = (id(optimizer), id(optimizer.state))
+        if ws.plan_key != key:
+            m = ws.deltas[-1].shape[0]
+            slots = [optimizer.state[slot] for slot in optimizer.slots]
+            layers = []
+            for l in range(self.n_layers):
+                hidden = l < self.n_layers - 1
+                # Optimizer slots of W (flat index 2l) and b (2l + 1): [W1st, W2nd, b1st, b2nd].
+                state = [slots[k][2 * l + p] if k < len(slots) else None
+                         for p in (0, 1) for k in (0, 1)]
+                layers.append(dict(
+                    W=self._weights[l], b=self._biases[l], dW=self._grad_weights[l],
+                    db=self._grad_biases[l], A=ws.acts[l + 1], dA=ws.deltas[l + 1],
+                    activation=self.activation[l] if hidden else "linear",
+                    keep_prob=self.keep_prob[l], l2=self.l2[l] / m, l1=self.l1[l] / (2 * m),
+                    state=state))
+            ws.plan = self._ops.train_plan(m, self.dtype, self.output, self.seed,
+                                           self.input_keep_prob, ws.acts[0], layers, optimizer)
+            ws.plan_key = key
+        return ws.plan
 
     def _evaluate(self, X, y):
         """(output activations (m, n_L), data cost) of validated arrays, dropout off."""

@@ -26,6 +26,7 @@ class ReferenceBackend:
     """Plain NumPy, the course's way: the oracle and the benchmark baseline."""
 
     name = "reference"
+    fused_training = False  # the model runs each step layer by layer in Python
     dense_forward = staticmethod(reference.dense_forward)
     dense_backward = staticmethod(reference.dense_backward)
     dropout = staticmethod(reference.dropout)
@@ -58,6 +59,7 @@ class CythonBackend:
     """The compiled kernels; translates names to codes and keep_prob to a threshold."""
 
     name = "cython"
+    fused_training = True  # whole steps run in one nogil call (train_plan)
     sgd_update = staticmethod(_optim.sgd_update)
     momentum_update = staticmethod(_optim.momentum_update)
     adam_update = staticmethod(_optim.adam_update)
@@ -77,7 +79,7 @@ class CythonBackend:
 
     @staticmethod
     def dropout(A, out, key, keep_prob):
-        _dropout.dropout_into(A, out, key, reference.keep_threshold(keep_prob), keep_prob)
+        _dense.dropout_into(A, out, key, reference.keep_threshold(keep_prob), keep_prob)
         return out
 
     @staticmethod
@@ -93,6 +95,21 @@ class CythonBackend:
     def output_activation(kind, Z):
         if kind in _CYTHON_OUTPUTS:
             _CYTHON_OUTPUTS[kind](Z)
+
+
+    @staticmethod
+    def train_plan(m, dtype, output, seed, input_keep_prob, input_buffer, layers, optimizer):
+        """A compiled plan of whole training steps (see _dense.TrainPlan).
+
+        `layers` are dicts with W, b, dW, db, A, dA, activation (name), keep_prob, l2
+        (lambda/m), l1 (lambda_1/(2m)) and state (4 optimizer arrays or None).
+        """
+        specs = [dict(spec, activation=_dense.ACTIVATION_CODES[spec["activation"]],
+                      threshold=reference.keep_threshold(spec["keep_prob"]))
+                 for spec in layers]
+        return _dense.TrainPlan(m, dtype == np.float64, _dense.LOSS_CODES[output],
+                                _dense.OPTIMIZER_CODES[optimizer.name], seed, input_keep_prob,
+                                reference.keep_threshold(input_keep_prob), input_buffer, specs)
 
 
 _CYTHON_LOSSES = {"sigmoid": _loss.sigmoid_cross_entropy,

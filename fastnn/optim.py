@@ -17,9 +17,7 @@ class Optimizer:
 
     def __init__(self, lr):
         self.lr = check_real("lr", lr, 0.0, low_open=True)
-        self.t = 0
-        self.state = None
-        self._state_shapes = None
+        self.reset()
 
     def hyperparameters(self):
         """The constructor arguments, JSON-friendly."""
@@ -31,16 +29,20 @@ class Optimizer:
         self.state = None
         self._state_shapes = None
 
-    def _ensure_state(self, params):
+    def ensure_state(self, params):
         # Fresh zeros on first use, and again if the optimizer is handed other shapes.
         shapes = [p.shape for p in params]
         if self.state is None or self._state_shapes != shapes:
             self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
             self._state_shapes = shapes
 
+    def kernel_arguments(self):
+        """(lr, beta1, beta2, epsilon) as the fused training step takes them."""
+        return (self.lr, 0.0, 0.0, 0.0)
+
     def update(self, backend, params, grads, l2, l1):
         """One step on every parameter: params[i] -= ... (in place)."""
-        self._ensure_state(params)
+        self.ensure_state(params)
         self.t += 1
         for i, (p, g) in enumerate(zip(params, grads)):
             self._update_one(backend, i, p, g, l2[i], l1[i])
@@ -95,6 +97,9 @@ class Momentum(Optimizer):
     def hyperparameters(self):
         return {"lr": self.lr, "beta": self.beta}
 
+    def kernel_arguments(self):
+        return (self.lr, self.beta, 0.0, 0.0)
+
     def _update_one(self, backend, i, p, g, l2, l1):
         backend.momentum_update(p, g, self.state["velocity"][i], self.lr, self.beta, l2, l1)
 
@@ -113,6 +118,9 @@ class Adam(Optimizer):
 
     def hyperparameters(self):
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+    def kernel_arguments(self):
+        return (self.lr, self.beta1, self.beta2, self.epsilon)
 
     def _update_one(self, backend, i, p, g, l2, l1):
         backend.adam_update(p, g, self.state["m1"][i], self.state["m2"][i], self.lr,

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Dense layer kernels: GEMM (BLAS via scipy.linalg.cython_blas) plus fused epilogues.
+"""Dense layer kernels: GEMM (BLAS via scipy.linalg.cython_blas) plus fused epilogues,
+and the whole training step (forward, loss, backward, update) in one nogil call.
 
 Every BLAS call of fastnn lives in this file.  Arrays are C-contiguous and
 rows-as-examples: A_prev (m, n_prev), W (n, n_prev), b (n,), A (m, n).  A row-major
@@ -7,61 +8,65 @@ matrix is the column-major transpose of itself, so every product is spelled out
 in column-major terms at its call (Z = A_prev @ W.T is BLAS's Z^T = W @ A_prev^T).
 """
 from cython cimport floating
+from libc.math cimport isfinite, pow
 from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+cimport numpy as cnp
 
-from fastnn._kernels._rng cimport keep_unit, dropout_active
+from fastnn._kernels._rng cimport keep_unit, dropout_active, dropout_key
 from fastnn._kernels._activations cimport activate, derivative, LINEAR
+from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
+                                         squared_error_ptr)
+from fastnn._kernels._optim_impl cimport sgd_ptr, momentum_ptr, adam_ptr
+
+cnp.import_array()
 
 ACTIVATION_CODES = {
     "linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "selu": 5,
 }
+LOSS_CODES = {"sigmoid": 0, "softmax": 1, "linear": 2}
+OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2}
 
 
 cdef inline void gemm(char transa, char transb, int M, int N, int K,
-                      floating alpha, floating* A, int lda, floating* B, int ldb,
+                      floating alpha, const floating* A, int lda, const floating* B, int ldb,
                       floating beta, floating* C, int ldc) noexcept nogil:
     """C := alpha * op(A) @ op(B) + beta * C in BLAS's column-major terms."""
     if floating is float:
-        sgemm(&transa, &transb, &M, &N, &K, &alpha, A, &lda, B, &ldb, &beta, C, &ldc)
+        sgemm(&transa, &transb, &M, &N, &K, &alpha, <float*>A, &lda, <float*>B, &ldb,
+              &beta, C, &ldc)
     else:
-        dgemm(&transa, &transb, &M, &N, &K, &alpha, A, &lda, B, &ldb, &beta, C, &ldc)
+        dgemm(&transa, &transb, &M, &N, &K, &alpha, <double*>A, &lda, <double*>B, &ldb,
+              &beta, C, &ldc)
 
 
-cdef void forward_into(floating[:, ::1] A_prev, floating[:, ::1] W, floating[::1] b,
-                       floating[:, ::1] out, int activation, uint64_t key,
-                       uint64_t threshold, double keep_prob) noexcept nogil:
-    """out = dropout(g(A_prev @ W.T + b)) with the mask counter (key, i * n + j)."""
-    cdef int m = A_prev.shape[0], n_prev = A_prev.shape[1], n = W.shape[0]
+cdef void forward_ptr(const floating* A_prev, const floating* W, const floating* b,
+                      floating* out, int m, int n_prev, int n, int activation,
+                      uint64_t key, uint64_t threshold, double keep_prob) noexcept nogil:
+    """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
     cdef Py_ssize_t i, j
+    cdef floating* row
     cdef double a, inv_keep = 1.0 / keep_prob
     cdef bint dropout = dropout_active(threshold)
-    # Column-major view: out^T (n x m) = W (as W^T stored, transposed back) @ A_prev^T.
-    gemm(c'T', c'N', n, m, n_prev, <floating>1.0, &W[0, 0], n_prev,
-         &A_prev[0, 0], n_prev, <floating>0.0, &out[0, 0], n)
+    # out^T (n x m) = W (col-major W^T, so transposed back) @ A_prev^T
+    gemm(c'T', c'N', n, m, n_prev, <floating>1.0, W, n_prev, A_prev, n_prev,
+         <floating>0.0, out, n)
     for i in range(m):
+        row = out + i * n
         for j in range(n):
-            a = activate(activation, out[i, j] + b[j])
+            a = activate(activation, row[j] + b[j])
             if dropout:
                 a = a * inv_keep if keep_unit(key, <uint64_t>(i * n + j), threshold) else 0.0
-            out[i, j] = <floating>a
+            row[j] = <floating>a
 
 
-def dense_forward(floating[:, ::1] A_prev, floating[:, ::1] W, floating[::1] b,
-                  floating[:, ::1] out, int activation, uint64_t key,
-                  uint64_t threshold, double keep_prob):
-    """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
-    with nogil:
-        forward_into(A_prev, W, b, out, activation, key, threshold, keep_prob)
-
-
-cdef void backward_into(floating[:, ::1] dA, floating[:, ::1] A, floating[:, ::1] A_prev,
-                        floating[:, ::1] W, floating[:, ::1] dW, floating[::1] db,
-                        floating* dA_prev, int activation, uint64_t key,
-                        uint64_t threshold, double keep_prob) noexcept nogil:
-    """dZ = dA * D/keep_prob * g'(z) in place, db = sum_i dZ, dW = dZ.T @ A_prev, dA_prev = dZ @ W."""
-    cdef int m = dA.shape[0], n = dA.shape[1], n_prev = A_prev.shape[1]
-    cdef Py_ssize_t i, j
+cdef void backward_ptr(floating* dA, const floating* A, const floating* A_prev,
+                       const floating* W, floating* dW, floating* db, floating* dA_prev,
+                       int m, int n_prev, int n, int activation, uint64_t key,
+                       uint64_t threshold, double keep_prob) noexcept nogil:
+    """dZ = dA * D/keep_prob * g'(z) (in dA), db = 1^T dZ, dW = dZ^T A_prev, dA_prev = dZ W."""
+    cdef Py_ssize_t i, j, ij
     cdef double dz, inv_keep = 1.0 / keep_prob
     cdef bint dropout = dropout_active(threshold)
     cdef bint identity = activation == LINEAR and not dropout
@@ -69,34 +74,215 @@ cdef void backward_into(floating[:, ::1] dA, floating[:, ::1] A, floating[:, ::1
         db[j] = 0
     for i in range(m):
         for j in range(n):
+            ij = i * n + j
             if identity:
-                dz = dA[i, j]
-            elif dropout and not keep_unit(key, <uint64_t>(i * n + j), threshold):
+                dz = dA[ij]
+            elif dropout and not keep_unit(key, <uint64_t>ij, threshold):
                 dz = 0.0
             elif dropout:
                 # A holds a / keep_prob for kept units: undo the scaling to get a = g(z).
-                dz = dA[i, j] * inv_keep * derivative(activation, A[i, j] * keep_prob)
+                dz = dA[ij] * inv_keep * derivative(activation, A[ij] * keep_prob)
             else:
-                dz = dA[i, j] * derivative(activation, A[i, j])
-            dA[i, j] = <floating>dz
+                dz = dA[ij] * derivative(activation, A[ij])
+            dA[ij] = <floating>dz
             db[j] += <floating>dz
     # dW^T (n_prev x n) = A_prev^T (n_prev x m) @ dZ (m x n)
-    gemm(c'N', c'T', n_prev, n, m, <floating>1.0, &A_prev[0, 0], n_prev,
-         &dA[0, 0], n, <floating>0.0, &dW[0, 0], n_prev)
+    gemm(c'N', c'T', n_prev, n, m, <floating>1.0, A_prev, n_prev, dA, n,
+         <floating>0.0, dW, n_prev)
     if dA_prev != NULL:
         # dA_prev^T (n_prev x m) = W^T (n_prev x n) @ dZ^T (n x m)
-        gemm(c'N', c'N', n_prev, m, n, <floating>1.0, &W[0, 0], n_prev,
-             &dA[0, 0], n, <floating>0.0, dA_prev, n_prev)
+        gemm(c'N', c'N', n_prev, m, n, <floating>1.0, W, n_prev, dA, n,
+             <floating>0.0, dA_prev, n_prev)
 
 
-def dense_backward(floating[:, ::1] dA, floating[:, ::1] A, floating[:, ::1] A_prev,
-                   floating[:, ::1] W, floating[:, ::1] dW, floating[::1] db,
-                   floating[:, ::1] dA_prev, int activation, uint64_t key,
-                   uint64_t threshold, double keep_prob):
-    """dZ = dA * D/keep_prob * g'(z) (in dA), db = 1^T dZ, dW = dZ^T A_prev, dA_prev = dZ W."""
-    cdef floating* dA_prev_ptr = NULL
-    if dA_prev is not None:
-        dA_prev_ptr = &dA_prev[0, 0]
+cdef void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
+                      uint64_t threshold, double keep_prob) noexcept nogil:
+    """out = D * A / keep_prob over `size` units (inverted dropout of the input)."""
+    cdef Py_ssize_t i
+    cdef double inv_keep = 1.0 / keep_prob
+    for i in range(size):
+        out[i] = <floating>(A[i] * inv_keep) if keep_unit(key, <uint64_t>i, threshold) else 0
+
+
+def dense_forward(const floating[:, ::1] A_prev, const floating[:, ::1] W,
+                  const floating[::1] b, floating[:, ::1] out, int activation, uint64_t key,
+                  uint64_t threshold, double keep_prob):
+    """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
     with nogil:
-        backward_into(dA, A, A_prev, W, dW, db, dA_prev_ptr, activation, key,
-                      threshold, keep_prob)
+        forward_ptr(&A_prev[0, 0], &W[0, 0], &b[0], &out[0, 0], A_prev.shape[0],
+                    A_prev.shape[1], W.shape[0], activation, key, threshold, keep_prob)
+
+
+def dense_backward(floating[:, ::1] dA, const floating[:, ::1] A,
+                   const floating[:, ::1] A_prev, const floating[:, ::1] W,
+                   floating[:, ::1] dW, floating[::1] db, floating[:, ::1] dA_prev,
+                   int activation, uint64_t key, uint64_t threshold, double keep_prob):
+    """dZ = dA * D/keep_prob * g'(z) (in dA), db = 1^T dZ, dW = dZ^T A_prev, dA_prev = dZ W."""
+    cdef floating* dA_prev_ptr = NULL if dA_prev is None else &dA_prev[0, 0]
+    with nogil:
+        backward_ptr(&dA[0, 0], &A[0, 0], &A_prev[0, 0], &W[0, 0], &dW[0, 0], &db[0],
+                     dA_prev_ptr, dA.shape[0], A_prev.shape[1], dA.shape[1], activation,
+                     key, threshold, keep_prob)
+
+
+def dropout_into(const floating[:, ::1] A, floating[:, ::1] out, uint64_t key,
+                 uint64_t threshold, double keep_prob):
+    """out = D * A / keep_prob (inverted dropout) with the counter-based mask D."""
+    with nogil:
+        dropout_ptr(&A[0, 0], &out[0, 0], A.shape[0] * A.shape[1], key, threshold, keep_prob)
+
+
+# ---------------------------------------------------------------------------
+# The fused training step.
+
+cdef struct Layer:
+    void* W
+    void* b
+    void* dW
+    void* db
+    void* A          # (m, n) layer output (after dropout)
+    void* dA         # (m, n) gradient buffer: dA, then dZ in place
+    void* state[4]   # optimizer slots: W slot 1, W slot 2, b slot 1, b slot 2
+    int n_prev, n, activation
+    uint64_t threshold
+    double keep_prob, l2, l1
+
+
+cdef inline void* data_of(object array):
+    return cnp.PyArray_DATA(<cnp.ndarray>array) if array is not None else NULL
+
+
+cdef class TrainPlan:
+    """Pointers to one model's weights, one batch size's buffers and an optimizer's state,
+    so that `run` does whole training steps without touching Python objects.
+
+    The arrays are kept alive by the plan; the model validates them (C-contiguous, one
+    dtype, shapes matching) before building it.
+    """
+    cdef Layer* layers
+    cdef int n_layers, m, loss_kind, optimizer_kind
+    cdef bint is_double
+    cdef uint64_t seed, input_threshold
+    cdef double input_keep_prob
+    cdef void* input_buffer
+    cdef object keepalive
+
+    def __cinit__(self, int m, bint is_double, int loss_kind, int optimizer_kind,
+                  uint64_t seed, double input_keep_prob, uint64_t input_threshold,
+                  object input_buffer, list layers):
+        cdef Py_ssize_t l, s
+        self.layers = <Layer*>calloc(len(layers), sizeof(Layer))
+        if self.layers == NULL:
+            raise MemoryError()
+        self.n_layers = len(layers)
+        self.m, self.is_double, self.seed = m, is_double, seed
+        self.loss_kind, self.optimizer_kind = loss_kind, optimizer_kind
+        self.input_keep_prob, self.input_threshold = input_keep_prob, input_threshold
+        self.input_buffer = data_of(input_buffer)
+        self.keepalive = (input_buffer, layers)
+        for l, spec in enumerate(layers):
+            self.layers[l].W, self.layers[l].b = data_of(spec["W"]), data_of(spec["b"])
+            self.layers[l].dW, self.layers[l].db = data_of(spec["dW"]), data_of(spec["db"])
+            self.layers[l].A, self.layers[l].dA = data_of(spec["A"]), data_of(spec["dA"])
+            for s in range(4):
+                self.layers[l].state[s] = data_of(spec["state"][s])
+            self.layers[l].n_prev, self.layers[l].n = spec["W"].shape[1], spec["W"].shape[0]
+            self.layers[l].activation = spec["activation"]
+            self.layers[l].threshold, self.layers[l].keep_prob = spec["threshold"], spec["keep_prob"]
+            self.layers[l].l2, self.layers[l].l1 = spec["l2"], spec["l1"]
+
+    def __dealloc__(self):
+        free(self.layers)
+
+    def run(self, cnp.ndarray X, cnp.ndarray y, uint64_t step, Py_ssize_t n_steps, double lr,
+            double beta1, double beta2, double eps, Py_ssize_t t):
+        """Take up to n_steps steps on (X, y) from dropout counter `step` and optimizer
+        step `t`; stop after a step whose cost is not finite.
+
+        Returns (steps taken, data cost of the last step).
+        """
+        cdef void* x = cnp.PyArray_DATA(X)
+        cdef void* labels = cnp.PyArray_DATA(y)
+        cdef Py_ssize_t done = 0
+        cdef double cost = 0.0
+        with nogil:
+            while done < n_steps:
+                if self.is_double:
+                    cost = self.step_once(<double*>x, labels, step + done, lr, beta1, beta2,
+                                          eps, t + done + 1)
+                else:
+                    cost = self.step_once(<float*>x, labels, step + done, lr, beta1, beta2,
+                                          eps, t + done + 1)
+                done += 1
+                if not isfinite(cost):
+                    break
+        return done, cost
+
+    cdef double step_once(self, floating* X, void* y, uint64_t step, double lr, double beta1,
+                          double beta2, double eps, Py_ssize_t t) noexcept nogil:
+        """Forward with dropout, fused loss, backward, and the regularised update."""
+        cdef Py_ssize_t l, L = self.n_layers
+        cdef Layer* layer
+        cdef const floating* first_input = X
+        cdef const floating* A_prev
+        cdef const floating* layer_input
+        cdef uint64_t key
+        cdef double cost
+        if dropout_active(self.input_threshold):
+            dropout_ptr(X, <floating*>self.input_buffer, self.m * self.layers[0].n_prev,
+                        dropout_key(self.seed, step, 0), self.input_threshold,
+                        self.input_keep_prob)
+            first_input = <floating*>self.input_buffer
+        A_prev = first_input
+        for l in range(L):
+            layer = &self.layers[l]
+            key = dropout_key(self.seed, step, l + 1) if dropout_active(layer.threshold) else 0
+            forward_ptr(A_prev, <floating*>layer.W, <floating*>layer.b, <floating*>layer.A,
+                        self.m, layer.n_prev, layer.n, layer.activation, key,
+                        layer.threshold, layer.keep_prob)
+            A_prev = <floating*>layer.A
+        layer = &self.layers[L - 1]
+        if self.loss_kind == 0:
+            cost = sigmoid_cross_entropy_ptr(<floating*>layer.A, <floating*>y,
+                                             <floating*>layer.dA, self.m, layer.n)
+        elif self.loss_kind == 1:
+            cost = softmax_cross_entropy_ptr(<floating*>layer.A, <Py_ssize_t*>y,
+                                             <floating*>layer.dA, self.m, layer.n)
+        else:
+            cost = squared_error_ptr(<floating*>layer.A, <floating*>y, <floating*>layer.dA,
+                                     self.m, layer.n)
+        for l in range(L - 1, -1, -1):
+            layer = &self.layers[l]
+            key = dropout_key(self.seed, step, l + 1) if dropout_active(layer.threshold) else 0
+            layer_input = <const floating*>self.layers[l - 1].A if l > 0 else first_input
+            backward_ptr(<floating*>layer.dA, <floating*>layer.A, layer_input,
+                         <floating*>layer.W, <floating*>layer.dW, <floating*>layer.db,
+                         <floating*>self.layers[l - 1].dA if l > 0 else NULL,
+                         self.m, layer.n_prev, layer.n, layer.activation, key,
+                         layer.threshold, layer.keep_prob)
+        for l in range(L):
+            layer = &self.layers[l]
+            update_layer(layer, <floating*>layer.W, <floating*>layer.b, self.optimizer_kind,
+                         lr, beta1, beta2, eps, t)
+        return cost
+
+
+cdef void update_layer(Layer* layer, floating* W, floating* b, int optimizer_kind, double lr,
+                       double beta1, double beta2, double eps, Py_ssize_t t) noexcept nogil:
+    """The optimizer's regularised update of W (l2, l1) and of b (unregularised)."""
+    cdef Py_ssize_t size_W = <Py_ssize_t>layer.n * layer.n_prev
+    cdef floating* dW = <floating*>layer.dW
+    cdef floating* db = <floating*>layer.db
+    cdef floating** state = <floating**>layer.state
+    cdef double c1, c2
+    if optimizer_kind == 0:
+        sgd_ptr(W, dW, size_W, lr, layer.l2, layer.l1)
+        sgd_ptr(b, db, layer.n, lr, 0.0, 0.0)
+    elif optimizer_kind == 1:
+        momentum_ptr(W, dW, state[0], size_W, lr, beta1, layer.l2, layer.l1)
+        momentum_ptr(b, db, state[2], layer.n, lr, beta1, 0.0, 0.0)
+    else:
+        c1, c2 = 1.0 - pow(beta1, t), 1.0 - pow(beta2, t)
+        adam_ptr(W, dW, state[0], state[1], size_W, lr, beta1, beta2, eps, c1, c2,
+                 layer.l2, layer.l1)
+        adam_ptr(b, db, state[2], state[3], layer.n, lr, beta1, beta2, eps, c1, c2, 0.0, 0.0)

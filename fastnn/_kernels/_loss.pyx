@@ -5,64 +5,40 @@ Each loss kernel returns the mean data cost J = (1/m) sum_i L_i in double and, w
 `dZ` is given, writes dJ/dZ into it (dZ may be the same array as Z).
 """
 from cython cimport floating
-from libc.math cimport exp, log, log1p, fabs
+from libc.math cimport exp
 
 from fastnn._kernels._activations cimport stable_sigmoid
+from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
+                                         squared_error_ptr)
 
 
-def sigmoid_cross_entropy(floating[:, ::1] Z, floating[:, ::1] Y, floating[:, ::1] dZ=None):
+def sigmoid_cross_entropy(const floating[:, ::1] Z, const floating[:, ::1] Y,
+                          floating[:, ::1] dZ=None):
     """J = (1/m) sum max(z,0) - z*y + log(1+e^-|z|) (= BCE(sigmoid(z), y)); dZ = (sigmoid(z) - y)/m."""
-    cdef Py_ssize_t m = Z.shape[0], k = Z.shape[1], i, j
-    cdef double z, y, total = 0.0, inv_m = 1.0 / m
-    cdef bint want_grad = dZ is not None
+    cdef floating* grad = NULL if dZ is None else &dZ[0, 0]
+    cdef double cost
     with nogil:
-        for i in range(m):
-            for j in range(k):
-                z = Z[i, j]
-                y = Y[i, j]
-                total += (z if z > 0 else 0.0) - z * y + log1p(exp(-fabs(z)))
-                if want_grad:
-                    dZ[i, j] = <floating>((stable_sigmoid(z) - y) * inv_m)
-    return total * inv_m
+        cost = sigmoid_cross_entropy_ptr(&Z[0, 0], &Y[0, 0], grad, Z.shape[0], Z.shape[1])
+    return cost
 
 
-def softmax_cross_entropy(floating[:, ::1] Z, const Py_ssize_t[::1] labels,
+def softmax_cross_entropy(const floating[:, ::1] Z, const Py_ssize_t[::1] labels,
                           floating[:, ::1] dZ=None):
     """J = (1/m) sum_i logsumexp(z_i) - z_i[y_i]; dZ = (softmax(z) - onehot(y))/m."""
-    cdef Py_ssize_t m = Z.shape[0], k = Z.shape[1], i, j
-    cdef double zmax, sumexp, lse, total = 0.0, inv_m = 1.0 / m
-    cdef bint want_grad = dZ is not None
+    cdef floating* grad = NULL if dZ is None else &dZ[0, 0]
+    cdef double cost
     with nogil:
-        for i in range(m):
-            zmax = Z[i, 0]
-            for j in range(1, k):
-                if Z[i, j] > zmax:
-                    zmax = Z[i, j]
-            sumexp = 0.0
-            for j in range(k):
-                sumexp += exp(Z[i, j] - zmax)
-            lse = zmax + log(sumexp)
-            total += lse - Z[i, labels[i]]
-            if want_grad:
-                for j in range(k):
-                    dZ[i, j] = <floating>(exp(Z[i, j] - lse) * inv_m)
-                dZ[i, labels[i]] -= <floating>inv_m
-    return total * inv_m
+        cost = softmax_cross_entropy_ptr(&Z[0, 0], &labels[0], grad, Z.shape[0], Z.shape[1])
+    return cost
 
 
-def squared_error(floating[:, ::1] Z, floating[:, ::1] Y, floating[:, ::1] dZ=None):
+def squared_error(const floating[:, ::1] Z, const floating[:, ::1] Y, floating[:, ::1] dZ=None):
     """J = (1/(2 m k)) sum (z - y)^2 (scikit-learn's squared loss); dZ = (z - y)/(m k)."""
-    cdef Py_ssize_t m = Z.shape[0], k = Z.shape[1], i, j
-    cdef double r, total = 0.0, inv_mk = 1.0 / (m * k)
-    cdef bint want_grad = dZ is not None
+    cdef floating* grad = NULL if dZ is None else &dZ[0, 0]
+    cdef double cost
     with nogil:
-        for i in range(m):
-            for j in range(k):
-                r = Z[i, j] - Y[i, j]
-                total += r * r
-                if want_grad:
-                    dZ[i, j] = <floating>(r * inv_mk)
-    return 0.5 * total * inv_mk
+        cost = squared_error_ptr(&Z[0, 0], &Y[0, 0], grad, Z.shape[0], Z.shape[1])
+    return cost
 
 
 def sigmoid_inplace(floating[:, ::1] Z):

@@ -24,3 +24,7 @@ cdef inline bint keep_unit(uint64_t key, uint64_t index, uint64_t threshold) noe
 cdef inline bint dropout_active(uint64_t threshold) noexcept nogil:
     """False for keep_prob == 1 (threshold 2**53 keeps every unit)."""
     return threshold < ((<uint64_t>1) << 53)
+
+cdef inline uint64_t dropout_key(uint64_t seed, uint64_t step, uint64_t layer) noexcept nogil:
+    """Counter key of the mask of `layer` at training `step` (= fastnn.reference.dropout_key)."""
+    return mix64(mix64(mix64(seed) ^ step) ^ layer)
