@@ -3,9 +3,10 @@
 and the whole training step (forward, loss, backward, update) in one nogil call.
 
 Every BLAS call of fastnn lives in this file.  Arrays are C-contiguous and
-rows-as-examples: A_prev (m, n_prev), W (n, n_prev), b (n,), A (m, n).  A row-major
-matrix is the column-major transpose of itself, so every product is spelled out
-in column-major terms at its call (Z = A_prev @ W.T is BLAS's Z^T = W @ A_prev^T).
+rows-as-examples: A_prev (m, n_prev), W (n, n_prev), b (n,), A (m, n).  The three
+row-major products (matmul_abt, matmul_atb, matmul_ab) hand BLAS the column-major
+transposes (a row-major matrix is its own column-major transpose): C = A @ B.T is
+BLAS's C^T = B @ A^T, and so on.
 """
 from cython cimport floating
 from libc.math cimport isfinite, pow
@@ -15,7 +16,7 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm
 cimport numpy as cnp
 
 from fastnn._kernels._rng cimport keep_unit, dropout_active, dropout_key
-from fastnn._kernels._activations cimport activate, derivative, LINEAR
+from fastnn._kernels._activations cimport activate, derivative, LINEAR, RELU
 from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
                                          squared_error_ptr)
 from fastnn._kernels._optim_impl cimport sgd_ptr, momentum_ptr, adam_ptr
@@ -30,35 +31,145 @@ OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2}
 
 
 cdef inline void gemm(char transa, char transb, int M, int N, int K,
-                      floating alpha, const floating* A, int lda, const floating* B, int ldb,
-                      floating beta, floating* C, int ldc) noexcept nogil:
-    """C := alpha * op(A) @ op(B) + beta * C in BLAS's column-major terms."""
+                      const floating* A, int lda, const floating* B, int ldb,
+                      floating* C, int ldc) noexcept nogil:
+    """C := op(A) @ op(B) in BLAS's column-major terms."""
+    cdef floating one = 1.0, zero = 0.0
     if floating is float:
-        sgemm(&transa, &transb, &M, &N, &K, &alpha, <float*>A, &lda, <float*>B, &ldb,
-              &beta, C, &ldc)
+        sgemm(&transa, &transb, &M, &N, &K, &one, <float*>A, &lda, <float*>B, &ldb,
+              &zero, C, &ldc)
     else:
-        dgemm(&transa, &transb, &M, &N, &K, &alpha, <double*>A, &lda, <double*>B, &ldb,
-              &beta, C, &ldc)
+        dgemm(&transa, &transb, &M, &N, &K, &one, <double*>A, &lda, <double*>B, &ldb,
+              &zero, C, &ldc)
+
+
+# Below this many multiply-adds a product is done by plain loops: BLAS's call, packing
+# and thread hand-off cost more than the arithmetic (the course's [2, 20, 3, 1] net).
+cdef enum:
+    SMALL_PRODUCT = 16384
+
+
+cdef void matmul_abt(const floating* A, const floating* B, floating* C, int m, int n,
+                     int k) noexcept nogil:
+    """C (m, n) = A (m, k) @ B (n, k)^T, all row-major."""
+    cdef Py_ssize_t i, j, p
+    cdef floating acc
+    if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
+        gemm(c'T', c'N', n, m, k, B, k, A, k, C, n)  # C^T = B @ A^T
+        return
+    for i in range(m):
+        for j in range(n):
+            acc = 0
+            for p in range(k):
+                acc = acc + A[i * k + p] * B[j * k + p]
+            C[i * n + j] = acc
+
+
+cdef void matmul_atb(const floating* A, const floating* B, floating* C, int m, int n,
+                     int k) noexcept nogil:
+    """C (n, k) = A (m, n)^T @ B (m, k), all row-major."""
+    cdef Py_ssize_t i, j, p
+    cdef floating a
+    if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
+        gemm(c'N', c'T', k, n, m, B, k, A, n, C, k)  # C^T = B^T @ A
+        return
+    for j in range(n * k):
+        C[j] = 0
+    for i in range(m):
+        for j in range(n):
+            a = A[i * n + j]
+            for p in range(k):
+                C[j * k + p] = C[j * k + p] + a * B[i * k + p]
+
+
+cdef void matmul_ab(const floating* A, const floating* B, floating* C, int m, int n,
+                    int k) noexcept nogil:
+    """C (m, k) = A (m, n) @ B (n, k), all row-major."""
+    cdef Py_ssize_t i, j, p
+    cdef floating a
+    if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
+        gemm(c'N', c'N', k, m, n, B, k, A, n, C, k)  # C^T = B^T @ A^T
+        return
+    for i in range(m):
+        for p in range(k):
+            C[i * k + p] = 0
+        for j in range(n):
+            a = A[i * n + j]
+            for p in range(k):
+                C[i * k + p] = C[i * k + p] + a * B[j * k + p]
+
+
+cdef inline void bias_activation_rows(floating* out, const floating* b, Py_ssize_t m,
+                                      Py_ssize_t n, int activation) noexcept nogil:
+    """out[i, j] = g(out[i, j] + b[j]); one loop per activation so each one vectorizes."""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    cdef floating z
+    for i in range(m):
+        row = out + i * n
+        if activation == LINEAR:
+            for j in range(n):
+                row[j] = row[j] + b[j]
+        elif activation == RELU:
+            for j in range(n):
+                z = row[j] + b[j]
+                row[j] = z if z > 0 else 0
+        else:
+            for j in range(n):
+                row[j] = <floating>activate(activation, row[j] + b[j])
+
+
+cdef inline void apply_dropout(floating* out, Py_ssize_t size, uint64_t key,
+                               uint64_t threshold, double keep_prob) noexcept nogil:
+    """out *= D / keep_prob with the counter-based mask D (branch-free select)."""
+    cdef Py_ssize_t i
+    cdef floating inv_keep = <floating>(1.0 / keep_prob)
+    for i in range(size):
+        out[i] = out[i] * (inv_keep if keep_unit(key, <uint64_t>i, threshold) else 0)
 
 
 cdef void forward_ptr(const floating* A_prev, const floating* W, const floating* b,
                       floating* out, int m, int n_prev, int n, int activation,
                       uint64_t key, uint64_t threshold, double keep_prob) noexcept nogil:
     """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
+    matmul_abt(A_prev, W, out, m, n, n_prev)
+    bias_activation_rows(out, b, m, n, activation)
+    if dropout_active(threshold):
+        apply_dropout(out, <Py_ssize_t>m * n, key, threshold, keep_prob)
+
+
+cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t size,
+                                     int activation, uint64_t key, uint64_t threshold,
+                                     double keep_prob) noexcept nogil:
+    """dA := dA * D/keep_prob * g'(z) with g'(z) read off A (= D * g(z) / keep_prob)."""
+    cdef Py_ssize_t i
+    cdef floating kp = <floating>keep_prob, inv_keep = <floating>(1.0 / keep_prob)
+    if dropout_active(threshold):
+        for i in range(size):
+            # Dropped units have A = 0 and get dZ = 0; kept ones hold a / keep_prob.
+            if keep_unit(key, <uint64_t>i, threshold):
+                dA[i] = <floating>(dA[i] * inv_keep * derivative(activation, A[i] * kp))
+            else:
+                dA[i] = 0
+    elif activation == RELU:
+        for i in range(size):
+            dA[i] = dA[i] if A[i] > 0 else 0
+    elif activation != LINEAR:
+        for i in range(size):
+            dA[i] = <floating>(dA[i] * derivative(activation, A[i]))
+
+
+cdef inline void column_sums(const floating* dZ, floating* db, Py_ssize_t m,
+                             Py_ssize_t n) noexcept nogil:
+    """db[j] = sum_i dZ[i, j], row by row so the inner loop is contiguous."""
     cdef Py_ssize_t i, j
-    cdef floating* row
-    cdef double a, inv_keep = 1.0 / keep_prob
-    cdef bint dropout = dropout_active(threshold)
-    # out^T (n x m) = W (col-major W^T, so transposed back) @ A_prev^T
-    gemm(c'T', c'N', n, m, n_prev, <floating>1.0, W, n_prev, A_prev, n_prev,
-         <floating>0.0, out, n)
+    cdef const floating* row
+    for j in range(n):
+        db[j] = 0
     for i in range(m):
-        row = out + i * n
+        row = dZ + i * n
         for j in range(n):
-            a = activate(activation, row[j] + b[j])
-            if dropout:
-                a = a * inv_keep if keep_unit(key, <uint64_t>(i * n + j), threshold) else 0.0
-            row[j] = <floating>a
+            db[j] += row[j]
 
 
 cdef void backward_ptr(floating* dA, const floating* A, const floating* A_prev,
@@ -66,33 +177,11 @@ cdef void backward_ptr(floating* dA, const floating* A, const floating* A_prev,
                        int m, int n_prev, int n, int activation, uint64_t key,
                        uint64_t threshold, double keep_prob) noexcept nogil:
     """dZ = dA * D/keep_prob * g'(z) (in dA), db = 1^T dZ, dW = dZ^T A_prev, dA_prev = dZ W."""
-    cdef Py_ssize_t i, j, ij
-    cdef double dz, inv_keep = 1.0 / keep_prob
-    cdef bint dropout = dropout_active(threshold)
-    cdef bint identity = activation == LINEAR and not dropout
-    for j in range(n):
-        db[j] = 0
-    for i in range(m):
-        for j in range(n):
-            ij = i * n + j
-            if identity:
-                dz = dA[ij]
-            elif dropout and not keep_unit(key, <uint64_t>ij, threshold):
-                dz = 0.0
-            elif dropout:
-                # A holds a / keep_prob for kept units: undo the scaling to get a = g(z).
-                dz = dA[ij] * inv_keep * derivative(activation, A[ij] * keep_prob)
-            else:
-                dz = dA[ij] * derivative(activation, A[ij])
-            dA[ij] = <floating>dz
-            db[j] += <floating>dz
-    # dW^T (n_prev x n) = A_prev^T (n_prev x m) @ dZ (m x n)
-    gemm(c'N', c'T', n_prev, n, m, <floating>1.0, A_prev, n_prev, dA, n,
-         <floating>0.0, dW, n_prev)
+    activation_gradient(dA, A, <Py_ssize_t>m * n, activation, key, threshold, keep_prob)
+    column_sums(dA, db, m, n)
+    matmul_atb(dA, A_prev, dW, m, n, n_prev)
     if dA_prev != NULL:
-        # dA_prev^T (n_prev x m) = W^T (n_prev x n) @ dZ^T (n x m)
-        gemm(c'N', c'N', n_prev, m, n, <floating>1.0, W, n_prev, dA, n,
-             <floating>0.0, dA_prev, n_prev)
+        matmul_ab(dA, W, dA_prev, m, n, n_prev)
 
 
 cdef void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
