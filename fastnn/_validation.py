@@ -79,7 +79,9 @@ def check_matrix(name, X, n_features, dtype):
         raise ValueError(
             f"{name} has {X.shape[1]} features but the model expects {n_features} "
             f"(shape {X.shape}); rows are examples, (m, n_features)")
-    X = np.ascontiguousarray(X, dtype=dtype)
+    with np.errstate(over="ignore"):
+        X = np.ascontiguousarray(X, dtype=dtype)
+    # Checked after the cast: values beyond the dtype's range become inf.
     if not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+        raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
     return X

@@ -16,8 +16,11 @@ def prepare_targets(output, y, m, n_out, dtype, name="y"):
         raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
     if y.shape[:1] != (m,):
         raise ValueError(f"{name} has {y.shape[0] if y.ndim else 0} rows but X has {m}")
+    if output != "softmax":
+        with np.errstate(over="ignore"):
+            y = y.astype(dtype)  # before the check: 1e39 overflows float32 to inf
     if not np.isfinite(y).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+        raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
     if output == "softmax":
         return _softmax_labels(y, m, n_out, name)
     if y.ndim == 1 and n_out == 1:

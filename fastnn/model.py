@@ -128,8 +128,13 @@ class MLP:
             arr = np.asarray(params[name])
             if arr.shape != shape:
                 raise ValueError(f"params[{name!r}] has shape {arr.shape}, expected {shape}")
-            if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():
-                raise ValueError(f"params[{name!r}] must be finite numbers")
+            if not np.issubdtype(arr.dtype, np.number):
+                raise TypeError(f"params[{name!r}] must be numeric, got dtype {arr.dtype}")
+            with np.errstate(over="ignore"):
+                arr = arr.astype(self.dtype)
+            # Checked after the cast: 1e300 is finite in float64 but inf in float32.
+            if not np.isfinite(arr).all():
+                raise ValueError(f"params[{name!r}] must be finite in {self.dtype.name}")
             staged[name] = arr
         for name, arr in self._named_arrays():
             arr[...] = staged[name]

@@ -129,7 +129,7 @@ def get_backend(name):
 # Validated single-kernel entries.
 
 
-def _float_matrix(name, A, dtype=None, shape=None):
+def _float_array(name, A, dtype=None, shape=None):
     A = np.asarray(A)
     if A.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got {A.dtype}")
@@ -168,14 +168,14 @@ def dense_forward(A_prev, W, b, activation="relu", keep_prob=1.0, key=0, backend
     -------
     A : ndarray (m, n), same dtype as A_prev
     """
-    A_prev = _float_matrix("A_prev", A_prev)
+    A_prev = _float_array("A_prev", A_prev)
     if np.ndim(A_prev) != 2:
         raise ValueError(f"A_prev must be 2-D (m, n_prev), got shape {A_prev.shape}")
     W = np.asarray(W)
     if W.ndim != 2 or W.shape[1] != A_prev.shape[1]:
         raise ValueError(f"W must have shape (n, {A_prev.shape[1]}), got {W.shape}")
-    W = _float_matrix("W", W, A_prev.dtype)
-    b = _float_matrix("b", b, A_prev.dtype, (W.shape[0],))
+    W = _float_array("W", W, A_prev.dtype)
+    b = _float_array("b", b, A_prev.dtype, (W.shape[0],))
     activation, keep_prob = _check_activation(activation), _check_keep(keep_prob)
     out = np.empty((A_prev.shape[0], W.shape[0]), dtype=A_prev.dtype)
     return get_backend(backend).dense_forward(A_prev, W, b, out, activation, int(key), keep_prob)
@@ -195,16 +195,16 @@ def dense_backward(dA, A, A_prev, W, activation="relu", keep_prob=1.0, key=0,
     -------
     dict with "dZ" (m, n), "dW" (n, n_prev), "db" (n,) and "dA_prev" (m, n_prev) or None
     """
-    A_prev = _float_matrix("A_prev", A_prev)
+    A_prev = _float_array("A_prev", A_prev)
     if A_prev.ndim != 2:
         raise ValueError(f"A_prev must be 2-D (m, n_prev), got shape {A_prev.shape}")
     W = np.asarray(W)
     if W.ndim != 2 or W.shape[1] != A_prev.shape[1]:
         raise ValueError(f"W must have shape (n, {A_prev.shape[1]}), got {W.shape}")
-    W = _float_matrix("W", W, A_prev.dtype)
+    W = _float_array("W", W, A_prev.dtype)
     shape = (A_prev.shape[0], W.shape[0])
-    A = _float_matrix("A", A, A_prev.dtype, shape)
-    dZ = _float_matrix("dA", dA, A_prev.dtype, shape).copy()
+    A = _float_array("A", A, A_prev.dtype, shape)
+    dZ = _float_array("dA", dA, A_prev.dtype, shape).copy()
     activation, keep_prob = _check_activation(activation), _check_keep(keep_prob)
     dW, db = np.empty_like(W), np.empty(W.shape[0], dtype=W.dtype)
     dA_prev = np.empty_like(A_prev) if need_dA_prev else None
@@ -230,7 +230,7 @@ def loss(kind, Z, y, backend="cython", gradient=True):
     (cost, dZ) with dZ (m, k) or None
     """
     check_choice("kind", kind, LOSSES)
-    Z = _float_matrix("Z", Z)
+    Z = _float_array("Z", Z)
     if Z.ndim != 2:
         raise ValueError(f"Z must be 2-D (m, k), got shape {Z.shape}")
     if kind == "softmax":
@@ -241,7 +241,7 @@ def loss(kind, Z, y, backend="cython", gradient=True):
             raise ValueError(f"y labels must be in [0, {Z.shape[1]})")
         y = np.ascontiguousarray(y, dtype=np.intp)
     else:
-        y = _float_matrix("y", y, Z.dtype, Z.shape)
+        y = _float_array("y", y, Z.dtype, Z.shape)
     dZ = np.empty_like(Z) if gradient else None
     return get_backend(backend).loss(kind, Z, y, dZ), dZ
 
@@ -251,8 +251,17 @@ def update(rule, param, grad, state=(), backend="cython", **hyper):
     fn = {"sgd": "sgd_update", "momentum": "momentum_update", "adam": "adam_update"}
     method = getattr(get_backend(backend), fn[check_choice("rule", rule, fn)])
     param = np.asarray(param)
-    if param.ndim != 1 or not param.flags.c_contiguous:
-        raise ValueError("param must be a 1-D C-contiguous array (use W.reshape(-1))")
-    grad = _float_matrix("grad", grad, param.dtype, param.shape)
+    if param.ndim != 1 or not param.flags.c_contiguous or not param.flags.writeable:
+        raise ValueError("param must be a 1-D C-contiguous array, writeable (use W.reshape(-1))")
+    _float_array("param", param, shape=param.shape)
+    grad = _float_array("grad", grad, param.dtype, param.shape)
+    expected = {"sgd": 0, "momentum": 1, "adam": 2}[rule]
+    if len(state) != expected:
+        raise ValueError(f"state must hold {expected} array(s) for {rule!r}, got {len(state)}")
+    for i, s in enumerate(state):
+        if not (isinstance(s, np.ndarray) and s.dtype == param.dtype and s.shape == param.shape
+                and s.flags.c_contiguous and s.flags.writeable):
+            raise ValueError(f"state[{i}] must be a writeable C-contiguous {param.dtype} array "
+                             f"of shape {param.shape}")
     method(param, grad, *state, **hyper)
     return param

@@ -107,6 +107,7 @@ def dense_forward(A_prev, W, b, out, activation, key, keep_prob):
 
 def dense_backward(dA, A, A_prev, W, dW, db, dA_prev, activation, key, keep_prob):
     """dZ = dA * d/keep_prob * g'(Z) (into dA), db, dW = dZ.T @ A_prev, dA_prev = dZ @ W."""
+    dA_in = dA
     if keep_prob < 1:
         d = dropout_mask(key, A.shape, keep_prob)
         dA = dA * d
@@ -117,7 +118,8 @@ def dense_backward(dA, A, A_prev, W, dW, db, dA_prev, activation, key, keep_prob
     db[...] = np.sum(dZ, axis=0)
     if dA_prev is not None:
         dA_prev[...] = dZ @ W
-    return dZ
+    dA_in[...] = dZ
+    return dA_in
 
 
 def sigmoid_cross_entropy(Z, Y, dZ=None):

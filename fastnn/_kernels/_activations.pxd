@@ -1,6 +1,6 @@
 # Activation functions and their derivatives, written from the activation a = g(z)
 # so backward needs no cache of Z (only the layer outputs the model keeps anyway).
-from libc.math cimport exp, tanh, log1p, fabs
+from libc.math cimport exp, expm1, tanh
 
 cdef enum Activation:
     LINEAR = 0
@@ -41,7 +41,7 @@ cdef inline double activate(int kind, double z) noexcept nogil:
     if kind == SIGMOID:
         return stable_sigmoid(z)
     if kind == SELU:
-        return SELU_LAMBDA * z if z > 0 else SELU_LAMBDA * SELU_ALPHA * (exp(z) - 1.0)
+        return SELU_LAMBDA * z if z > 0 else SELU_LAMBDA * SELU_ALPHA * expm1(z)
     return z
 
 cdef inline double derivative(int kind, double a) noexcept nogil:

@@ -1,0 +1,486 @@
+"""Bad input gets a clear error naming the argument, raised before any kernel runs and
+leaving nothing half-changed (the design's "Errors" section)."""
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn import ops
+
+NAN, INF = float("nan"), float("inf")
+
+
+def snapshot(model):
+    return {k: v.copy() for k, v in model.params.items()}, model.step_
+
+
+def assert_unchanged(model, snap):
+    params, step = snap
+    assert model.step_ == step
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, params[k])
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 3))
+    return X, (X[:, 0] > 0).astype(float), rng.integers(0, 4, 12)
+
+
+@pytest.fixture
+def sig_model(backend):
+    return fnn.MLP([3, 5, 1], l2=0.1, keep_prob=0.8, dtype="float64", backend=backend, seed=0)
+
+
+@pytest.fixture
+def soft_model(backend):
+    return fnn.MLP([3, 5, 4], output="softmax", dtype="float64", backend=backend, seed=0)
+
+
+def call_all(model, X, y):
+    """Every public entry that takes (X, y), each expected to raise."""
+    return [
+        lambda: model.cost(X, y),
+        lambda: model.gradients(X, y),
+        lambda: model.train_step(X, y, fnn.SGD(0.1)),
+        lambda: model.fit(X, y, epochs=2, optimizer=fnn.SGD(0.1)),
+        lambda: model.error(X, y),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# X
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((12, 4)), r"X has 4 features but the model expects 3"),
+    (np.zeros((12, 2)), r"X has 2 features"),
+    (np.zeros(12), r"X must be 2-D"),
+    (np.zeros((3, 12)).T.reshape(12, 3, 1), r"X must be 2-D"),
+    (np.zeros((0, 3)), r"X is empty"),
+], ids=["too-many-features", "too-few", "1-d", "3-d", "empty"])
+def test_bad_X_shape(sig_model, data, bad, match):
+    _, y, _ = data
+    snap = snapshot(sig_model)
+    for call in call_all(sig_model, bad, y[: len(bad)] if len(bad) else y[:0]):
+        with pytest.raises(ValueError, match=match):
+            call()
+    for call in (lambda: sig_model.predict(bad), lambda: sig_model.predict_proba(bad),
+                 lambda: sig_model.forward(bad, train=True)):
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert_unchanged(sig_model, snap)
+
+
+@pytest.mark.parametrize("value", [NAN, INF, -INF])
+def test_nonfinite_X(sig_model, data, value):
+    X, y, _ = data
+    X = X.copy()
+    X[4, 1] = value
+    snap = snapshot(sig_model)
+    for call in call_all(sig_model, X, y) + [lambda: sig_model.predict(X)]:
+        with pytest.raises(ValueError, match=r"X contains NaN or infinity"):
+            call()
+    assert_unchanged(sig_model, snap)
+
+
+def test_non_numeric_X(sig_model, data):
+    _, y, _ = data
+    with pytest.raises(TypeError, match="X must be a numeric array"):
+        sig_model.cost(np.array([["a", "b", "c"]] * 12), y)
+    with pytest.raises(TypeError, match="X must be a numeric array"):
+        sig_model.predict(np.array([[None, 1, 2]], dtype=object))
+
+
+# ---------------------------------------------------------------------------
+# y
+
+
+@pytest.mark.parametrize("value", [NAN, INF])
+def test_nonfinite_y(sig_model, data, value):
+    X, y, _ = data
+    y = y.copy()
+    y[3] = value
+    snap = snapshot(sig_model)
+    for call in call_all(sig_model, X, y):
+        with pytest.raises(ValueError, match=r"y contains NaN or infinity"):
+            call()
+    assert_unchanged(sig_model, snap)
+
+
+@pytest.mark.parametrize("rows", [11, 13, 1])
+def test_y_wrong_row_count(sig_model, data, rows):
+    X, _, _ = data
+    y = np.zeros(rows)
+    snap = snapshot(sig_model)
+    for call in call_all(sig_model, X, y):
+        with pytest.raises(ValueError, match=rf"y has {rows} rows but X has 12"):
+            call()
+    assert_unchanged(sig_model, snap)
+
+
+def test_y_wrong_columns(sig_model, data):
+    X, _, _ = data
+    with pytest.raises(ValueError, match=r"y must have shape \(12,\) or \(12, 1\)"):
+        sig_model.cost(X, np.zeros((12, 2)))
+
+
+@pytest.mark.parametrize("bad", [-1.0, 2.0, 1.0001, -1e-9])
+def test_sigmoid_labels_outside_unit_interval(sig_model, data, bad):
+    X, y, _ = data
+    y = y.copy()
+    y[0] = bad
+    snap = snapshot(sig_model)
+    for call in call_all(sig_model, X, y):
+        with pytest.raises(ValueError, match=r"y must hold 0/1 labels"):
+            call()
+    assert_unchanged(sig_model, snap)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (4, r"y labels must be in \[0, 4\)"),
+    (7, r"y labels must be in \[0, 4\)"),
+    (-1, r"y labels must be in \[0, 4\)"),
+    (1.5, r"y must hold integer class labels"),
+], ids=["n_out", "above", "negative", "non-integer"])
+def test_softmax_bad_labels(soft_model, data, bad, match):
+    X, _, labels = data
+    y = labels.astype(float)
+    y[5] = bad
+    snap = snapshot(soft_model)
+    for call in call_all(soft_model, X, y):
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert_unchanged(soft_model, snap)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda Y: Y.__setitem__((0, 2), 1),        # two ones in a row
+    lambda Y: Y.__setitem__((1, slice(None)), 0),  # no one
+    lambda Y: Y.__setitem__((2, 0), 2),        # a 2
+    lambda Y: Y.__setitem__((3, 1), 0.5),      # a fraction
+], ids=["two-ones", "all-zero", "two", "fraction"])
+def test_softmax_bad_one_hot(soft_model, data, mutate):
+    X, _, labels = data
+    Y = np.eye(4)[labels]
+    Y[0] = [1, 0, 0, 0]
+    Y[2] = [0, 1, 0, 0]
+    Y[3] = [0, 0, 1, 0]
+    mutate(Y)
+    snap = snapshot(soft_model)
+    for call in call_all(soft_model, X, Y):
+        with pytest.raises(ValueError, match=r"y given as a 2-D array must be one-hot"):
+            call()
+    assert_unchanged(soft_model, snap)
+
+
+def test_softmax_one_hot_wrong_width(soft_model, data):
+    X, _, labels = data
+    with pytest.raises(ValueError, match="y"):
+        soft_model.cost(X, np.eye(5)[labels])
+
+
+# ---------------------------------------------------------------------------
+# Constructor arguments
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"keep_prob": 0}, ValueError, r"keep_prob must be > 0"),
+    ({"keep_prob": 1.5}, ValueError, r"keep_prob must be <= 1"),
+    ({"keep_prob": -0.1}, ValueError, r"keep_prob must be > 0"),
+    ({"keep_prob": NAN}, ValueError, r"keep_prob must be finite"),
+    ({"keep_prob": "0.5"}, TypeError, r"keep_prob must be a real number"),
+    ({"keep_prob": [0.8, 0.0]}, ValueError, r"keep_prob\[1\] must be > 0"),
+    ({"keep_prob": [0.8, 0.9, 0.5]}, ValueError, r"keep_prob of the output layer must be 1\.0"),
+    ({"keep_prob": [0.8]}, ValueError, r"keep_prob must be a scalar or have 2 entries"),
+    ({"keep_prob": [0.8, 0.8, 1.0, 1.0]}, ValueError, r"keep_prob must be a scalar or have 2"),
+    ({"input_keep_prob": 0}, ValueError, r"input_keep_prob must be > 0"),
+    ({"input_keep_prob": 1.2}, ValueError, r"input_keep_prob must be <= 1"),
+    ({"input_keep_prob": -0.5}, ValueError, r"input_keep_prob must be > 0"),
+    ({"l2": -0.1}, ValueError, r"l2 must be >= 0"),
+    ({"l1": -1e-9}, ValueError, r"l1 must be >= 0"),
+    ({"l2": [0.1, 0.2]}, ValueError, r"l2 must be a scalar or have 3 entries, got 2"),
+    ({"l2": [0.1, -0.2, 0.0]}, ValueError, r"l2\[1\] must be >= 0"),
+    ({"l1": [0.1, 0.2, 0.3, 0.4]}, ValueError, r"l1 must be a scalar or have 3 entries"),
+    ({"l2": INF}, ValueError, r"l2 must be finite"),
+    ({"activation": "softplus"}, ValueError, r"activation must be one of"),
+    ({"activation": ["relu"]}, ValueError, r"activation must be a scalar or have 2 entries"),
+    ({"activation": ["relu", "swish"]}, ValueError, r"activation\[1\] must be one of"),
+    ({"activation": None}, TypeError, r"activation must be a string"),
+    ({"output": "tanh"}, ValueError, r"output must be one of"),
+    ({"init": "orthogonal"}, ValueError, r"init must be one of"),
+    ({"init_scale": 0.0}, ValueError, r"init_scale must be > 0"),
+    ({"init_scale": -2.0}, ValueError, r"init_scale must be > 0"),
+    ({"backend": "torch"}, ValueError, r"backend must be one of"),
+    ({"backend": 1}, TypeError, r"backend must be a string"),
+    ({"dtype": "float16"}, ValueError, r"dtype must be 'float32' or 'float64'"),
+    ({"dtype": "int32"}, ValueError, r"dtype must be 'float32' or 'float64'"),
+    ({"dtype": "banana"}, TypeError, r"dtype must be 'float32' or 'float64'"),
+    ({"seed": -1}, ValueError, r"seed must be >= 0"),
+    ({"seed": 1.5}, TypeError, r"seed must be an integer"),
+])
+def test_bad_constructor_arguments(backend, kwargs, exc, match):
+    kwargs = {"backend": backend, **kwargs}
+    with pytest.raises(exc, match=match):
+        fnn.MLP([3, 5, 4, 1], **kwargs)
+
+
+@pytest.mark.parametrize("sizes,exc,match", [
+    ([3, 0, 1], ValueError, r"layer_sizes\[1\] must be >= 1"),
+    ([0, 4, 1], ValueError, r"layer_sizes\[0\] must be >= 1"),
+    ([3, 4, -1], ValueError, r"layer_sizes\[2\] must be >= 1"),
+    ([3, 4.0, 1], TypeError, r"layer_sizes\[1\] must be an integer"),
+    ([3, "4", 1], TypeError, r"layer_sizes\[1\] must be an integer"),
+    ([3, True, 1], TypeError, r"layer_sizes\[1\] must be an integer"),
+    ([3], ValueError, r"layer_sizes needs at least an input and an output size"),
+    ("341", TypeError, r"layer_sizes must be a sequence of ints"),
+    (5, TypeError, r"layer_sizes must be a sequence of ints"),
+])
+def test_bad_layer_sizes(sizes, exc, match):
+    with pytest.raises(exc, match=match):
+        fnn.MLP(sizes)
+
+
+def test_softmax_needs_two_units():
+    with pytest.raises(ValueError, match="softmax output needs at least 2 units"):
+        fnn.MLP([3, 4, 1], output="softmax")
+
+
+def test_good_keep_prob_lists_are_accepted():
+    m = fnn.MLP([3, 5, 4, 1], keep_prob=[0.8, 0.5, 1.0])
+    assert m.keep_prob == (0.8, 0.5, 1.0)
+    m = fnn.MLP([3, 5, 4, 1], keep_prob=[0.8, 0.5])
+    assert m.keep_prob == (0.8, 0.5, 1.0)
+    m = fnn.MLP([3, 5, 4, 1], keep_prob=0.7)
+    assert m.keep_prob == (0.7, 0.7, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# Optimizers and fit
+
+
+@pytest.mark.parametrize("factory,exc,match", [
+    (lambda: fnn.SGD(lr=0), ValueError, r"lr must be > 0"),
+    (lambda: fnn.SGD(lr=-0.1), ValueError, r"lr must be > 0"),
+    (lambda: fnn.SGD(lr=NAN), ValueError, r"lr must be finite"),
+    (lambda: fnn.SGD(lr="0.1"), TypeError, r"lr must be a real number"),
+    (lambda: fnn.Momentum(lr=0.0), ValueError, r"lr must be > 0"),
+    (lambda: fnn.Momentum(beta=1.0), ValueError, r"beta must be < 1"),
+    (lambda: fnn.Momentum(beta=1.5), ValueError, r"beta must be < 1"),
+    (lambda: fnn.Momentum(beta=-0.1), ValueError, r"beta must be >= 0"),
+    (lambda: fnn.Adam(lr=-1), ValueError, r"lr must be > 0"),
+    (lambda: fnn.Adam(beta1=1.0), ValueError, r"beta1 must be < 1"),
+    (lambda: fnn.Adam(beta2=1.0), ValueError, r"beta2 must be < 1"),
+    (lambda: fnn.Adam(beta2=2.0), ValueError, r"beta2 must be < 1"),
+    (lambda: fnn.Adam(epsilon=0.0), ValueError, r"epsilon must be > 0"),
+])
+def test_bad_optimizer_hyperparameters(factory, exc, match):
+    with pytest.raises(exc, match=match):
+        factory()
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"optimizer": "sgd"}, TypeError, r"optimizer must be a fastnn optimizer"),
+    ({"optimizer": object()}, TypeError, r"optimizer must be a fastnn optimizer"),
+    ({"epochs": -1}, ValueError, r"epochs must be >= 0"),
+    ({"epochs": 2.5}, TypeError, r"epochs must be an integer"),
+    ({"batch_size": 0}, ValueError, r"batch_size must be >= 1"),
+    ({"batch_size": -4}, ValueError, r"batch_size must be >= 1"),
+    ({"batch_size": 2.0}, TypeError, r"batch_size must be an integer"),
+])
+def test_bad_fit_arguments(sig_model, data, kwargs, exc, match):
+    X, y, _ = data
+    snap = snapshot(sig_model)
+    with pytest.raises(exc, match=match):
+        sig_model.fit(X, y, **kwargs)
+    assert_unchanged(sig_model, snap)
+
+
+def test_fit_dev_set_with_other_features(sig_model, data):
+    X, y, _ = data
+    snap = snapshot(sig_model)
+    with pytest.raises(ValueError, match=r"dev\[0\].* has 4 features"):
+        sig_model.fit(X, y, epochs=3, optimizer=fnn.SGD(0.1), dev=(np.zeros((5, 4)), y[:5]))
+    with pytest.raises(ValueError, match=r"dev\[1\].* has 4 rows"):
+        sig_model.fit(X, y, epochs=3, optimizer=fnn.SGD(0.1), dev=(X[:5], y[:4]))
+    assert_unchanged(sig_model, snap)
+
+
+def test_train_step_with_a_non_optimizer_changes_nothing(sig_model, data):
+    X, y, _ = data
+    snap = snapshot(sig_model)
+    with pytest.raises((TypeError, AttributeError)):
+        sig_model.train_step(X, y, "sgd")
+    assert_unchanged(sig_model, snap)
+
+
+# ---------------------------------------------------------------------------
+# ops.* entries
+
+
+def _layer(dtype=np.float64, m=4, n_prev=3, n=2):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((m, n_prev)).astype(dtype),
+            rng.standard_normal((n, n_prev)).astype(dtype), np.zeros(n, dtype))
+
+
+@pytest.mark.parametrize("mutate,exc,match", [
+    (lambda a: (a[0], a[1].astype(np.float32), a[2]), TypeError, r"W has dtype float32"),
+    (lambda a: (a[0], a[1], a[2].astype(np.float32)), TypeError, r"b has dtype float32"),
+    (lambda a: (a[0].astype(np.int64), a[1], a[2]), TypeError, r"A_prev must be float32 or float64"),
+    (lambda a: (a[0], a[1].T, a[2]), ValueError, r"W must have shape \(n, 3\)"),
+    (lambda a: (a[0], a[1], np.zeros(3)), ValueError, r"b must have shape \(2,\)"),
+    (lambda a: (a[0][0], a[1], a[2]), ValueError, r"A_prev must be 2-D"),
+    (lambda a: (a[0][:0], a[1], a[2]), ValueError, r"A_prev is empty"),
+    (lambda a: (np.where(a[0] > 0, np.nan, a[0]), a[1], a[2]), ValueError,
+     r"A_prev contains NaN"),
+    (lambda a: (a[0], np.full_like(a[1], np.inf), a[2]), ValueError, r"W contains NaN or infin"),
+    (lambda a: (a[0], a[1], np.full_like(a[2], np.nan)), ValueError, r"b contains NaN"),
+])
+def test_ops_dense_forward_bad_arrays(backend, mutate, exc, match):
+    A_prev, W, b = mutate(_layer())
+    with pytest.raises(exc, match=match):
+        ops.dense_forward(A_prev, W, b, "relu", backend=backend)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"activation": "gelu"}, ValueError, r"activation must be one of"),
+    ({"keep_prob": 0.0}, ValueError, r"keep_prob must be > 0"),
+    ({"keep_prob": 1.5}, ValueError, r"keep_prob must be <= 1"),
+    ({"keep_prob": NAN}, ValueError, r"keep_prob must be finite"),
+    ({"backend": "numpy"}, ValueError, r"backend must be one of"),
+])
+def test_ops_dense_forward_bad_options(kwargs, exc, match):
+    A_prev, W, b = _layer()
+    with pytest.raises(exc, match=match):
+        ops.dense_forward(A_prev, W, b, **kwargs)
+    dA = np.ones((4, 2))
+    with pytest.raises(exc, match=match):
+        ops.dense_backward(dA, dA, A_prev, W, **kwargs)
+
+
+@pytest.mark.parametrize("which,value,exc,match", [
+    ("dA", np.ones((4, 3)), ValueError, r"dA must have shape \(4, 2\)"),
+    ("A", np.ones((5, 2)), ValueError, r"A must have shape \(4, 2\)"),
+    ("dA", np.ones((4, 2), np.float32), TypeError, r"dA has dtype float32"),
+    ("A", np.ones((4, 2), np.float32), TypeError, r"A has dtype float32"),
+    ("dA", np.full((4, 2), np.nan), ValueError, r"dA contains NaN"),
+    ("A", np.full((4, 2), np.inf), ValueError, r"A contains NaN or infinity"),
+    ("W", np.ones((2, 4)), ValueError, r"W must have shape \(n, 3\)"),
+])
+def test_ops_dense_backward_bad_arrays(backend, which, value, exc, match):
+    A_prev, W, _ = _layer()
+    args = {"dA": np.ones((4, 2)), "A": np.ones((4, 2)), "A_prev": A_prev, "W": W}
+    args[which] = value
+    with pytest.raises(exc, match=match):
+        ops.dense_backward(backend=backend, **args)
+
+
+@pytest.mark.parametrize("keep_prob", [0.0, -0.1, 1.5])
+def test_ops_dropout_mask_bad_keep_prob(backend, keep_prob):
+    with pytest.raises(ValueError, match="keep_prob"):
+        ops.dropout_mask(1, (3, 4), keep_prob, backend=backend)
+
+
+@pytest.mark.parametrize("kind,Z,y,exc,match", [
+    ("hinge", np.zeros((3, 2)), np.zeros((3, 2)), ValueError, r"kind must be one of"),
+    ("softmax", np.zeros((3, 2)), np.array([0.0, 1.0, 1.0]), ValueError,
+     r"y must be integer labels of shape \(3,\)"),
+    ("softmax", np.zeros((3, 2)), np.array([0, 1]), ValueError, r"y must be integer labels"),
+    ("softmax", np.zeros((3, 2)), np.array([0, 2, 1]), ValueError, r"y labels must be in \[0, 2\)"),
+    ("softmax", np.zeros((3, 2)), np.array([0, -1, 1]), ValueError, r"y labels must be in"),
+    ("sigmoid", np.zeros((3, 1)), np.zeros((3, 2)), ValueError, r"y must have shape \(3, 1\)"),
+    ("sigmoid", np.zeros((3, 1)), np.zeros((3, 1), np.float32), TypeError, r"y has dtype float32"),
+    ("linear", np.full((3, 1), np.nan), np.zeros((3, 1)), ValueError, r"Z contains NaN"),
+    ("linear", np.zeros((3, 1)), np.full((3, 1), np.inf), ValueError, r"y contains NaN"),
+    ("linear", np.zeros(3), np.zeros(3), ValueError, r"Z must be 2-D"),
+    ("linear", np.zeros((0, 1)), np.zeros((0, 1)), ValueError, r"Z is empty"),
+    ("sigmoid", np.zeros((3, 1), np.int64), np.zeros((3, 1)), TypeError,
+     r"Z must be float32 or float64"),
+])
+def test_ops_loss_bad_input(backend, kind, Z, y, exc, match):
+    with pytest.raises(exc, match=match):
+        ops.loss(kind, Z, y, backend=backend)
+
+
+SGD_HYPER = {"lr": 0.1, "l2": 0.0, "l1": 0.0}
+MOMENTUM_HYPER = {"lr": 0.1, "beta": 0.9, "l2": 0.0, "l1": 0.0}
+
+
+@pytest.mark.parametrize("param,grad,exc,match", [
+    (np.ones(5), np.ones(4), ValueError, r"grad must have shape \(5,\)"),
+    (np.ones(5), np.ones(5, np.float32), TypeError, r"grad has dtype float32"),
+    (np.ones(5), np.array([1, 2, np.nan, 4, 5.0]), ValueError, r"grad contains NaN"),
+    (np.ones((5, 2)), np.ones((5, 2)), ValueError, r"param must be a 1-D C-contiguous array"),
+    (np.ones(10)[::2], np.ones(5), ValueError, r"param must be a 1-D C-contiguous array"),
+])
+def test_ops_update_bad_param_or_grad(backend, param, grad, exc, match):
+    before = param.copy()
+    with pytest.raises(exc, match=match):
+        ops.update("sgd", param, grad, backend=backend, **SGD_HYPER)
+    np.testing.assert_array_equal(param, before)
+
+
+def test_ops_update_unknown_rule(backend):
+    with pytest.raises(ValueError, match="rule must be one of"):
+        ops.update("rmsprop", np.ones(3), np.ones(3), backend=backend, lr=0.1)
+
+
+def test_ops_update_nonfinite_param(backend):
+    """A NaN parameter is as bad an input as a NaN gradient."""
+    param = np.array([1.0, np.nan, 2.0])
+    with pytest.raises(ValueError, match="param contains NaN"):
+        ops.update("sgd", param, np.ones(3), backend=backend, **SGD_HYPER)
+
+
+def test_ops_update_state_of_wrong_length(backend):
+    """A velocity shorter than the parameter must be rejected, not read/written past its end.
+
+    The velocity is a view into a larger buffer so that an unchecked kernel writes into
+    the buffer's tail (visible here) instead of corrupting the heap.
+    """
+    param = np.arange(5.0)
+    before = param.copy()
+    buffer = np.zeros(8)
+    velocity = buffer[:3]
+    with pytest.raises(ValueError, match="velocity|state"):
+        ops.update("momentum", param, np.ones(5), (velocity,), backend=backend, **MOMENTUM_HYPER)
+    np.testing.assert_array_equal(param, before)
+    np.testing.assert_array_equal(buffer, 0)
+
+
+def test_ops_update_state_of_wrong_dtype(backend):
+    """A float32 velocity for a float64 parameter is a wrong type on both backends."""
+    param = np.arange(5.0)
+    before = param.copy()
+    velocity = np.zeros(5, np.float32)
+    with pytest.raises((TypeError, ValueError), match="velocity|state|dtype"):
+        ops.update("momentum", param, np.ones(5), (velocity,), backend=backend, **MOMENTUM_HYPER)
+    np.testing.assert_array_equal(param, before)
+    np.testing.assert_array_equal(velocity, 0)
+
+
+# ---------------------------------------------------------------------------
+# Values that are finite in float64 but overflow a float32 model
+
+
+def test_float32_set_params_rejects_values_that_overflow(backend):
+    model = fnn.MLP([3, 4, 1], dtype="float32", backend=backend, seed=0)
+    before = snapshot(model)
+    params = {k: v.astype(np.float64) for k, v in model.params.items()}
+    params["W2"][0, 1] = 1e300  # finite here, inf once stored as float32
+    with pytest.raises(ValueError, match=r"params\['W2'\]"):
+        model.set_params(params)
+    assert_unchanged(model, before)
+    assert all(np.isfinite(v).all() for v in model.params.values())
+
+
+def test_float32_targets_that_overflow_are_rejected(backend):
+    model = fnn.MLP([3, 4, 1], output="linear", dtype="float32", backend=backend, seed=0)
+    X = np.ones((2, 3))
+    y = np.array([1e39, 0.0])  # finite in float64, inf in float32
+    snap = snapshot(model)
+    for call in call_all(model, X, y):
+        with pytest.raises(ValueError, match=r"\by\b"):
+            call()
+    assert_unchanged(model, snap)
