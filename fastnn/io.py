@@ -69,16 +69,23 @@ def load(path):
     """
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
+        data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
         raise ModelFileError(f"{path} is not a readable fastnn model file "
                              f"(corrupt, truncated or not ours): {exc}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ModelFileError(f"{path} is a single NumPy array, not a fastnn model file")
+    try:
+        with data:
+            arrays = {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ModelFileError(f"{path} is not a readable fastnn model file "
+                             f"(corrupt, truncated or not ours): {exc}") from None
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
-        if meta.get("format") != FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError("the metadata is not a fastnn model's")
         if meta.get("version") != VERSION:
             raise ValueError(f"format version {meta.get('version')} is not supported")

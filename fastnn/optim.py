@@ -54,8 +54,12 @@ class Optimizer:
         return {f"{slot}{i}": a for slot, arrays in self.state.items() for i, a in enumerate(arrays)}
 
     def load_state(self, t, arrays, params):
-        """Restore the step count and state arrays saved by :meth:`state_arrays`."""
+        """Restore the step count and state arrays saved by :meth:`state_arrays`
+        (no arrays: a fresh state)."""
         self.t = int(t)
+        if not arrays:
+            self.state, self._state_shapes = None, None
+            return
         self._state_shapes = [p.shape for p in params]
         self.state = {}
         for slot in self.slots:
@@ -65,6 +69,8 @@ class Optimizer:
                 if a.shape != p.shape:
                     raise ValueError(f"optimizer state {slot}{i} has shape {a.shape}, "
                                      f"expected {p.shape}")
+                if not np.isfinite(a).all():
+                    raise ValueError(f"optimizer state {slot}{i} is not finite")
                 self.state[slot].append(np.ascontiguousarray(a, dtype=p.dtype))
 
     def __repr__(self):

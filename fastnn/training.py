@@ -83,8 +83,10 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
         If the cost becomes NaN/inf; the model is left at the weights of the last
         epoch whose cost was finite.
     """
-    # With augmentation the raw batch is augmented first, then standardized.
-    X, y = model._check_Xy(X, y, standardize=augment is None)
+    # With augmentation the raw batch is augmented first, then standardized; the
+    # History is always measured on standardized inputs.
+    X_raw, y = model._check_Xy(X, y, standardize=False)
+    X = model._standardize(X_raw)
     epochs = check_int("epochs", epochs, low=0)
     eval_every = check_int("eval_every", eval_every, low=1)
     optimizer = _check_optimizer(model, optimizer)
@@ -98,25 +100,32 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
         raise TypeError(f"early_stopping must be an EarlyStopping, got {early_stopping!r}")
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be callable (X_batch, rng) -> X_batch, got {augment!r}")
-    hooks = as_callbacks(callbacks) + ([early_stopping] if early_stopping else [])
+    user_hooks = as_callbacks(callbacks)
+    hooks = user_hooks + ([early_stopping] if early_stopping else [])
 
     history = History(has_dev=dev is not None)
-    loop = _EpochLoop(model, X, y, optimizer, batch_size, augment)
     for cb in hooks:
         cb.on_train_begin(model, history)
+    loop = _EpochLoop(model, X_raw if augment else X, y, optimizer, batch_size, augment)
+    # Epochs between two evaluations run back to back in the kernels when nothing
+    # needs to see them one by one (full batch, no augmentation, no user callbacks).
+    chain = loop.full_batch and augment is None and not user_hooks
     bar = _progress_bar(epochs, progress)
     try:
-        for i in range(epochs):
-            epoch = loop.run_epoch()
-            if (i + 1) % eval_every == 0 or i + 1 == epochs:
-                loop.checkpoint()
+        done = 0
+        while done < epochs:
+            next_eval = min(epochs, (done // eval_every + 1) * eval_every)
+            n = next_eval - done if chain else 1
+            epoch = loop.run_epochs(n)
+            done += n
+            if done == next_eval:
                 _evaluate(model, X, y, dev, history, epoch)
+                loop.checkpoint(history)
                 if bar is not None:
                     bar.set_postfix(_postfix(history), refresh=False)
             if bar is not None:
-                bar.update(1)
-            stop = [cb.on_epoch_end(model, epoch, history) for cb in hooks]
-            if any(stop):
+                bar.update(n)
+            if any([cb.on_epoch_end(model, epoch, history) for cb in hooks]):
                 break
     finally:
         if bar is not None:
@@ -127,21 +136,32 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
 
 
 class _EpochLoop:
-    """Runs epochs of steps; keeps the weights of the last good evaluated epoch."""
+    """Runs epochs of steps; keeps the state of the last good evaluated epoch."""
 
     def __init__(self, model, X, y, optimizer, batch_size, augment):
         self.model, self.X, self.y = model, X, y
         self.optimizer, self.batch_size, self.augment = optimizer, batch_size, augment
         self.full_batch = batch_size is None or batch_size >= X.shape[0]
-        self.good_epoch, self.good_params = model.epoch_, model.params
         model.optimizer_ = optimizer
+        self.good = self._snapshot()
 
-    def run_epoch(self):
-        """One pass over the data; returns the (1-based, cumulative) epoch number."""
+    def run_epochs(self, n):
+        """`n` passes over the data; returns the (1-based, cumulative) last epoch number."""
+        model = self.model
+        if self.full_batch and self.augment is None:
+            done, cost = model._train_steps(self.X, self.y, self.optimizer, n)
+            if done < n or not np.isfinite(cost):
+                self.diverged(model.epoch_ + done, cost)
+            model.epoch_ += n
+            return model.epoch_
+        for _ in range(n):
+            self._run_epoch()
+        return model.epoch_
+
+    def _run_epoch(self):
         model, X, y = self.model, self.X, self.y
         epoch = model.epoch_ + 1
-        # Generators from (seed, epoch), made only when used (they cost more than a
-        # tiny full-batch step): a resumed fit draws what an uninterrupted one would.
+        # Generators from (seed, epoch): a resumed fit draws what an uninterrupted one would.
         if self.full_batch:
             batches = [(X, y)]
         else:
@@ -155,21 +175,30 @@ class _EpochLoop:
             if not np.isfinite(cost):
                 self.diverged(epoch, cost)
         model.epoch_ = epoch
-        return epoch
 
-    def checkpoint(self):
-        """Remember the current weights as the last good ones (they must be finite)."""
+    def _snapshot(self):
+        """Everything a divergence must roll back: weights, counters, optimizer state."""
+        model, opt = self.model, self.optimizer
+        state = {k: v.copy() for k, v in opt.state_arrays().items()}
+        return model.params, model.epoch_, model.step_, opt.t, state
+
+    def checkpoint(self, history):
+        """Keep the current state as the last good one if its cost and weights are finite."""
+        cost = history["train_cost"][-1]
         params = self.model.params
-        if not all(np.isfinite(p).all() for p in params.values()):
-            self.diverged(self.model.epoch_, "finite, but the weights are not")
-        self.good_epoch, self.good_params = self.model.epoch_, params
+        if not np.isfinite(cost) or not all(np.isfinite(p).all() for p in params.values()):
+            self.diverged(self.model.epoch_, cost)
+        self.good = self._snapshot()
 
     def diverged(self, epoch, cost):
-        self.model.set_params(self.good_params)
-        self.model.epoch_ = self.good_epoch
+        params, good_epoch, step, t, state = self.good
+        model = self.model
+        model.set_params(params)
+        model.epoch_, model.step_ = good_epoch, step
+        self.optimizer.load_state(t, state, model._flat_params)
         raise TrainingDiverged(
             f"training diverged in epoch {epoch}: the cost is {cost}; the model keeps the "
-            f"weights of epoch {self.good_epoch}, the last evaluated with a finite cost. "
+            f"weights of epoch {good_epoch}, the last evaluated with a finite cost. "
             "Lower the learning rate or normalize the inputs.")
 
 
