@@ -11,6 +11,7 @@ from fastnn import augment
 from fastnn.augment import Augmentation
 from fastnn.callbacks import Callback, EarlyStopping
 from fastnn.data import NotFittedError, Standardizer, split
+from fastnn.gradcheck import GradcheckResult, gradcheck
 from fastnn.io import ModelFileError, load
 from fastnn.model import MLP
 from fastnn.optim import SGD, Adam, Momentum
@@ -21,5 +22,5 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP", "SGD", "Momentum", "Adam", "split", "Standardizer", "NotFittedError",
     "EarlyStopping", "Callback", "History", "TrainingDiverged", "augment", "Augmentation",
-    "load", "ModelFileError", "__version__",
+    "load", "ModelFileError", "gradcheck", "GradcheckResult", "__version__",
 ]

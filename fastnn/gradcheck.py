@@ -1,0 +1,293 @@
+"""Gradient checking: the notes' two-sided difference test, per parameter, fast.
+
+theta = all parameters as one vector; for each component i,
+    dtheta_approx[i] = (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)
+and the check is  ||dtheta_approx - dtheta||_2 / (||dtheta_approx||_2 + ||dtheta||_2):
+about 1e-7 is correct, about 1e-5 deserves a second look, about 1e-3 is a bug.
+
+``model.gradients`` gives dtheta and the cost J is ``model.cost`` (dropout off, the
+regularisation terms included), both in float64.  For a plain MLP the perturbed costs
+are computed in batches: perturbing W[l][j, k] changes only column j of Z[l], which
+enters Z[l+1] as a rank-1 update, so the layers before l are never recomputed and
+many components share one vectorised pass.  A model whose ``cost`` is overridden
+(a subclass, or patched on the instance) is checked by calling ``model.cost`` itself.
+"""
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastnn import reference
+from fastnn.model import MLP
+from fastnn.optim import SGD
+from fastnn._validation import check_int, check_real, check_seed
+
+# The notes' bands sit at 1e-7 / 1e-5 / 1e-3; the boundaries are their geometric midpoints.
+CORRECT_BELOW = 1e-6
+SUSPECT_BELOW = 1e-4
+# Bound on the elements of one batched pass (C components x m examples x units).
+CHUNK_ELEMENTS = 1 << 22
+
+
+@dataclass(frozen=True)
+class GradcheckResult:
+    """Outcome of :func:`gradcheck`.
+
+    Attributes
+    ----------
+    difference : float
+        ``||approx - grad|| / (||approx|| + ||grad||)`` over the checked components.
+    verdict : {"correct", "check again", "bug"}
+        The notes' reading of `difference`.
+    per_parameter : dict
+        ``{"W1": difference, "b1": ..., ...}`` the same formula per parameter.
+    worst : dict
+        The component with the largest absolute disagreement: ``parameter``,
+        ``index`` (tuple), ``approx``, ``analytic``.
+    n_checked : int
+        Components compared (all of theta unless a subset was asked for).
+    epsilon : float
+    after_training : GradcheckResult or None
+        The same check after `after_steps` training steps, when asked for.
+    """
+
+    difference: float
+    verdict: str
+    per_parameter: dict
+    worst: dict
+    n_checked: int
+    epsilon: float
+    after_training: "GradcheckResult | None" = field(default=None, repr=False)
+
+    def __str__(self):
+        lines = [f"gradient check: difference {self.difference:.3e} -> {self.verdict} "
+                 f"({self.n_checked} components, epsilon {self.epsilon:g})"]
+        for name, diff in self.per_parameter.items():
+            lines.append(f"  {name:>4}: {diff:.3e}  {verdict(diff)}")
+        w = self.worst
+        lines.append(f"  worst: {w['parameter']}{list(w['index'])} numerical {w['approx']:.6e} "
+                     f"vs backprop {w['analytic']:.6e}")
+        if self.after_training is not None:
+            lines.append("after training:")
+            lines.append("  " + str(self.after_training).replace("\n", "\n  "))
+        return "\n".join(lines)
+
+
+def verdict(difference):
+    """The notes' reading of a relative difference."""
+    if difference < CORRECT_BELOW:
+        return "correct"
+    if difference < SUSPECT_BELOW:
+        return "check again"
+    return "bug"
+
+
+def relative_difference(approx, analytic):
+    """||approx - analytic||_2 / (||approx||_2 + ||analytic||_2), 0 when both are 0."""
+    denominator = np.linalg.norm(approx) + np.linalg.norm(analytic)
+    return float(np.linalg.norm(approx - analytic) / denominator) if denominator > 0 else 0.0
+
+
+def gradcheck(model, X, y, epsilon=1e-7, *, components=None, seed=0, after_steps=0,
+              lr=0.1, method="auto"):
+    """Check ``model.gradients`` against central differences of ``model.cost``.
+
+    Parameters
+    ----------
+    model : MLP (or a subclass)
+        A float32 model is checked through a float64 copy; a float64 model as it is,
+        its parameters untouched afterwards.
+    X : array (m, n_x)
+    y : array (m,) or (m, n_L)
+    epsilon : float, default 1e-7
+    components : int, optional
+        Check a random subset of about this many components (every parameter gets at
+        least one) instead of all of theta, for large models.
+    seed : int, default 0
+        Seeds the subset.
+    after_steps : int, default 0
+        Also check after this many full-batch SGD steps (learning rate `lr`) on a copy
+        of the model: backprop can be right near initialisation only (the notes).
+    method : {"auto", "batched", "loop"}, default "auto"
+        "loop" calls ``model.cost`` twice per component (the notes' procedure
+        verbatim); "batched" is the vectorised pass for a plain MLP; "auto" picks
+        "batched" unless ``cost`` is overridden.
+
+    Returns
+    -------
+    GradcheckResult
+    """
+    epsilon = check_real("epsilon", epsilon, 0.0, low_open=True)
+    if components is not None:
+        components = check_int("components", components, low=1)
+    after_steps = check_int("after_steps", after_steps, low=0)
+    if method not in ("auto", "batched", "loop"):
+        raise ValueError(f"method must be 'auto', 'batched' or 'loop', got {method!r}")
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be a fastnn MLP, got {type(model).__name__}")
+    checked = _float64_model(model)
+    selection = _select_components(checked, components, check_seed(seed))
+    if method == "auto":
+        method = "batched" if _has_plain_cost(checked) else "loop"
+    if method == "batched" and not _has_plain_cost(checked):
+        raise ValueError("method='batched' needs MLP's own cost; this model overrides it")
+    analytic = checked.gradients(X, y)
+    if method == "batched":
+        approx = _batched_differences(checked, *checked._check_Xy(X, y), selection, epsilon)
+    else:
+        approx = _loop_differences(checked, X, y, selection, epsilon)
+    result = _summarize(selection, approx, analytic, epsilon)
+    if after_steps:
+        trained = _float64_model(checked, force_copy=True)
+        trained.fit(X, y, epochs=after_steps, optimizer=SGD(lr=lr))
+        again = gradcheck(trained, X, y, epsilon, components=components, seed=seed,
+                          method=method)
+        result = GradcheckResult(**{**result.__dict__, "after_training": again})
+    return result
+
+
+def _float64_model(model, force_copy=False):
+    """The model itself if float64, else a float64 copy of the same class and settings.
+
+    The copy is shallow, so methods patched on the instance come along; its arrays are
+    new, so the original model is never changed.
+    """
+    if model.dtype == np.float64 and not force_copy:
+        return model
+    clone = copy.copy(model)
+    clone.dtype = np.dtype(np.float64)
+    clone._set_arrays([W.astype(np.float64) for W in model._weights],
+                      [b.astype(np.float64) for b in model._biases])
+    return clone
+
+
+def _has_plain_cost(model):
+    """True when J is MLP's own cost (no override on the class or the instance)."""
+    cls = type(model)
+    overridden = any(getattr(cls, name) is not getattr(MLP, name)
+                     for name in ("cost", "_cost", "_forward", "_regularization_cost"))
+    return not overridden and "cost" not in vars(model)
+
+
+def _parameter_names(model):
+    return [name for l in range(1, model.n_layers + 1) for name in (f"W{l}", f"b{l}")]
+
+
+def _select_components(model, components, seed):
+    """Flat indices to check, per parameter name (all of them unless `components`)."""
+    sizes = {name: p.size for name, p in zip(_parameter_names(model), model._flat_params)}
+    total = sum(sizes.values())
+    if components is None or components >= total:
+        return {name: np.arange(size) for name, size in sizes.items()}
+    rng = np.random.default_rng(seed)
+    return {name: np.sort(rng.choice(size, size=max(1, math.ceil(components * size / total)),
+                                     replace=False))
+            for name, size in sizes.items()}
+
+
+def _loop_differences(model, X, y, selection, epsilon):
+    """The notes' loop: J(theta +- eps e_i) through model.cost, one component at a time."""
+    approx = {}
+    for name, flat in zip(_parameter_names(model), model._flat_params):
+        values = np.empty(len(selection[name]))
+        for n, i in enumerate(selection[name]):
+            original = flat[i]
+            flat[i] = original + epsilon
+            plus = model.cost(X, y)
+            flat[i] = original - epsilon
+            minus = model.cost(X, y)
+            flat[i] = original  # restore the exact value, not original + eps - eps
+            values[n] = (plus - minus) / (2 * epsilon)
+        approx[name] = values
+    return approx
+
+
+def _batched_differences(model, X, y, selection, epsilon):
+    """Central differences of MLP's cost for many components per vectorised pass."""
+    L, m = model.n_layers, X.shape[0]
+    activations = list(model.activation) + ["linear"]
+    Zs, As = [], [X]
+    for W, b, g in zip(model._weights, model._biases, activations):
+        Zs.append(As[-1] @ W.T + b)
+        As.append(reference.activation_forward(g, Zs[-1]))
+    approx = {}
+    for l in range(1, L + 1):
+        W = model._weights[l - 1]
+        for name, is_bias in ((f"W{l}", False), (f"b{l}", True)):
+            flat_index = selection[name]
+            rows, cols = (flat_index, None) if is_bias else np.divmod(flat_index, W.shape[1])
+            chunk = max(1, CHUNK_ELEMENTS // (m * max(model.layer_sizes[l:])))
+            values = []
+            for start in range(0, len(flat_index), chunk):
+                part = slice(start, start + chunk)
+                j = rows[part]
+                # dZ[l][:, j] per unit perturbation: A[l-1][:, k] for W[j, k], 1 for b[j].
+                direction = np.ones((len(j), m)) if is_bias else As[l - 1][:, cols[part]].T
+                costs = [_perturbed_costs(model, l, j, sign * epsilon * direction, Zs, As,
+                                          activations, y, m) for sign in (1.0, -1.0)]
+                data = (costs[0] - costs[1]) / (2 * epsilon)
+                if not is_bias:
+                    data += _regularization_slope(model, l, W[j, cols[part]], epsilon, m)
+                values.append(data)
+            approx[name] = np.concatenate(values) if values else np.empty(0)
+    return approx
+
+
+def _perturbed_costs(model, l, j, dz, Zs, As, activations, y, m):
+    """Data cost J for each of C perturbations dz (C, m) of column j[c] of Z[l]."""
+    index = np.arange(len(j))
+    if l == model.n_layers:
+        Z = np.broadcast_to(Zs[l - 1], (len(j),) + Zs[l - 1].shape).copy()
+        Z[index, :, j] += dz
+        return _data_costs(model.output, Z, y, m)
+    # Only column j of A[l] changes, which enters Z[l+1] as the rank-1 update
+    # (a_j - a0_j) outer W[l+1][:, j]; the layers after it are recomputed in batch.
+    a_j = reference.activation_forward(activations[l - 1], Zs[l - 1][:, j].T + dz)
+    delta = a_j - As[l][:, j].T
+    Z = Zs[l] + delta[:, :, None] * model._weights[l][:, j].T[:, None, :]
+    for depth in range(l + 1, model.n_layers):
+        A = reference.activation_forward(activations[depth - 1], Z)
+        Z = A @ model._weights[depth].T + model._biases[depth]
+    return _data_costs(model.output, Z, y, m)
+
+
+def _data_costs(output, Z, y, m):
+    """The loss of each logits batch Z (C, m, k) against y, as MLP's loss kernels define it."""
+    if output == "sigmoid":
+        return np.sum(np.maximum(Z, 0) - Z * y + np.log1p(np.exp(-np.abs(Z))), axis=(1, 2)) / m
+    if output == "softmax":
+        top = Z.max(axis=2, keepdims=True)
+        lse = top[..., 0] + np.log(np.exp(Z - top).sum(axis=2))
+        return np.sum(lse - Z[:, np.arange(m), y], axis=1) / m
+    return np.sum((Z - y) ** 2, axis=(1, 2)) / (2 * m * Z.shape[2])
+
+
+def _regularization_slope(model, l, w, epsilon, m):
+    """Central difference of lambda/(2m) w^2 + lambda_1/(2m) |w| at the weights w."""
+    l2, l1 = model.l2[l - 1], model.l1[l - 1]
+    plus, minus = w + epsilon, w - epsilon
+    return ((l2 * (plus**2 - minus**2) + l1 * (np.abs(plus) - np.abs(minus)))
+            / (2 * m) / (2 * epsilon))
+
+
+def _summarize(selection, approx, analytic, epsilon):
+    per_parameter, all_approx, all_analytic, worst = {}, [], [], None
+    for name, idx in selection.items():
+        a = approx[name]
+        g = analytic["d" + name].reshape(-1)[idx]
+        per_parameter[name] = relative_difference(a, g)
+        all_approx.append(a)
+        all_analytic.append(g)
+        if len(idx):
+            k = int(np.argmax(np.abs(a - g)))
+            gap = abs(a[k] - g[k])
+            if worst is None or gap > worst["gap"]:
+                shape = analytic["d" + name].shape
+                worst = {"parameter": name, "index": tuple(int(i) for i in np.unravel_index(idx[k], shape)),
+                         "approx": float(a[k]), "analytic": float(g[k]), "gap": float(gap)}
+    difference = relative_difference(np.concatenate(all_approx), np.concatenate(all_analytic))
+    worst.pop("gap")
+    return GradcheckResult(difference=difference, verdict=verdict(difference),
+                           per_parameter=per_parameter, worst=worst,
+                           n_checked=sum(len(i) for i in selection.values()), epsilon=epsilon)

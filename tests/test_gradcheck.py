@@ -1,0 +1,179 @@
+"""gradcheck: the notes' procedure, bands, per-parameter report, planted bugs."""
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn.gradcheck import gradcheck, relative_difference, verdict
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((40, 5))
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(float)
+    return X, y
+
+
+def three_layer(backend="cython", dtype="float64", **kwargs):
+    args = dict(activation="tanh", output="sigmoid", init="xavier", l2=0.7, seed=3,
+                backend=backend, dtype=dtype)
+    return fnn.MLP([5, 6, 4, 1], **{**args, **kwargs})
+
+
+class DoubledDW2(fnn.MLP):
+    """A planted backprop bug: dW2 twice what it should be."""
+
+    def gradients(self, X, y):
+        grads = super().gradients(X, y)
+        grads["dW2"] = 2 * grads["dW2"]
+        return grads
+
+
+def test_bands_follow_the_notes():
+    assert verdict(1e-7) == "correct"
+    assert verdict(1e-5) == "check again"
+    assert verdict(1e-3) == "bug"
+
+
+def test_relative_difference_is_the_notes_formula():
+    a, b = np.array([3.0, 4.0]), np.array([0.0, 0.0])
+    assert relative_difference(a, b) == pytest.approx(1.0)
+    assert relative_difference(a, a) == 0.0
+    assert relative_difference(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(
+        np.sqrt(2) / 2)
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+@pytest.mark.parametrize("output,activation", [("sigmoid", "tanh"), ("softmax", "relu"),
+                                               ("linear", "selu")])
+def test_correct_gradients_pass(problem, backend, output, activation):
+    X, y = problem
+    n_out = {"sigmoid": 1, "softmax": 3, "linear": 2}[output]
+    targets = {"sigmoid": y, "softmax": (X[:, 2] > 0).astype(int) + (X[:, 3] > 0),
+               "linear": X[:, :2] * 0.5}[output]
+    model = fnn.MLP([5, 6, 4, n_out], activation=activation, output=output, l2=0.7, l1=0.2,
+                    keep_prob=0.5, dtype="float64", backend=backend, seed=1)
+    result = gradcheck(model, X, targets)
+    assert result.difference < 1e-6, str(result)
+    assert result.verdict == "correct"
+    assert set(result.per_parameter) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    assert result.n_checked == sum(p.size for p in model.params.values())
+
+
+@pytest.mark.parametrize("method", ["auto", "loop"])
+def test_planted_bug_is_flagged_and_named(problem, method):
+    X, y = problem
+    model = DoubledDW2([5, 6, 4, 1], activation="tanh", output="sigmoid", l2=0.7,
+                       dtype="float64", seed=3)
+    result = gradcheck(model, X, y, method=method)
+    assert result.difference > 1e-3
+    assert result.verdict == "bug"
+    assert result.worst["parameter"] == "W2"
+    assert max(result.per_parameter, key=result.per_parameter.get) == "W2"
+    assert result.per_parameter["W1"] < 1e-6
+
+
+def test_patched_instance_gradients_are_checked(problem):
+    X, y = problem
+    model = three_layer()
+    honest = model.gradients
+
+    def scaled_db1(X, y):
+        grads = honest(X, y)
+        grads["db1"] = grads["db1"] * 1.5
+        return grads
+
+    model.gradients = scaled_db1
+    result = gradcheck(model, X, y)
+    assert result.verdict == "bug"
+    assert result.worst["parameter"] == "b1" or result.per_parameter["b1"] > 1e-3
+    assert all(v < 1e-6 for k, v in result.per_parameter.items() if k != "b1")
+
+
+def test_overridden_cost_uses_the_loop_and_catches_a_wrong_cost(problem):
+    X, y = problem
+
+    class WrongCost(fnn.MLP):
+        def cost(self, X, y):
+            return 2.0 * super().cost(X, y)
+
+    model = WrongCost([5, 6, 4, 1], activation="tanh", dtype="float64", seed=3)
+    result = gradcheck(model, X, y)
+    assert result.verdict == "bug"
+    with pytest.raises(ValueError, match="batched"):
+        gradcheck(model, X, y, method="batched")
+
+
+def test_batched_equals_loop(problem):
+    X, y = problem
+    model = three_layer(l1=0.3)
+    batched = gradcheck(model, X, y, method="batched")
+    loop = gradcheck(model, X, y, method="loop")
+    for name in batched.per_parameter:
+        assert batched.per_parameter[name] < 1e-6 and loop.per_parameter[name] < 1e-6
+    assert batched.difference == pytest.approx(loop.difference, abs=1e-7)
+
+
+def test_float64_model_is_left_unchanged(problem):
+    X, y = problem
+    model = three_layer()
+    before = model.params
+    gradcheck(model, X, y, method="loop")
+    gradcheck(model, X, y)
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_float32_model_is_checked_in_float64(problem):
+    X, y = problem
+    model = three_layer(dtype="float32")
+    before = model.params
+    result = gradcheck(model, X, y)
+    # float32 arithmetic could not reach 1e-7 with epsilon 1e-7: the check ran in float64.
+    assert result.difference < 1e-6
+    assert model.dtype == np.float32
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_subset_checks_fewer_components_from_every_parameter(problem):
+    X, y = problem
+    model = three_layer()
+    result = gradcheck(model, X, y, components=10, seed=1)
+    assert 6 <= result.n_checked <= 16
+    assert set(result.per_parameter) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    assert result.verdict == "correct"
+
+
+def test_check_after_training_steps(problem):
+    X, y = problem
+    model = three_layer()
+    before = model.params
+    result = gradcheck(model, X, y, after_steps=20, lr=0.5)
+    assert result.after_training is not None
+    assert result.after_training.verdict == "correct"
+    assert "after training" in str(result)
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_report_names_parameters(problem):
+    X, y = problem
+    text = str(gradcheck(three_layer(), X, y))
+    assert "W1" in text and "b3" in text and "correct" in text
+
+
+@pytest.mark.parametrize("kwargs,match", [({"epsilon": 0}, "epsilon"),
+                                          ({"components": 0}, "components"),
+                                          ({"method": "fast"}, "method"),
+                                          ({"after_steps": -1}, "after_steps")])
+def test_bad_arguments(problem, kwargs, match):
+    X, y = problem
+    with pytest.raises(ValueError, match=match):
+        gradcheck(three_layer(), X, y, **kwargs)
+
+
+def test_not_a_model(problem):
+    X, y = problem
+    with pytest.raises(TypeError, match="model"):
+        gradcheck(object(), X, y)
