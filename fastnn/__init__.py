@@ -11,10 +11,13 @@ from fastnn import augment
 from fastnn.augment import Augmentation
 from fastnn.callbacks import Callback, EarlyStopping
 from fastnn.data import NotFittedError, Standardizer, split
+from fastnn.diagnostics import (Diagnosis, GradientHealth, GradientHealthMonitor, diagnose,
+                                gradient_health, vanishing_exploding_demo)
 from fastnn.gradcheck import GradcheckResult, gradcheck
 from fastnn.io import ModelFileError, load
 from fastnn.model import MLP
 from fastnn.optim import SGD, Adam, Momentum
+from fastnn.sweep import SweepResult, sweep
 from fastnn.training import History, TrainingDiverged
 
 __version__ = "0.1.0"
@@ -22,5 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP", "SGD", "Momentum", "Adam", "split", "Standardizer", "NotFittedError",
     "EarlyStopping", "Callback", "History", "TrainingDiverged", "augment", "Augmentation",
-    "load", "ModelFileError", "gradcheck", "GradcheckResult", "__version__",
+    "load", "ModelFileError", "gradcheck", "GradcheckResult", "diagnose", "Diagnosis",
+    "gradient_health", "GradientHealth", "GradientHealthMonitor", "vanishing_exploding_demo",
+    "sweep", "SweepResult", "__version__",
 ]

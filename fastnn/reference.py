@@ -3,8 +3,9 @@
 Same interface as the Cython backend (``fastnn.ops``): results go into the arrays
 passed in, activations are named by string, dropout is given by its counter ``key``
 and ``keep_prob``.  The dropout randomness is specified here, once, for both
-backends: unit ``index = i * n + j`` of an ``(m, n)`` activation is kept when
-``mix64(key + index * GOLDEN) >> 11 < ceil(keep_prob * 2**53)``, with
+backends: unit ``index = i * n + j`` of an ``(m, n)`` activation takes the 32-bit
+half ``index & 1`` of the word ``mix64(key + (index >> 1) * GOLDEN)`` and is kept
+when that half is below ``ceil(keep_prob * 2**32)``, with
 ``key = dropout_key(seed, step, layer)``.  This module imports only NumPy.
 """
 import math
@@ -36,16 +37,17 @@ def dropout_key(seed, step, layer):
 
 
 def keep_threshold(keep_prob):
-    """ceil(keep_prob * 2**53): a 53-bit uniform u keeps its unit iff u < threshold."""
-    return math.ceil(keep_prob * 2.0**53)
+    """ceil(keep_prob * 2**32): a 32-bit uniform u keeps its unit iff u < threshold."""
+    return math.ceil(keep_prob * 2.0**32)
 
 
 def dropout_mask(key, shape, keep_prob):
     """d ~ Bernoulli(keep_prob) of `shape` (m, n) as bool, drawn from the counter `key`."""
     m, n = shape
     index = np.arange(m * n, dtype=np.uint64).reshape(m, n)
-    bits = mix64(np.uint64(key) + index * np.uint64(GOLDEN)) >> np.uint64(11)
-    return bits < np.uint64(keep_threshold(keep_prob))
+    words = mix64(np.uint64(key) + (index >> np.uint64(1)) * np.uint64(GOLDEN))
+    halves = (words >> ((index & np.uint64(1)) << np.uint64(5))) & np.uint64(0xFFFFFFFF)
+    return halves < np.uint64(keep_threshold(keep_prob))
 
 
 def activation_forward(name, Z):

@@ -92,14 +92,16 @@ def spec_mix64(z):
 
 
 def spec_mask(key, m, n, keep_prob):
-    """The documented counter-based mask, in pure Python ints:
-    unit i*n+j kept iff mix64(key + index*GOLDEN mod 2^64) >> 11 < ceil(keep_prob * 2^53)."""
-    threshold = math.ceil(keep_prob * 2.0**53)
+    """The documented counter-based mask, in pure Python ints: unit index = i*n+j takes
+    the 32-bit half (index & 1) of mix64(key + (index >> 1)*GOLDEN mod 2^64) and is kept
+    iff that half < ceil(keep_prob * 2^32)."""
+    threshold = math.ceil(keep_prob * 2.0**32)
     out = np.zeros((m, n), dtype=bool)
     for i in range(m):
         for j in range(n):
             index = i * n + j
-            out[i, j] = (spec_mix64((key + index * 0x9E3779B97F4A7C15) & MASK64) >> 11) < threshold
+            word = spec_mix64((key + (index >> 1) * 0x9E3779B97F4A7C15) & MASK64)
+            out[i, j] = ((word >> (32 * (index & 1))) & 0xFFFFFFFF) < threshold
     return out
 
 

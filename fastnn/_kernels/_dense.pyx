@@ -15,7 +15,7 @@ from libc.stdlib cimport calloc, free
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 cimport numpy as cnp
 
-from fastnn._kernels._rng cimport keep_unit, dropout_active, dropout_key
+from fastnn._kernels._rng cimport pair_word, keep_from_word, dropout_active, dropout_key
 from fastnn._kernels._activations cimport activate, derivative, LINEAR, RELU
 from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
                                          squared_error_ptr)
@@ -30,17 +30,16 @@ LOSS_CODES = {"sigmoid": 0, "softmax": 1, "linear": 2}
 OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2}
 
 
-cdef inline void gemm(char transa, char transb, int M, int N, int K,
-                      const floating* A, int lda, const floating* B, int ldb,
+cdef inline void gemm(char transa, char transb, int M, int N, int K, floating alpha,
+                      const floating* A, int lda, const floating* B, int ldb, floating beta,
                       floating* C, int ldc) noexcept nogil:
-    """C := op(A) @ op(B) in BLAS's column-major terms."""
-    cdef floating one = 1.0, zero = 0.0
+    """C := alpha op(A) @ op(B) + beta C in BLAS's column-major terms."""
     if floating is float:
-        sgemm(&transa, &transb, &M, &N, &K, &one, <float*>A, &lda, <float*>B, &ldb,
-              &zero, C, &ldc)
+        sgemm(&transa, &transb, &M, &N, &K, &alpha, <float*>A, &lda, <float*>B, &ldb,
+              &beta, C, &ldc)
     else:
-        dgemm(&transa, &transb, &M, &N, &K, &one, <double*>A, &lda, <double*>B, &ldb,
-              &zero, C, &ldc)
+        dgemm(&transa, &transb, &M, &N, &K, &alpha, <double*>A, &lda, <double*>B, &ldb,
+              &beta, C, &ldc)
 
 
 # Below this many multiply-adds a product is done by plain loops: BLAS's call, packing
@@ -49,46 +48,53 @@ cdef enum:
     SMALL_PRODUCT = 16384
 
 
-cdef void matmul_abt(const floating* A, const floating* B, floating* C, int m, int n,
-                     int k) noexcept nogil:
-    """C (m, n) = A (m, k) @ B (n, k)^T, all row-major."""
+cdef inline void scale(floating* C, Py_ssize_t size, floating beta) noexcept nogil:
+    """C := beta C (beta == 0 writes zeros, as BLAS does, whatever C held)."""
+    cdef Py_ssize_t i
+    for i in range(size):
+        C[i] = 0 if beta == 0 else beta * C[i]
+
+
+cdef void matmul_abt(const floating* A, const floating* B, floating* C, int m, int n, int k,
+                     floating alpha, floating beta) noexcept nogil:
+    """C (m, n) := alpha A (m, k) @ B (n, k)^T + beta C, all row-major."""
     cdef Py_ssize_t i, j, p
     cdef floating acc
     if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
-        gemm(c'T', c'N', n, m, k, B, k, A, k, C, n)  # C^T = B @ A^T
+        gemm(c'T', c'N', n, m, k, alpha, B, k, A, k, beta, C, n)  # C^T = B @ A^T
         return
+    scale(C, <Py_ssize_t>m * n, beta)
     for i in range(m):
         for j in range(n):
             acc = 0
             for p in range(k):
                 acc = acc + A[i * k + p] * B[j * k + p]
-            C[i * n + j] = acc
+            C[i * n + j] = C[i * n + j] + alpha * acc
 
 
-cdef void matmul_atb(const floating* A, const floating* B, floating* C, int m, int n,
-                     int k) noexcept nogil:
-    """C (n, k) = A (m, n)^T @ B (m, k), all row-major."""
+cdef void matmul_atb(const floating* A, const floating* B, floating* C, int m, int n, int k,
+                     floating alpha, floating beta) noexcept nogil:
+    """C (n, k) := alpha A (m, n)^T @ B (m, k) + beta C, all row-major."""
     cdef Py_ssize_t i, j, p
     cdef floating a
     if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
-        gemm(c'N', c'T', k, n, m, B, k, A, n, C, k)  # C^T = B^T @ A
+        gemm(c'N', c'T', k, n, m, alpha, B, k, A, n, beta, C, k)  # C^T = B^T @ A
         return
-    for j in range(n * k):
-        C[j] = 0
+    scale(C, <Py_ssize_t>n * k, beta)
     for i in range(m):
         for j in range(n):
-            a = A[i * n + j]
+            a = alpha * A[i * n + j]
             for p in range(k):
                 C[j * k + p] = C[j * k + p] + a * B[i * k + p]
 
 
 cdef void matmul_ab(const floating* A, const floating* B, floating* C, int m, int n,
                     int k) noexcept nogil:
-    """C (m, k) = A (m, n) @ B (n, k), all row-major."""
+    """C (m, k) := A (m, n) @ B (n, k), all row-major."""
     cdef Py_ssize_t i, j, p
     cdef floating a
     if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
-        gemm(c'N', c'N', k, m, n, B, k, A, n, C, k)  # C^T = B^T @ A^T
+        gemm(c'N', c'N', k, m, n, <floating>1, B, k, A, n, <floating>0, C, k)  # C^T = B^T A^T
         return
     for i in range(m):
         for p in range(k):
@@ -123,16 +129,19 @@ cdef inline void apply_dropout(floating* out, Py_ssize_t size, uint64_t key,
                                uint64_t threshold, double keep_prob) noexcept nogil:
     """out *= D / keep_prob with the counter-based mask D (branch-free select)."""
     cdef Py_ssize_t i
+    cdef uint64_t word = 0
     cdef floating inv_keep = <floating>(1.0 / keep_prob)
     for i in range(size):
-        out[i] = out[i] * (inv_keep if keep_unit(key, <uint64_t>i, threshold) else 0)
+        if (i & 1) == 0:
+            word = pair_word(key, i)
+        out[i] = out[i] * (inv_keep if keep_from_word(word, i, threshold) else 0)
 
 
 cdef void forward_ptr(const floating* A_prev, const floating* W, const floating* b,
                       floating* out, int m, int n_prev, int n, int activation,
                       uint64_t key, uint64_t threshold, double keep_prob) noexcept nogil:
     """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
-    matmul_abt(A_prev, W, out, m, n, n_prev)
+    matmul_abt(A_prev, W, out, m, n, n_prev, <floating>1, <floating>0)
     bias_activation_rows(out, b, m, n, activation)
     if dropout_active(threshold):
         apply_dropout(out, <Py_ssize_t>m * n, key, threshold, keep_prob)
@@ -143,11 +152,19 @@ cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t
                                      double keep_prob) noexcept nogil:
     """dA := dA * D/keep_prob * g'(z) with g'(z) read off A (= D * g(z) / keep_prob)."""
     cdef Py_ssize_t i
+    cdef uint64_t word = 0
     cdef floating kp = <floating>keep_prob, inv_keep = <floating>(1.0 / keep_prob)
-    if dropout_active(threshold):
+    if dropout_active(threshold) and activation == RELU:
         for i in range(size):
-            # Dropped units have A = 0 and get dZ = 0; kept ones hold a / keep_prob.
-            if keep_unit(key, <uint64_t>i, threshold):
+            if (i & 1) == 0:
+                word = pair_word(key, i)
+            # A kept unit holds a / keep_prob, so A > 0 <=> z > 0; a dropped one holds 0.
+            dA[i] = dA[i] * (inv_keep if keep_from_word(word, i, threshold) and A[i] > 0 else 0)
+    elif dropout_active(threshold):
+        for i in range(size):
+            if (i & 1) == 0:
+                word = pair_word(key, i)
+            if keep_from_word(word, i, threshold):
                 dA[i] = <floating>(dA[i] * inv_keep * derivative(activation, A[i] * kp))
             else:
                 dA[i] = 0
@@ -179,7 +196,7 @@ cdef void backward_ptr(floating* dA, const floating* A, const floating* A_prev,
     """dZ = dA * D/keep_prob * g'(z) (in dA), db = 1^T dZ, dW = dZ^T A_prev, dA_prev = dZ W."""
     activation_gradient(dA, A, <Py_ssize_t>m * n, activation, key, threshold, keep_prob)
     column_sums(dA, db, m, n)
-    matmul_atb(dA, A_prev, dW, m, n, n_prev)
+    matmul_atb(dA, A_prev, dW, m, n, n_prev, <floating>1, <floating>0)
     if dA_prev != NULL:
         matmul_ab(dA, W, dA_prev, m, n, n_prev)
 
@@ -188,9 +205,12 @@ cdef void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_
                       uint64_t threshold, double keep_prob) noexcept nogil:
     """out = D * A / keep_prob over `size` units (inverted dropout of the input)."""
     cdef Py_ssize_t i
-    cdef double inv_keep = 1.0 / keep_prob
+    cdef uint64_t word = 0
+    cdef floating inv_keep = <floating>(1.0 / keep_prob)
     for i in range(size):
-        out[i] = <floating>(A[i] * inv_keep) if keep_unit(key, <uint64_t>i, threshold) else 0
+        if (i & 1) == 0:
+            word = pair_word(key, i)
+        out[i] = A[i] * (inv_keep if keep_from_word(word, i, threshold) else 0)
 
 
 def dense_forward(const floating[:, ::1] A_prev, const floating[:, ::1] W,
@@ -344,16 +364,36 @@ cdef class TrainPlan:
             layer = &self.layers[l]
             key = dropout_key(self.seed, step, l + 1) if dropout_active(layer.threshold) else 0
             layer_input = <const floating*>self.layers[l - 1].A if l > 0 else first_input
-            backward_ptr(<floating*>layer.dA, <floating*>layer.A, layer_input,
-                         <floating*>layer.W, <floating*>layer.dW, <floating*>layer.db,
-                         <floating*>self.layers[l - 1].dA if l > 0 else NULL,
-                         self.m, layer.n_prev, layer.n, layer.activation, key,
-                         layer.threshold, layer.keep_prob)
-        for l in range(L):
-            layer = &self.layers[l]
-            update_layer(layer, <floating*>layer.W, <floating*>layer.b, self.optimizer_kind,
-                         lr, beta1, beta2, eps, t)
+            backward_update(layer, <floating*>layer.dA, layer_input,
+                            <floating*>self.layers[l - 1].dA if l > 0 else NULL, self.m, key,
+                            self.optimizer_kind, lr, beta1, beta2, eps, t)
         return cost
+
+
+cdef void backward_update(Layer* layer, floating* dA, const floating* A_prev,
+                          floating* dA_prev, int m, uint64_t key, int optimizer_kind,
+                          double lr, double beta1, double beta2, double eps,
+                          Py_ssize_t t) noexcept nogil:
+    """Backward through one layer, then its update: W is free once dA_prev = dZ W is out.
+
+    Plain SGD without L1 needs no dW at all: the notes' weight decay
+    W := (1 - lr lambda/m) W - lr dZ^T A_prev is one GEMM with alpha = -lr and
+    beta = 1 - lr lambda/m, straight into W.
+    """
+    cdef floating* W = <floating*>layer.W
+    activation_gradient(dA, <floating*>layer.A, <Py_ssize_t>m * layer.n, layer.activation,
+                        key, layer.threshold, layer.keep_prob)
+    column_sums(dA, <floating*>layer.db, m, layer.n)
+    if dA_prev != NULL:
+        matmul_ab(dA, W, dA_prev, m, layer.n, layer.n_prev)
+    if optimizer_kind == 0 and layer.l1 == 0:
+        matmul_atb(dA, A_prev, W, m, layer.n, layer.n_prev, <floating>(-lr),
+                   <floating>(1.0 - lr * layer.l2))
+        sgd_ptr(<floating*>layer.b, <floating*>layer.db, layer.n, lr, 0.0, 0.0)
+        return
+    matmul_atb(dA, A_prev, <floating*>layer.dW, m, layer.n, layer.n_prev, <floating>1,
+               <floating>0)
+    update_layer(layer, W, <floating*>layer.b, optimizer_kind, lr, beta1, beta2, eps, t)
 
 
 cdef void update_layer(Layer* layer, floating* W, floating* b, int optimizer_kind, double lr,

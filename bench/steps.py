@@ -1,0 +1,145 @@
+"""Timing helpers: medians of repeated step timings, the bare-GEMM floor, BLAS threads.
+
+A ratio of two medians taken in one process, on the same data, interleaved round by
+round, is what the benchmark reports: the machines are shared and absolute times drift.
+"""
+import os
+import statistics
+from time import perf_counter
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+
+def time_calls(fn, number):
+    """Seconds per call of `fn` over `number` back-to-back calls."""
+    start = perf_counter()
+    for _ in range(number):
+        fn()
+    return (perf_counter() - start) / number
+
+
+def calibrate(fn, min_time, max_number=10**6):
+    """Calls per sample (1, 2, 5, 10, 20, ...) so that one sample lasts >= `min_time` s."""
+    for number in _one_two_five():
+        if number >= max_number or time_calls(fn, number) * number >= min_time:
+            return number
+
+
+def _one_two_five():
+    """1, 2, 5, 10, 20, 50, ... without end."""
+    decade = 1
+    while True:
+        yield from (decade, 2 * decade, 5 * decade)
+        decade *= 10
+
+
+def warm_up(fn, seconds):
+    """Call `fn` at least once and until `seconds` have passed."""
+    end = perf_counter() + seconds
+    fn()
+    while perf_counter() < end:
+        fn()
+
+
+def median_times(fns, repeat=7, min_time=0.02, warmup=0.2):
+    """Median seconds per call of each callable in the dict `fns`, timed one after another.
+
+    Each callable is warmed up for `warmup` seconds, calibrated (so one sample lasts at
+    least `min_time` seconds) and timed `repeat` times in a block of its own.  Blocks, not
+    round-robin: numpy's ``@`` and fastnn's kernels may call two different OpenBLAS
+    builds, and the worker threads of the one just used keep spinning for a while after
+    it returns, stealing the cores the other one wants; the warm-up outlasts that.
+    """
+    medians = {}
+    for key, fn in fns.items():
+        warm_up(fn, warmup)
+        number = calibrate(fn, min_time)
+        medians[key] = statistics.median(time_calls(fn, number) for _ in range(repeat))
+    return medians
+
+
+def median_time(fn, **kwargs):
+    """Median seconds per call of one callable (see :func:`median_times`)."""
+    return median_times({"fn": fn}, **kwargs)["fn"]
+
+
+def train_step(setup):
+    """A no-argument callable doing one ``model._train_step`` on the pre-validated batch."""
+    model, X, y, optimizer = setup
+
+    def step():
+        return model._train_step(X, y, optimizer)
+
+    return step
+
+
+class GemmFloor:
+    """The matrix products of one training step, alone, on preallocated arrays.
+
+    Forward, per layer: ``A[l] = A[l-1] @ W[l].T`` (m x n[l-1]) (n[l-1] x n[l]);
+    backward, per layer from the last: ``dW[l] = dZ[l].T @ A[l-1]`` and, except for the
+    first layer, ``dA[l-1] = dZ[l] @ W[l]``.  Every product goes through numpy's ``@``
+    into an ``out=`` array, so the call costs the BLAS work and nothing else a step does:
+    a step cannot be faster than this.
+    """
+
+    def __init__(self, layer_sizes, m, dtype="float32", seed=0):
+        rng = np.random.default_rng(seed)
+        sizes = tuple(layer_sizes)
+
+        def normal(shape, scale=1.0):
+            return (scale * rng.standard_normal(shape)).astype(dtype)
+
+        self.weights = [normal((n, n_prev), 1.0 / np.sqrt(n_prev))
+                        for n_prev, n in zip(sizes[:-1], sizes[1:])]
+        self.acts = [normal((m, n)) for n in sizes]
+        self.deltas = [None] + [normal((m, n)) for n in sizes[1:]]
+        self.grads = [np.empty_like(W) for W in self.weights]
+
+    def __call__(self):
+        acts, deltas, weights, grads = self.acts, self.deltas, self.weights, self.grads
+        L = len(weights)
+        for l in range(1, L + 1):
+            np.matmul(acts[l - 1], weights[l - 1].T, out=acts[l])
+        for l in range(L, 0, -1):
+            np.matmul(deltas[l].T, acts[l - 1], out=grads[l - 1])
+            if l > 1:
+                np.matmul(deltas[l], weights[l - 1], out=deltas[l - 1])
+
+
+def load_blas():
+    """Import every library a benchmark calls into, so threadpoolctl sees their BLAS.
+
+    numpy's ``@`` (the GEMM floor and the reference backend) and SciPy's
+    ``cython_blas`` (the Cython kernels) may load two different OpenBLAS builds.
+    """
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS fastnn's kernels call)
+
+    import fastnn.ops  # noqa: F401
+
+
+def blas_info():
+    """threadpoolctl's description of the loaded BLAS/OpenMP libraries (a list of dicts)."""
+    load_blas()
+    return threadpool_info()
+
+
+def describe_library(info):
+    """One line for one threadpoolctl entry: API, implementation, version, threads, file."""
+    extra = f" arch={info['architecture']}" if info.get("architecture") else ""
+    layer = f" layer={info['threading_layer']}" if info.get("threading_layer") else ""
+    return (f"{info['user_api']}: {info['internal_api']} {info.get('version')} "
+            f"threads={info['num_threads']}{layer}{extra} "
+            f"({os.path.basename(info['filepath'])})")
+
+
+def thread_limit(threads):
+    """Context manager capping every BLAS/OpenMP pool threadpoolctl knows to `threads`."""
+    return threadpool_limits(limits=threads)
+
+
+def current_threads():
+    """The thread count of each loaded BLAS, as {file name: threads}."""
+    return {os.path.basename(i["filepath"]): i["num_threads"]
+            for i in threadpool_info() if i["user_api"] == "blas"}

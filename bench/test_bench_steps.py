@@ -1,0 +1,35 @@
+"""pytest-benchmark suite: one training step per (config, keep_prob, backend), and the
+bare-GEMM floor of each network and batch.  Run with ``pytest bench/``; nothing here
+asserts a time (benchmarks are not tests).  Ratios: ``pytest bench/ --benchmark-group-by=group``.
+"""
+import pytest
+
+from bench import configs
+from bench.steps import GemmFloor, current_threads, train_step
+
+# The configurations cheap enough for a pytest run: tiny, small and mnist at batch 128.
+SMALL_CONFIGS = tuple(c for c in configs.select(["tiny", "small", "mnist"]) if c.batch <= 211)
+NETWORKS = tuple(c for c in SMALL_CONFIGS if c.keep_prob == 1.0)
+BACKENDS = ("cython", "reference")
+
+
+def group(config):
+    """Benchmarks of one network and batch size share a group (and its ratio column)."""
+    return f"{config.name}-b{config.batch}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("config", SMALL_CONFIGS, ids=lambda c: c.id)
+def test_train_step(benchmark, config, backend):
+    """One ``model._train_step`` on a pre-validated batch."""
+    benchmark.group = group(config)
+    benchmark.extra_info["blas_threads"] = current_threads()
+    benchmark(train_step(configs.build(config, backend)))
+
+
+@pytest.mark.parametrize("config", NETWORKS, ids=group)
+def test_gemm_floor(benchmark, config):
+    """The matrix products of one step alone (numpy ``@`` into preallocated arrays)."""
+    benchmark.group = group(config)
+    benchmark.extra_info["blas_threads"] = current_threads()
+    benchmark(GemmFloor(config.layer_sizes, config.batch, configs.DTYPE))

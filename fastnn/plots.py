@@ -1,0 +1,183 @@
+"""Figures for the course's diagnostics: learning curves, validation curve, bias/variance bars.
+
+matplotlib is an optional extra (``pip install fastnn[plots]``) imported only when a
+function here is called. Figures are built with the object-oriented API
+(``matplotlib.figure.Figure`` drawn by the Agg canvas), never through pyplot: nothing
+opens a window or changes the user's matplotlib backend, and it runs headless.
+Each function returns the Figure and, given `path`, saves it as a PNG.
+"""
+import numbers
+
+import numpy as np
+
+__all__ = ["plot_learning_curves", "plot_validation_curve", "plot_bias_variance"]
+
+DPI = 100
+TRAIN_STYLE = {"color": "tab:blue", "label": "train"}
+DEV_STYLE = {"color": "tab:orange", "label": "dev"}
+# A validation curve gets a log x axis when its positive values span this ratio.
+LOG_SPAN = 100.0
+
+
+def _figure(n_panels=1, width=6.0, height=4.0):
+    """A new (Figure, [Axes]) on the Agg canvas."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("fastnn's plots need matplotlib: pip install 'fastnn[plots]' "
+                          "(or pip install matplotlib)") from exc
+    fig = Figure(figsize=(width * n_panels, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]
+
+
+def _save(fig, path):
+    if path is not None:
+        fig.savefig(path, format="png", dpi=DPI, bbox_inches="tight")
+    return fig
+
+
+def plot_learning_curves(history, path=None, ax=None):
+    """Train and dev error per epoch, and the cost on a second panel.
+
+    The early-stopping epoch (``history.best_epoch``) is marked with a dashed line.
+
+    Parameters
+    ----------
+    history : History
+        From ``model.fit``: lists ``epoch`` (k,), ``train_error`` (k,), ``train_cost``
+        (k,) and, with a dev set, ``dev_error`` (k,) and ``dev_cost`` (k,).
+    path : str or path-like, optional
+        Save the figure there as a PNG.
+    ax : matplotlib Axes, optional
+        Draw only the error panel into this Axes (and save its figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    epochs = _history_series(history, "epoch")
+    if ax is None:
+        fig, (ax, cost_ax) = _figure(2)
+        _curves(cost_ax, history, epochs, "cost", "cost J (train: with regularization)")
+    else:
+        fig = ax.figure
+    _curves(ax, history, epochs, "error", "error")
+    ax.set_title("Learning curves")
+    return _save(fig, path)
+
+
+def _curves(ax, history, epochs, kind, ylabel):
+    ax.plot(epochs, _history_series(history, f"train_{kind}"), **TRAIN_STYLE)
+    if history.get(f"dev_{kind}"):
+        ax.plot(epochs, _history_series(history, f"dev_{kind}"), **DEV_STYLE)
+    best = getattr(history, "best_epoch", None)
+    if best is not None:
+        ax.axvline(best, color="gray", linestyle="--", label=f"early stopping (epoch {best})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
+def _history_series(history, key):
+    if not hasattr(history, "get") or not history.get(key):
+        raise ValueError(f"history has no {key!r} values: pass the History returned by fit")
+    return np.asarray(history[key], dtype=float)
+
+
+def plot_validation_curve(sweep_result, path=None):
+    """Train and dev error against the swept value, the best value marked.
+
+    Numeric values whose positive part spans at least two decades (a lambda sweep
+    such as 0, 0.01, ..., 10) get a logarithmic x axis (symmetric-log when 0 is among
+    them); other values (layer sizes, init names) are placed evenly and labelled.
+
+    Parameters
+    ----------
+    sweep_result : SweepResult
+        From :func:`fastnn.sweep`; its ``rows`` (k,) give the points.
+    path : str or path-like, optional
+        Save the figure there as a PNG.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = getattr(sweep_result, "rows", None)
+    if not rows:
+        raise ValueError("sweep_result must be a SweepResult with at least one row")
+    fig, (ax,) = _figure()
+    values = [row["value"] for row in rows]
+    x = _x_positions(ax, values)
+    ax.plot(x, [row["train_error"] for row in rows], marker="o", **TRAIN_STYLE)
+    ax.plot(x, [row["dev_error"] for row in rows], marker="o", **DEV_STYLE)
+    best = rows.index(sweep_result.best)
+    ax.plot([x[best]], [rows[best]["dev_error"]], marker="*", markersize=16, color="tab:red",
+            linestyle="none", label=f"best: {sweep_result.param} = {values[best]}")
+    ax.set_xlabel(sweep_result.param)
+    ax.set_ylabel("error")
+    ax.set_title(f"Validation curve over {sweep_result.param}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def _x_positions(ax, values):
+    """x coordinates of the values, setting the axis scale or tick labels."""
+    numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+    if not numeric:
+        x = np.arange(len(values), dtype=float)
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(v) for v in values], rotation=20)
+        return x
+    x = np.asarray(values, dtype=float)
+    positive = x[x > 0]
+    if positive.size >= 2 and positive.max() / positive.min() >= LOG_SPAN and (x >= 0).all():
+        if (x == 0).any():
+            ax.set_xscale("symlog", linthresh=positive.min())
+        else:
+            ax.set_xscale("log")
+    return x
+
+
+def plot_bias_variance(diagnosis, path=None):
+    """The dev error as a stacked bar: Bayes error, avoidable bias, variance, data mismatch.
+
+    Negative gaps (a train error below the Bayes estimate, a dev error below the
+    train error) are drawn as zero and listed in the legend with their value.
+
+    Parameters
+    ----------
+    diagnosis : Diagnosis
+        From :func:`fastnn.diagnose`.
+    path : str or path-like, optional
+        Save the figure there as a PNG.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not hasattr(diagnosis, "avoidable_bias"):
+        raise TypeError(f"diagnosis must be a Diagnosis from fastnn.diagnose, got {diagnosis!r}")
+    fig, (ax,) = _figure(width=4.5, height=5.0)
+    parts = [("Bayes error", diagnosis.bayes_error, "tab:gray"),
+             ("avoidable bias", diagnosis.avoidable_bias, "tab:red"),
+             ("variance", diagnosis.variance, "tab:blue")]
+    if diagnosis.data_mismatch is not None:
+        parts.append(("data mismatch", diagnosis.data_mismatch, "tab:purple"))
+    bottom = 0.0
+    for name, value, color in parts:
+        height = max(value, 0.0)
+        ax.bar([0], [100 * height], bottom=100 * bottom, color=color, width=0.5,
+               label=f"{name} {100 * value:.1f}%")
+        bottom += height
+    ax.set_xticks([0])
+    mismatch = "\n(and data mismatch)" if diagnosis.data_mismatch_high else ""
+    ax.set_xticklabels([diagnosis.verdict + mismatch])
+    ax.set_xlim(-0.75, 0.75)
+    ax.set_ylabel("error (%)")
+    ax.set_title("Bias/variance decomposition")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
