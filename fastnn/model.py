@@ -5,6 +5,7 @@ from fastnn import init as _init
 from fastnn.losses import OUTPUTS, error_rate, predict_from_proba, prepare_targets
 from fastnn.ops import get_backend
 from fastnn.reference import ACTIVATIONS, dropout_key
+from fastnn._threads import blas_threads
 from fastnn._validation import (check_choice, check_dtype, check_int, check_matrix, check_real,
                                 check_seed, per_layer)
 
@@ -61,11 +62,15 @@ class MLP:
     backend : {"cython", "reference"}, default "cython"
     seed : int, default 0
         Seeds the initial weights, the dropout masks and the minibatch order.
+    n_threads : int or None, default None
+        Cap on the BLAS threads while this model computes; None leaves BLAS as
+        configured (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS). Results are the same for
+        any thread count.
     """
 
     def __init__(self, layer_sizes, activation="relu", output="sigmoid", init="he",
                  init_scale=1.0, keep_prob=1.0, input_keep_prob=1.0, l2=0.0, l1=0.0,
-                 dtype="float32", backend="cython", seed=0):
+                 dtype="float32", backend="cython", seed=0, n_threads=None):
         self.layer_sizes = _check_layer_sizes(layer_sizes)
         L = self.n_layers = len(self.layer_sizes) - 1
         self.activation = per_layer("activation", activation, L - 1,
@@ -83,6 +88,7 @@ class MLP:
         self.backend = get_backend(backend).name
         self._ops = get_backend(backend)
         self.seed = check_seed(seed)
+        self.n_threads = None if n_threads is None else check_int("n_threads", n_threads, low=1)
         self.step_ = 0  # training steps taken: the dropout masks' counter
         self.epoch_ = 0  # epochs trained: where a resumed fit continues
         self.optimizer_ = None  # the last fit's optimizer, with its state
@@ -306,12 +312,13 @@ class MLP:
         (inverted dropout); otherwise dropout is off, as at prediction time.
         """
         X = self._check_X(X)
-        if not train:
-            return self._output(X)
-        ws = _Workspace(X.shape[0], self.layer_sizes, self.dtype, self.input_keep_prob < 1)
-        logits, _ = self._forward(X, ws, train=True)
-        self._ops.output_activation(self.output, logits)
-        return logits
+        with blas_threads(self.n_threads):
+            if not train:
+                return self._output(X)
+            ws = _Workspace(X.shape[0], self.layer_sizes, self.dtype, self.input_keep_prob < 1)
+            logits, _ = self._forward(X, ws, train=True)
+            self._ops.output_activation(self.output, logits)
+            return logits
 
     def predict_proba(self, X):
         """Output probabilities (m, n_L), dropout off."""
@@ -324,12 +331,14 @@ class MLP:
     def error(self, X, y):
         """Error rate 1 - accuracy (mean squared error for a linear output), dropout off."""
         X, y = self._check_Xy(X, y)
-        return error_rate(self.output, self._output(X), y)
+        with blas_threads(self.n_threads):
+            return error_rate(self.output, self._output(X), y)
 
     def cost(self, X, y):
         """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), dropout off."""
         X, y = self._check_Xy(X, y)
-        return self._cost(X, y)
+        with blas_threads(self.n_threads):
+            return self._cost(X, y)
 
     def _cost(self, X, y):
         ws = self._workspace(X.shape[0], train=False)
@@ -344,8 +353,9 @@ class MLP:
         X, y = self._check_Xy(X, y)
         m = X.shape[0]
         ws = self._workspace(m, train=False)
-        _, inputs = self._forward(X, ws, train=False)
-        self._backward(inputs, y, ws, train=False)
+        with blas_threads(self.n_threads):
+            _, inputs = self._forward(X, ws, train=False)
+            self._backward(inputs, y, ws, train=False)
         grads = {}
         for l, (W, dW, db) in enumerate(zip(self._weights, self._grad_weights, self._grad_biases), 1):
             grads[f"dW{l}"] = dW + (self.l2[l - 1] / m) * W + (self.l1[l - 1] / (2 * m)) * np.sign(W)
@@ -355,7 +365,8 @@ class MLP:
     def train_step(self, X, y, optimizer):
         """One gradient step on the batch (X, y) with dropout on; returns the batch's data cost."""
         X, y = self._check_Xy(X, y)
-        return self._train_step(X, y, optimizer)
+        with blas_threads(self.n_threads):
+            return self._train_step(X, y, optimizer)
 
     def fit(self, X, y, epochs=100, optimizer=None, batch_size=None, **kwargs):
         """Train the model; see :func:`fastnn.training.fit` for every option."""
@@ -376,7 +387,7 @@ class MLP:
             "output": self.output, "init": self.init, "init_scale": self.init_scale,
             "keep_prob": list(self.keep_prob), "input_keep_prob": self.input_keep_prob,
             "l2": list(self.l2), "l1": list(self.l1), "dtype": self.dtype.name,
-            "backend": self.backend, "seed": self.seed,
+            "backend": self.backend, "seed": self.seed, "n_threads": self.n_threads,
         }
 
     def __repr__(self):

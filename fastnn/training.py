@@ -5,6 +5,7 @@ from fastnn.callbacks import EarlyStopping, as_callbacks
 from fastnn.data import minibatches
 from fastnn.losses import error_rate
 from fastnn.optim import SGD, Optimizer
+from fastnn._threads import blas_threads
 from fastnn._validation import check_int, check_matrix
 
 
@@ -112,27 +113,33 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     chain = loop.full_batch and augment is None and not user_hooks
     bar = _progress_bar(epochs, progress)
     try:
-        done = 0
-        while done < epochs:
-            next_eval = min(epochs, (done // eval_every + 1) * eval_every)
-            n = next_eval - done if chain else 1
-            epoch = loop.run_epochs(n)
-            done += n
-            if done == next_eval:
-                _evaluate(model, X, y, dev, history, epoch)
-                loop.checkpoint(history)
-                if bar is not None:
-                    bar.set_postfix(_postfix(history), refresh=False)
-            if bar is not None:
-                bar.update(n)
-            if any([cb.on_epoch_end(model, epoch, history) for cb in hooks]):
-                break
+        with blas_threads(model.n_threads):
+            _run(loop, model, X, y, dev, history, hooks, bar, epochs, eval_every, chain)
     finally:
         if bar is not None:
             bar.close()
     for cb in hooks:
         cb.on_train_end(model, history)
     return history
+
+
+def _run(loop, model, X, y, dev, history, hooks, bar, epochs, eval_every, chain):
+    """The epochs: run, evaluate every `eval_every`, call the hooks, stop when one asks."""
+    done = 0
+    while done < epochs:
+        next_eval = min(epochs, (done // eval_every + 1) * eval_every)
+        n = next_eval - done if chain else 1
+        epoch = loop.run_epochs(n)
+        done += n
+        if done == next_eval:
+            _evaluate(model, X, y, dev, history, epoch)
+            loop.checkpoint(history)
+            if bar is not None:
+                bar.set_postfix(_postfix(history), refresh=False)
+        if bar is not None:
+            bar.update(n)
+        if any([cb.on_epoch_end(model, epoch, history) for cb in hooks]):
+            break
 
 
 class _EpochLoop:

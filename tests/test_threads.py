@@ -1,0 +1,74 @@
+"""Threads: results do not depend on the BLAS thread count or on concurrent training."""
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import fastnn as fnn
+
+
+def data(m=256, n=96, classes=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, n))
+    return X, rng.integers(0, classes, m)
+
+
+def trained(n_threads, backend="cython", dtype="float32", epochs=3):
+    X, y = data()
+    # Layers big enough that BLAS (not the small-product loops) does the products.
+    model = fnn.MLP([96, 256, 128, 5], output="softmax", keep_prob=0.8, l2=0.5,
+                    dtype=dtype, backend=backend, seed=4, n_threads=n_threads)
+    model.fit(X, y, epochs=epochs, batch_size=64, optimizer=fnn.Momentum(lr=0.05))
+    return model.params
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_and_two_threads_agree(backend, dtype):
+    one, two = trained(1, backend, dtype), trained(2, backend, dtype)
+    for name in one:
+        np.testing.assert_allclose(one[name], two[name], rtol=1e-5 if dtype == "float32" else 1e-12,
+                                   atol=1e-6 if dtype == "float32" else 1e-13, err_msg=name)
+
+
+def test_n_threads_caps_blas_inside_fit():
+    seen = []
+
+    def record(model, epoch, history):
+        seen.append({lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+                     if lib["user_api"] == "blas"})
+
+    X, y = data(m=64)
+    model = fnn.MLP([96, 16, 5], output="softmax", n_threads=1)
+    model.fit(X, y, epochs=2, callbacks=record)
+    assert seen and all(n == 1 for snapshot in seen for n in snapshot.values())
+
+
+def test_two_models_in_two_python_threads_match_sequential():
+    sequential = [trained(None, epochs=2) for _ in range(2)]
+    results = [None, None]
+
+    def work(i):
+        results[i] = trained(None, epochs=2)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, expected in zip(results, sequential):
+        for name in expected:
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize("bad,error", [(0, ValueError), (-2, ValueError), (1.5, TypeError)])
+def test_bad_n_threads(bad, error):
+    with pytest.raises(error, match="n_threads"):
+        fnn.MLP([2, 3, 1], n_threads=bad)
+
+
+def test_n_threads_is_saved(tmp_path):
+    model = fnn.MLP([2, 3, 1], n_threads=2)
+    model.save(tmp_path / "m.npz")
+    assert fnn.load(tmp_path / "m.npz").n_threads == 2
