@@ -3,9 +3,9 @@
 Same interface as the Cython backend (``fastnn.ops``): results go into the arrays
 passed in, activations are named by string, dropout is given by its counter ``key``
 and ``keep_prob``.  The dropout randomness is specified here, once, for both
-backends: unit ``index = i * n + j`` of an ``(m, n)`` activation takes the 32-bit
-half ``index & 1`` of the word ``mix64(key + (index >> 1) * GOLDEN)`` and is kept
-when that half is below ``ceil(keep_prob * 2**32)``, with
+backends: unit ``index = i * n + j`` of an ``(m, n)`` activation is kept when
+``mix32(mix32(index ^ key_hi) + key_lo) < ceil(keep_prob * 2**32)`` in 32-bit
+arithmetic, ``key_lo``/``key_hi`` the halves of
 ``key = dropout_key(seed, step, layer)``.  This module imports only NumPy.
 """
 import math
@@ -13,7 +13,6 @@ import math
 import numpy as np
 
 MASK64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
 LEAKY_SLOPE = 0.01
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -41,13 +40,22 @@ def keep_threshold(keep_prob):
     return math.ceil(keep_prob * 2.0**32)
 
 
+def mix32(x):
+    """lowbias32 finaliser on a uint32 array (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(0x7FEB352D)
+    x = x ^ (x >> np.uint32(15))
+    x = x * np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
+
+
 def dropout_mask(key, shape, keep_prob):
     """d ~ Bernoulli(keep_prob) of `shape` (m, n) as bool, drawn from the counter `key`."""
     m, n = shape
-    index = np.arange(m * n, dtype=np.uint64).reshape(m, n)
-    words = mix64(np.uint64(key) + (index >> np.uint64(1)) * np.uint64(GOLDEN))
-    halves = (words >> ((index & np.uint64(1)) << np.uint64(5))) & np.uint64(0xFFFFFFFF)
-    return halves < np.uint64(keep_threshold(keep_prob))
+    index = np.arange(m * n, dtype=np.uint64).reshape(m, n).astype(np.uint32)
+    key_lo, key_hi = np.uint32(key & 0xFFFFFFFF), np.uint32(key >> 32)
+    bits = mix32(mix32(index ^ key_hi) + key_lo)
+    return bits.astype(np.uint64) < np.uint64(keep_threshold(keep_prob))
 
 
 def activation_forward(name, Z):

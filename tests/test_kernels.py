@@ -91,17 +91,24 @@ def spec_mix64(z):
     return z ^ (z >> 31)
 
 
+def spec_mix32(x):
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
 def spec_mask(key, m, n, keep_prob):
-    """The documented counter-based mask, in pure Python ints: unit index = i*n+j takes
-    the 32-bit half (index & 1) of mix64(key + (index >> 1)*GOLDEN mod 2^64) and is kept
-    iff that half < ceil(keep_prob * 2^32)."""
+    """The documented counter-based mask, in pure Python ints: unit index = i*n+j is kept
+    iff mix32((mix32(index ^ key_hi) + key_lo) mod 2^32) < ceil(keep_prob * 2^32)."""
     threshold = math.ceil(keep_prob * 2.0**32)
+    key_lo, key_hi = key & 0xFFFFFFFF, key >> 32
     out = np.zeros((m, n), dtype=bool)
     for i in range(m):
         for j in range(n):
             index = i * n + j
-            word = spec_mix64((key + (index >> 1) * 0x9E3779B97F4A7C15) & MASK64)
-            out[i, j] = ((word >> (32 * (index & 1))) & 0xFFFFFFFF) < threshold
+            out[i, j] = spec_mix32((spec_mix32(index ^ key_hi) + key_lo) & 0xFFFFFFFF) < threshold
     return out
 
 

@@ -10,12 +10,12 @@ BLAS's C^T = B @ A^T, and so on.
 """
 from cython cimport floating
 from libc.math cimport isfinite, pow
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 cimport numpy as cnp
 
-from fastnn._kernels._rng cimport pair_word, keep_from_word, dropout_active, dropout_key
+from fastnn._kernels._rng cimport unit_hash, dropout_active, dropout_key
 from fastnn._kernels._activations cimport activate, derivative, LINEAR, RELU
 from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
                                          squared_error_ptr)
@@ -55,21 +55,59 @@ cdef inline void scale(floating* C, Py_ssize_t size, floating beta) noexcept nog
         C[i] = 0 if beta == 0 else beta * C[i]
 
 
+cdef inline floating dot(const floating* a, const floating* b, Py_ssize_t size) noexcept nogil:
+    """sum_p a[p] b[p] with four independent partial sums (ILP without reassociation flags)."""
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t p = 0
+    while p + 4 <= size:
+        s0 = s0 + a[p] * b[p]
+        s1 = s1 + a[p + 1] * b[p + 1]
+        s2 = s2 + a[p + 2] * b[p + 2]
+        s3 = s3 + a[p + 3] * b[p + 3]
+        p += 4
+    while p < size:
+        s0 = s0 + a[p] * b[p]
+        p += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline void transpose(const floating* B, floating* Bt, Py_ssize_t rows,
+                           Py_ssize_t cols) noexcept nogil:
+    """Bt (cols, rows) = B (rows, cols)^T."""
+    cdef Py_ssize_t r, c
+    for r in range(rows):
+        for c in range(cols):
+            Bt[c * rows + r] = B[r * cols + c]
+
+
+# The small paths choose their loop order so that the innermost loop runs along a
+# contiguous row of length >= 4 (which the compiler vectorizes) whenever one exists;
+# a stack copy of the small operand B, transposed, provides it.  m * n * k <=
+# SMALL_PRODUCT bounds every such copy.
+
 cdef void matmul_abt(const floating* A, const floating* B, floating* C, int m, int n, int k,
                      floating alpha, floating beta) noexcept nogil:
     """C (m, n) := alpha A (m, k) @ B (n, k)^T + beta C, all row-major."""
     cdef Py_ssize_t i, j, p
-    cdef floating acc
+    cdef floating a
+    cdef floating* row
+    cdef floating Bt[SMALL_PRODUCT]
     if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
         gemm(c'T', c'N', n, m, k, alpha, B, k, A, k, beta, C, n)  # C^T = B @ A^T
         return
     scale(C, <Py_ssize_t>m * n, beta)
+    if n < 4:
+        for i in range(m):
+            for j in range(n):
+                C[i * n + j] = C[i * n + j] + alpha * dot(A + i * k, B + j * k, k)
+        return
+    transpose(B, Bt, n, k)
     for i in range(m):
-        for j in range(n):
-            acc = 0
-            for p in range(k):
-                acc = acc + A[i * k + p] * B[j * k + p]
-            C[i * n + j] = C[i * n + j] + alpha * acc
+        row = C + i * n
+        for p in range(k):
+            a = alpha * A[i * k + p]
+            for j in range(n):
+                row[j] = row[j] + a * Bt[p * n + j]
 
 
 cdef void matmul_atb(const floating* A, const floating* B, floating* C, int m, int n, int k,
@@ -77,15 +115,29 @@ cdef void matmul_atb(const floating* A, const floating* B, floating* C, int m, i
     """C (n, k) := alpha A (m, n)^T @ B (m, k) + beta C, all row-major."""
     cdef Py_ssize_t i, j, p
     cdef floating a
+    cdef floating Ct[SMALL_PRODUCT]
     if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
         gemm(c'N', c'T', k, n, m, alpha, B, k, A, n, beta, C, k)  # C^T = B^T @ A
         return
-    scale(C, <Py_ssize_t>n * k, beta)
+    if k >= 4 or n < 4:
+        scale(C, <Py_ssize_t>n * k, beta)
+        for i in range(m):
+            for j in range(n):
+                a = alpha * A[i * n + j]
+                for p in range(k):
+                    C[j * k + p] = C[j * k + p] + a * B[i * k + p]
+        return
+    # Short rows of C (k < 4): accumulate C^T, whose rows have length n >= 4.
+    for j in range(n * k):
+        Ct[j] = 0
     for i in range(m):
-        for j in range(n):
-            a = alpha * A[i * n + j]
-            for p in range(k):
-                C[j * k + p] = C[j * k + p] + a * B[i * k + p]
+        for p in range(k):
+            a = B[i * k + p]
+            for j in range(n):
+                Ct[p * n + j] = Ct[p * n + j] + a * A[i * n + j]
+    for j in range(n):
+        for p in range(k):
+            C[j * k + p] = (0 if beta == 0 else beta * C[j * k + p]) + alpha * Ct[p * n + j]
 
 
 cdef void matmul_ab(const floating* A, const floating* B, floating* C, int m, int n,
@@ -93,16 +145,23 @@ cdef void matmul_ab(const floating* A, const floating* B, floating* C, int m, in
     """C (m, k) := A (m, n) @ B (n, k), all row-major."""
     cdef Py_ssize_t i, j, p
     cdef floating a
+    cdef floating Bt[SMALL_PRODUCT]
     if <Py_ssize_t>m * n * k > SMALL_PRODUCT:
         gemm(c'N', c'N', k, m, n, <floating>1, B, k, A, n, <floating>0, C, k)  # C^T = B^T A^T
         return
+    if k >= 4 or n < 4:
+        for i in range(m):
+            for p in range(k):
+                C[i * k + p] = 0
+            for j in range(n):
+                a = A[i * n + j]
+                for p in range(k):
+                    C[i * k + p] = C[i * k + p] + a * B[j * k + p]
+        return
+    transpose(B, Bt, n, k)
     for i in range(m):
         for p in range(k):
-            C[i * k + p] = 0
-        for j in range(n):
-            a = A[i * n + j]
-            for p in range(k):
-                C[i * k + p] = C[i * k + p] + a * B[j * k + p]
+            C[i * k + p] = dot(A + i * n, Bt + p * n, n)
 
 
 cdef inline void bias_activation_rows(floating* out, const floating* b, Py_ssize_t m,
@@ -129,12 +188,14 @@ cdef inline void apply_dropout(floating* out, Py_ssize_t size, uint64_t key,
                                uint64_t threshold, double keep_prob) noexcept nogil:
     """out *= D / keep_prob with the counter-based mask D (branch-free select)."""
     cdef Py_ssize_t i
-    cdef uint64_t word = 0
-    cdef floating inv_keep = <floating>(1.0 / keep_prob)
+    cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
+    cdef uint32_t unit = 0
+    cdef floating inv_keep = <floating>(1.0 / keep_prob), factor
+    # A 32-bit unit counter and a select (no branch) let the compiler vectorize this.
     for i in range(size):
-        if (i & 1) == 0:
-            word = pair_word(key, i)
-        out[i] = out[i] * (inv_keep if keep_from_word(word, i, threshold) else 0)
+        factor = inv_keep if unit_hash(lo, hi, unit) < t else 0
+        out[i] = out[i] * factor
+        unit += 1
 
 
 cdef void forward_ptr(const floating* A_prev, const floating* W, const floating* b,
@@ -152,19 +213,18 @@ cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t
                                      double keep_prob) noexcept nogil:
     """dA := dA * D/keep_prob * g'(z) with g'(z) read off A (= D * g(z) / keep_prob)."""
     cdef Py_ssize_t i
-    cdef uint64_t word = 0
-    cdef floating kp = <floating>keep_prob, inv_keep = <floating>(1.0 / keep_prob)
+    cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
+    cdef uint32_t unit = 0
+    cdef floating kp = <floating>keep_prob, inv_keep = <floating>(1.0 / keep_prob), factor
     if dropout_active(threshold) and activation == RELU:
+        # A kept unit holds a / keep_prob > 0 exactly when z > 0; a dropped one holds 0.
         for i in range(size):
-            if (i & 1) == 0:
-                word = pair_word(key, i)
-            # A kept unit holds a / keep_prob, so A > 0 <=> z > 0; a dropped one holds 0.
-            dA[i] = dA[i] * (inv_keep if keep_from_word(word, i, threshold) and A[i] > 0 else 0)
+            factor = inv_keep if unit_hash(lo, hi, unit) < t else 0
+            dA[i] = dA[i] * (factor if A[i] > 0 else 0)
+            unit += 1
     elif dropout_active(threshold):
         for i in range(size):
-            if (i & 1) == 0:
-                word = pair_word(key, i)
-            if keep_from_word(word, i, threshold):
+            if unit_hash(lo, hi, i) < t:
                 dA[i] = <floating>(dA[i] * inv_keep * derivative(activation, A[i] * kp))
             else:
                 dA[i] = 0
@@ -205,12 +265,13 @@ cdef void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_
                       uint64_t threshold, double keep_prob) noexcept nogil:
     """out = D * A / keep_prob over `size` units (inverted dropout of the input)."""
     cdef Py_ssize_t i
-    cdef uint64_t word = 0
-    cdef floating inv_keep = <floating>(1.0 / keep_prob)
+    cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
+    cdef uint32_t unit = 0
+    cdef floating inv_keep = <floating>(1.0 / keep_prob), factor
     for i in range(size):
-        if (i & 1) == 0:
-            word = pair_word(key, i)
-        out[i] = A[i] * (inv_keep if keep_from_word(word, i, threshold) else 0)
+        factor = inv_keep if unit_hash(lo, hi, unit) < t else 0
+        out[i] = A[i] * factor
+        unit += 1
 
 
 def dense_forward(const floating[:, ::1] A_prev, const floating[:, ::1] W,
