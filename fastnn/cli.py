@@ -1,55 +1,972 @@
-"""The `fastnn` command line: `fastnn demo` and friends (also `python -m fastnn`)."""
+"""The `fastnn` command line (also `python -m fastnn`).
+
+Subcommands::
+
+    fastnn demo        the main job on a built-in dataset: split, normalize, fit a baseline
+                       and a regularized network with early stopping, diagnose, gradcheck,
+                       plots, report.txt and the saved model in --out
+    fastnn train DATA  fit a network on a .csv (header row, numeric) or .npz (X, y) file
+    fastnn gradcheck MODEL DATA
+                       check a saved model's backprop against numerical differences
+    fastnn diagnose    bias/variance report from error numbers, or a saved model and data
+    fastnn bench       the speed tables of bench/run.py (source checkout only)
+
+Exit codes: 0 success; 1 a failed check (gradcheck verdict "bug") or diverged training;
+2 bad usage, a bad file or a bad option (the message on stderr says which).
+"""
 import argparse
+import csv
+import math
+import os
+import subprocess
 import sys
+import textwrap
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
 
 import fastnn as fnn
-from fastnn.data import Standardizer, split
-from fastnn.datasets import make_moons
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# bench/run.py lives in the source tree next to the package, not in an installed wheel.
+BENCH_SCRIPT = Path(fnn.__file__).resolve().parents[1] / "bench" / "run.py"
+
+OPTIMIZERS = {"sgd": fnn.SGD, "momentum": fnn.Momentum, "adam": fnn.Adam}
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "adam": 0.001}
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "selu", "linear")
+OUTPUTS = ("sigmoid", "softmax", "linear")
+# An integer target with more distinct values than this is taken as a regression target.
+MAX_INFERRED_CLASSES = 100
+
+# The demo: noisy moons, a network big enough to memorize them.
+DEMO_EXAMPLES = 500
+DEMO_NOISE = 0.3
+DEMO_LAYERS = (128, 128)
+DEMO_L2 = 1.0
+DEMO_KEEP_PROB = 0.8
+DEMO_LR = {"adam": 0.01, "sgd": 0.3, "momentum": 0.1}
+DEMO_EPOCHS = {"full": 2000, "quick": 300}
+DEMO_SWEEP_L2 = {"full": (0.0, 0.1, 1.0, 10.0), "quick": (0.0, 1.0, 10.0)}
+DEMO_SWEEP_EPOCHS = {"full": 600, "quick": 150}
+DEMO_EVAL_EVERY = 10
+DEMO_PATIENCE = 30  # evaluations, i.e. 300 epochs at DEMO_EVAL_EVERY
+DEMO_GRADCHECK_EXAMPLES = 32
 
 
-def demo(args):
-    """The main job on a built-in dataset: split, normalize, fit with and without regularization."""
-    X, y = make_moons(m=args.examples, noise=0.3, seed=args.seed)
-    (X_tr, y_tr), (X_dev, y_dev), (X_te, y_te) = split(X, y, seed=args.seed)
-    scaler = Standardizer().fit(X_tr)
-    X_tr, X_dev, X_te = (scaler.transform(A) for A in (X_tr, X_dev, X_te))
-    print(f"fastnn {fnn.__version__} demo: 2-D moons, {len(y_tr)}/{len(y_dev)}/{len(y_te)} "
-          f"train/dev/test examples, backend={args.backend}")
-    print(f"{'model':<28}{'train err':>10}{'dev err':>10}{'test err':>10}{'time':>9}")
-    variants = [("no regularization", {}),
-                ("L2 lambda=0.7", {"l2": 0.7}),
-                ("dropout keep_prob=0.8", {"keep_prob": 0.8})]
-    for label, extra in variants:
-        model = fnn.MLP([2, 64, 32, 1], activation="relu", output="sigmoid", init="he",
-                        backend=args.backend, seed=args.seed, **extra)
-        start = time.perf_counter()
-        model.fit(X_tr, y_tr, epochs=args.epochs, optimizer=fnn.Adam(lr=0.01))
-        elapsed = time.perf_counter() - start
-        errors = [model.error(A, b) for A, b in ((X_tr, y_tr), (X_dev, y_dev), (X_te, y_te))]
-        print(f"{label:<28}" + "".join(f"{e:>10.3f}" for e in errors) + f"{elapsed:>8.2f}s")
-    return 0
+class UsageError(Exception):
+    """Bad input the user can fix (a file, an option): exit code 2 with the message."""
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+def _int_list(text):
+    """'64,32' -> [64, 32]; '' or 'none' -> [] (no hidden layer)."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive ints such as 64,32, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _ratios(text):
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected 2 or 3 comma-separated fractions such as "
+                                         f"0.6,0.2,0.2, got {text!r}") from None
+    if len(values) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"expected 2 or 3 fractions, got {len(values)}")
+    return tuple(values)
+
+
+def _batch_size(text):
+    """A positive int, or 'full' / 0 for full-batch gradient descent (None)."""
+    if text.strip().lower() in ("full", "0", "none"):
+        return None
+    return _positive_int(text)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}")
+    return value
+
+
+def _nonnegative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = _nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _keep_prob(text):
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"keep_prob is a probability in (0, 1], got {text!r}")
+    return value
+
+
+def _rate(text):
+    """An error rate: a fraction ('0.11') or a percentage ('11%')."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an error rate such as 0.11 or 11%, got {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise argparse.ArgumentTypeError(
+            f"an error rate is a fraction in [0, 1] (or a percentage), got {text!r}")
+    return value
+
+
+def _pct(fraction):
+    return f"{100 * fraction:.2f}%"
+
+
+# --------------------------------------------------------------------------- data files
+
+def load_data(path, target=None):
+    """(X (m, n) float64, y (m,) or (m, k), description) from a .csv or .npz file.
+
+    Raises UsageError naming the file (and the line and column of a bad CSV cell).
+    """
+    path = os.fspath(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".npz"):
+        raise UsageError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; "
+                         "expected a .csv (header row, numeric columns) or an .npz "
+                         "(arrays X and y)")
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory, not a data file")
+    if suffix == ".csv":
+        return read_csv(path, target)
+    if target is not None:
+        raise UsageError(f"{path}: --target applies to CSV files; an .npz file holds X and y")
+    return read_npz(path)
+
+
+def read_csv(path, target=None):
+    """Parse a numeric CSV with a header row; the target is the named (or last) column."""
+    header, rows, lines = None, [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                if header is None:
+                    header, header_line = [name.strip() for name in row], reader.line_num
+                    continue
+                if len(row) != len(header):
+                    raise UsageError(
+                        f"{path}, line {reader.line_num}: {len(row)} fields, expected "
+                        f"{len(header)} (the header on line {header_line} has {len(header)} "
+                        "columns)")
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); "
+                         "is it really a CSV?") from None
+    except csv.Error as exc:
+        raise UsageError(f"{path}, line {reader.line_num}: malformed CSV: {exc}") from None
+    if header is None:
+        raise UsageError(f"{path}: the file is empty; expected a header row and data rows")
+    names = [name or f"column {j + 1}" for j, name in enumerate(header)]
+    if all(_is_number(name) for name in header):
+        raise UsageError(f"{path}, line {header_line}: the first row holds numbers, not column "
+                         "names; the CSV needs a header row")
+    if not rows:
+        raise UsageError(f"{path}: a header row but no data rows")
+    if len(header) < 2:
+        raise UsageError(f"{path}: only one column ({names[0]!r}); need feature columns and a "
+                         "target column, separated by commas")
+    if target is None:
+        t = len(header) - 1
+    else:
+        matches = [j for j, name in enumerate(header) if name == target]
+        if not matches:
+            raise UsageError(f"{path}: no column named {target!r} for --target; the columns "
+                             f"are {', '.join(repr(n) for n in names)}")
+        if len(matches) > 1:
+            raise UsageError(f"{path}: {len(matches)} columns are named {target!r} "
+                             f"(columns {', '.join(str(j + 1) for j in matches)}); rename them")
+        t = matches[0]
+    data = _csv_numbers(path, rows, lines, names)
+    features = [j for j in range(len(header)) if j != t]
+    description = (f"{path}: {len(rows)} rows, {len(features)} features, target "
+                   f"{names[t]!r}")
+    return data[:, features], data[:, t], description
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_numbers(path, rows, lines, names):
+    """The cells as a float64 array; the first bad cell is reported by line and column."""
+    try:
+        data = np.array(rows, dtype=np.float64)
+    except ValueError:
+        data = None
+    if data is not None and np.isfinite(data).all():
+        return data
+    data = np.empty((len(rows), len(names)))
+    for i, (row, line) in enumerate(zip(rows, lines)):
+        for j, cell in enumerate(row):
+            where = f"{path}, line {line}, column {j + 1} ({names[j]!r})"
+            text = cell.strip()
+            if not text:
+                raise UsageError(f"{where}: missing value; every cell must hold a number")
+            try:
+                value = float(text)
+            except ValueError:
+                raise UsageError(f"{where}: {text!r} is not a number (numeric columns only; "
+                                 "encode categories as numbers)") from None
+            if not math.isfinite(value):
+                raise UsageError(f"{where}: {text!r} is not a finite number "
+                                 "(missing values are not supported)")
+            data[i, j] = value
+    return data
+
+
+def read_npz(path):
+    """X (m, n) and y (m,) or (m, k) from an .npz file."""
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"{path}: not an .npz archive (not a zip file); expected arrays X and "
+                         "y saved with np.savez")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"{path}: not a readable .npz file ({exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise UsageError(f"{path}: holds a single array; expected an .npz archive with arrays "
+                         "'X' and 'y' (np.savez(path, X=X, y=y))")
+    with data:
+        missing = [name for name in ("X", "y") if name not in data.files]
+        if missing:
+            raise UsageError(f"{path}: no array named {' or '.join(repr(n) for n in missing)}; "
+                             f"it holds {sorted(data.files)}; expected X (m, n_features) and "
+                             "y (m,)")
+        try:
+            X, y = data["X"], data["y"]
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise UsageError(f"{path}: cannot read X and y ({exc})") from None
+    for name, a in (("X", X), ("y", y)):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or \
+                np.issubdtype(a.dtype, np.complexfloating):
+            raise UsageError(f"{path}: {name} must be a real numeric array, got dtype {a.dtype}")
+    if X.ndim != 2:
+        raise UsageError(f"{path}: X must be 2-D (m, n_features), got shape {X.shape}")
+    if y.ndim not in (1, 2):
+        raise UsageError(f"{path}: y must have shape (m,) or (m, k), got {y.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise UsageError(f"{path}: X is empty (shape {X.shape})")
+    if y.shape[0] != X.shape[0]:
+        raise UsageError(f"{path}: X has {X.shape[0]} rows but y has {y.shape[0]}")
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    for name, a in (("X", X), ("y", y)):
+        bad = np.argwhere(~np.isfinite(a))
+        if bad.size:
+            raise UsageError(f"{path}: {name} has NaN or infinite values (first at index "
+                             f"{tuple(int(i) for i in bad[0])}); missing values are not supported")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    description = (f"{path}: {X.shape[0]} examples, {X.shape[1]} features, y of shape "
+                   f"{y.shape}")
+    return X, y, description
+
+
+def choose_output(y, output=None):
+    """(output, n_out, note): the output layer for targets `y`, inferred if not given.
+
+    Inferred: 0/1 labels -> sigmoid; other non-negative integer labels -> softmax with
+    max+1 units; one-hot rows -> softmax; anything else -> linear.
+    """
+    if y.ndim == 2:
+        k = y.shape[1]
+        binary = bool(np.isin(y, (0, 1)).all())
+        one_hot = binary and bool((y.sum(axis=1) == 1).all())
+        if output is None:
+            output = "softmax" if one_hot and k > 1 else "sigmoid" if binary else "linear"
+            note = f"inferred from y of shape {y.shape}"
+        else:
+            note = "given"
+        if output == "softmax" and not one_hot:
+            raise UsageError("--output softmax needs integer labels or one-hot rows in y")
+        return output, k, note
+    integral = bool(np.all(y == np.round(y)))
+    values = np.unique(y)
+    if output is None:
+        if integral and set(values.tolist()) <= {0.0, 1.0}:
+            return "sigmoid", 1, "inferred: 0/1 labels"
+        if integral and values.min() >= 0 and values.max() < MAX_INFERRED_CLASSES:
+            k = int(values.max()) + 1
+            return "softmax", k, f"inferred: integer labels 0..{k - 1}"
+        if integral:
+            note = (f"inferred: integer target with values {values.min():g}..{values.max():g} "
+                    "taken as a regression target; for classes use labels 0..K-1 and "
+                    "--output softmax")
+        else:
+            note = "inferred: real-valued target"
+        return "linear", 1, note
+    if output == "softmax":
+        if not integral or values.min() < 0:
+            raise UsageError("--output softmax needs integer class labels 0..K-1 in the target")
+        return "softmax", max(2, int(values.max()) + 1), "given"
+    return output, 1, "given"
+
+
+def load_model(path):
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such model file")
+    if os.path.isdir(path) or not zipfile.is_zipfile(path):
+        raise UsageError(f"{path}: not a fastnn model file (a model is an .npz archive written "
+                         "by model.save or fastnn train --save)")
+    try:
+        return fnn.load(path)
+    except fnn.ModelFileError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the model ({exc})") from None
+
+
+def _check_model_data(model, X, y, data_path):
+    """The data set fits the model: features, target kind (messages name the file)."""
+    n_x = model.layer_sizes[0]
+    if X.shape[1] != n_x:
+        raise UsageError(f"{data_path}: {X.shape[1]} features but the model takes {n_x}")
+    try:
+        model.error(X, y)  # one forward pass: checks every target against the output layer
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{data_path}: the target does not fit the model's {model.output} "
+                         f"output: {exc}") from None
+
+
+def _split(X, y, args):
+    parts = fnn.split(X, y, ratios=args.ratios, stratify=args.stratify, seed=args.seed)
+    return parts if len(parts) == 3 else (*parts, None)
+
+
+def _optimizer(name, lr):
+    return OPTIMIZERS[name](lr=DEFAULT_LR[name] if lr is None else lr)
+
+
+def _check_writable(path, what):
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"{path}: cannot save the {what}: folder {folder} does not exist")
+    if Path(path).is_dir():
+        raise UsageError(f"{path}: cannot save the {what}: it is a directory")
+
+
+# --------------------------------------------------------------------------- demo
+
+def moons_bayes_error(noise, n=4000, grid=128, seed=0):
+    """Monte Carlo estimate of the Bayes error of make_moons with this noise.
+
+    The class densities are the half circles blurred by N(0, noise^2 I); with equal
+    priors the Bayes error is E_x[min(p0, p1) / (p0 + p1)] over x drawn from the data.
+    (The two classes differ by one example when m is odd; ignored.)
+    """
+    if noise <= 0:
+        return 0.0
+    from fastnn.datasets import make_moons
+    X, _ = make_moons(m=n, noise=noise, seed=seed + 1)
+    t = (np.arange(grid) + 0.5) * np.pi / grid
+    centres = (np.column_stack([np.cos(t), np.sin(t)]),
+               np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)]))
+    p0, p1 = (np.exp(-((X[:, None, :] - c[None]) ** 2).sum(axis=2) / (2 * noise**2)).mean(axis=1)
+              for c in centres)
+    total = p0 + p1
+    ok = total > 0
+    return float(np.mean(np.minimum(p0[ok], p1[ok]) / total[ok]))
+
+
+class _Report:
+    """Prints lines and keeps them for report.txt."""
+
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, text=""):
+        print(text, flush=True)
+        self.lines.extend(str(text).split("\n"))
+
+    def text(self):
+        return "\n".join(self.lines) + "\n"
+
+
+def _matplotlib_available():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _results_table(rows, rate=True):
+    """rows: (label, train, dev, test, best_epoch, epochs, seconds)."""
+    width = max(len("model"), *(len(r[0]) for r in rows))
+    fmt = _pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
+    head = "train err" if rate else "train MSE"
+    lines = [f"{'model':<{width}}  {head:>10} {head.replace('train', 'dev'):>10} "
+             f"{head.replace('train', 'test'):>10} {'best epoch':>10} {'epochs':>7} {'time':>7}"]
+    for label, tr, dev, te, best, epochs, seconds in rows:
+        lines.append(f"{label:<{width}}  {fmt(tr):>10} {fmt(dev):>10} "
+                     f"{'-' if te is None else fmt(te):>10} {'-' if best is None else best:>10} "
+                     f"{epochs:>7} {seconds:>6.2f}s")
+    return "\n".join(lines)
+
+
+def cmd_demo(args):
+    from fastnn.datasets import make_moons
+
+    mode = "quick" if args.quick else "full"
+    epochs = DEMO_EPOCHS[mode] if args.epochs is None else args.epochs
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder ({exc})") from None
+    plots = not args.no_plots and _matplotlib_available()
+    lr = DEMO_LR[args.optimizer] if args.lr is None else args.lr
+    report = _Report()
+    start = time.perf_counter()
+
+    X, y = make_moons(m=args.examples, noise=args.noise, seed=args.seed)
+    bayes = moons_bayes_error(args.noise, seed=args.seed)
+    train, dev, test = fnn.split(X, y, seed=args.seed)
+    scaler = fnn.Standardizer().fit(train[0])
+    batch = "full batch" if args.batch_size is None else f"minibatches of {args.batch_size}"
+    layer_sizes = [2, *DEMO_LAYERS, 1]
+    report(f"fastnn {fnn.__version__} demo: two moons, m={args.examples}, noise={args.noise:g} "
+           f"(Bayes error about {_pct(bayes)}), split {len(train[1])}/{len(dev[1])}/"
+           f"{len(test[1])} train/dev/test, seed {args.seed}")
+    report(f"network {layer_sizes} relu/sigmoid, He init, {OPTIMIZERS[args.optimizer].__name__}"
+           f"(lr={lr:g}), {batch}, up to {epochs} epochs, backend {args.backend}; inputs "
+           "standardized with the training set's mean and std")
+    report()
+
+    common = dict(layer_sizes=layer_sizes, activation="relu", output="sigmoid", init="he",
+                  backend=args.backend, seed=args.seed, n_threads=args.threads)
+    variants = [
+        ("baseline (no regularization)", {}, None),
+        (f"regularized (l2={DEMO_L2:g}, keep_prob={DEMO_KEEP_PROB:g}, early stopping)",
+         {"l2": DEMO_L2, "keep_prob": DEMO_KEEP_PROB},
+         fnn.EarlyStopping(monitor="dev_error", patience=DEMO_PATIENCE, restore_best=True)),
+    ]
+    rows, fitted = [], []
+    for label, extra, early_stopping in variants:
+        model = fnn.MLP(**common, **extra)
+        model.standardizer = scaler  # the model (and the saved file) takes raw inputs
+        t0 = time.perf_counter()
+        history = model.fit(*train, dev=dev, epochs=epochs, batch_size=args.batch_size,
+                            optimizer=_optimizer(args.optimizer, lr),
+                            early_stopping=early_stopping,
+                            eval_every=min(DEMO_EVAL_EVERY, epochs))
+        seconds = time.perf_counter() - t0
+        errors = [model.error(*part) for part in (train, dev, test)]
+        rows.append((label, *errors, history.best_epoch, model.epoch_, seconds))
+        fitted.append((label, model, history))
+    report(_results_table(rows))
+    report("(best epoch: lowest dev error, whose weights early stopping restored; "
+           "epochs: trained before stopping)")
+
+    diagnoses = []
+    for label, model, _ in fitted:
+        diagnosis = fnn.diagnose(model=model, train=train, dev=dev, bayes_error=bayes)
+        diagnoses.append(diagnosis)
+        report()
+        report(f"== Diagnosis: {label}")
+        report(str(diagnosis))
+
+    _, regularized, reg_history = fitted[1]
+    n_check = min(DEMO_GRADCHECK_EXAMPLES, len(train[1]))
+    check = fnn.gradcheck(regularized, train[0][:n_check], train[1][:n_check])
+    report()
+    report(f"== Gradient check: regularized model on {n_check} training examples "
+           "(float64, dropout off, L2 term included)")
+    report(str(check))
+
+    sweep_epochs = min(epochs, DEMO_SWEEP_EPOCHS[mode])
+    scaled_train = (scaler.transform(train[0]), train[1])
+    scaled_dev = (scaler.transform(dev[0]), dev[1])
+    sweep = fnn.sweep("l2", list(DEMO_SWEEP_L2[mode]), scaled_train, scaled_dev,
+                      model_args=common,
+                      fit_args={"epochs": sweep_epochs, "batch_size": args.batch_size,
+                                "optimizer": _optimizer(args.optimizer, lr),
+                                "eval_every": sweep_epochs},
+                      bayes_error=bayes)
+    report()
+    report(f"== Validation curve: l2 (no dropout, {sweep_epochs} epochs each, no early stopping)")
+    report(str(sweep))
+
+    files = ["report.txt"]
+    model_path = out / "model.npz"
+    regularized.save(model_path)
+    files.append(model_path.name)
+    report()
+    if plots:
+        from fastnn import plots as fplots
+        figures = [
+            ("learning_curves_baseline.png", fplots.plot_learning_curves, fitted[0][2]),
+            ("learning_curves_regularized.png", fplots.plot_learning_curves, reg_history),
+            ("bias_variance_baseline.png", fplots.plot_bias_variance, diagnoses[0]),
+            ("bias_variance_regularized.png", fplots.plot_bias_variance, diagnoses[1]),
+            ("validation_curve_l2.png", fplots.plot_validation_curve, sweep),
+        ]
+        for name, plot, data in figures:
+            plot(data, path=out / name)
+            files.append(name)
+    elif args.no_plots:
+        report("plots skipped (--no-plots)")
+    else:
+        report("plots skipped: matplotlib is not installed (pip install 'fastnn[plots]')")
+    report(f"saved in {out}/: {', '.join(files)}")
+    report(f"the model in {model_path.name} takes raw inputs (its standardizer is saved "
+           f"with it): fastnn.load({str(model_path)!r}).predict(X)")
+    report(f"total time {time.perf_counter() - start:.1f}s")
+    (out / "report.txt").write_text(report.text(), encoding="utf-8")
+    if check.verdict == "bug":
+        print(f"fastnn demo: error: the gradient check failed (difference "
+              f"{check.difference:.3e})", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- train
+
+def cmd_train(args):
+    X, y, description = load_data(args.data, args.target)
+    try:
+        output, n_out, note = choose_output(y, args.output)
+    except UsageError as exc:
+        raise UsageError(f"{args.data}: {exc}") from None
+    if args.save is not None:
+        _check_writable(args.save, "model")  # before training, not after
+    try:
+        train, dev, test = _split(X, y, args)
+    except ValueError as exc:
+        raise UsageError(f"{args.data}: cannot split {X.shape[0]} examples: {exc}") from None
+    scaler = fnn.Standardizer().fit(train[0])
+    layer_sizes = [X.shape[1], *args.layers, n_out]
+    model = fnn.MLP(layer_sizes, activation=args.activation, output=output, init=args.init,
+                    keep_prob=args.keep_prob, l2=args.l2, l1=args.l1, dtype=args.dtype,
+                    backend=args.backend, seed=args.seed, n_threads=args.threads)
+    model.standardizer = scaler  # the saved model takes raw inputs
+    try:
+        model.error(X, y)  # every target of every set against the output layer, up front
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{args.data}: the target does not fit a {output} output: "
+                         f"{exc}") from None
+    optimizer = _optimizer(args.optimizer, args.lr)
+    early_stopping = None
+    if args.patience is not None:
+        early_stopping = fnn.EarlyStopping(monitor="dev_error", patience=args.patience,
+                                           restore_best=True)
+    batch = "full batch" if args.batch_size is None else f"minibatches of {args.batch_size}"
+    sizes = "/".join(str(len(part[1])) for part in (train, dev, test) if part is not None)
+    names = "train/dev/test" if test is not None else "train/dev"
+    print(description)
+    print(f"output {output} ({note}); split {sizes} {names} (seed {args.seed}); inputs "
+          "standardized with the training set's mean and std")
+    print(f"network {layer_sizes} {args.activation}/{output}, {args.init} init, "
+          f"l2={args.l2:g} l1={args.l1:g} keep_prob={args.keep_prob:g}, {optimizer!r}, {batch}, "
+          f"{args.epochs} epochs"
+          + ("" if early_stopping is None else f", early stopping (patience {args.patience})"))
+    t0 = time.perf_counter()
+    try:
+        history = model.fit(*train, dev=dev, epochs=args.epochs, batch_size=args.batch_size,
+                            optimizer=optimizer, early_stopping=early_stopping,
+                            eval_every=args.eval_every, progress=args.progress)
+    except fnn.TrainingDiverged as exc:
+        print(f"fastnn train: error: {exc}", file=sys.stderr)
+        if args.save is not None:
+            print(f"fastnn train: the model was not saved to {args.save}", file=sys.stderr)
+        return EXIT_FAILED
+    seconds = time.perf_counter() - t0
+    rate = output != "linear"
+    errors = [None if part is None else model.error(*part) for part in (train, dev, test)]
+    print()
+    print(_results_table([("model", *errors, history.best_epoch, model.epoch_, seconds)], rate))
+    print()
+    if rate:
+        diagnosis = fnn.diagnose(model=model, train=train, dev=dev, bayes_error=args.bayes_error)
+        print(diagnosis)
+    else:
+        print("no bias/variance verdict for a linear output: its error is a mean squared "
+              "error, not an error rate (fastnn diagnose takes your own error numbers)")
+    if args.save is not None:
+        model.save(args.save)
+        print(f"\nsaved the model to {args.save} (it takes raw inputs: its standardizer "
+              "is saved with it)")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- gradcheck
+
+def cmd_gradcheck(args):
+    model = load_model(args.model)
+    X, y, description = load_data(args.data, args.target)
+    n = min(args.examples, X.shape[0])
+    X, y = X[:n], y[:n]
+    _check_model_data(model, X, y, args.data)
+    print(f"model {args.model}: {model!r}")
+    print(f"data {description}; checking on the first {n} examples")
+    result = fnn.gradcheck(model, X, y, epsilon=args.epsilon, components=args.components,
+                           seed=args.seed, after_steps=args.after_steps, lr=args.lr)
+    print(result)
+    verdicts = [result.verdict]
+    if result.after_training is not None:
+        verdicts.append(result.after_training.verdict)
+    if "bug" in verdicts:
+        print(f"fastnn gradcheck: error: backprop disagrees with the numerical gradient "
+              f"(verdict \"bug\"); the worst parameter is {result.worst['parameter']}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- diagnose
+
+def cmd_diagnose(args):
+    numbers = {name: getattr(args, name) for name in
+               ("train_error", "dev_error", "train_dev_error")}
+    given = [name for name, value in numbers.items() if value is not None]
+    if args.model is not None or args.data is not None:
+        if given:
+            raise UsageError("give either error numbers (--train-error, --dev-error, ...) or "
+                             "--model and --data, not both")
+        if args.model is None or args.data is None:
+            raise UsageError("--model and --data go together: the errors are measured with "
+                             "the model on a split of the data")
+        model = load_model(args.model)
+        if model.output == "linear":
+            raise UsageError(f"{args.model}: the model has a linear output, whose error is a "
+                             "mean squared error, not an error rate; give --train-error and "
+                             "--dev-error yourself")
+        X, y, description = load_data(args.data, args.target)
+        _check_model_data(model, X, y, args.data)
+        try:
+            train, dev, _ = _split(X, y, args)
+        except ValueError as exc:
+            raise UsageError(f"{args.data}: cannot split {X.shape[0]} examples: {exc}") from None
+        print(f"model {args.model}; data {description}")
+        print(f"errors measured on the train ({len(train[1])}) and dev ({len(dev[1])}) sets "
+              f"of the split with seed {args.seed}")
+        diagnosis = fnn.diagnose(model=model, train=train, dev=dev, bayes_error=args.bayes_error,
+                                 threshold=args.threshold, z=args.z)
+    else:
+        missing = [f"--{name.replace('_', '-')}" for name in ("train_error", "dev_error")
+                   if numbers[name] is None]
+        if missing:
+            raise UsageError(f"missing {' and '.join(missing)}: give the train and dev error "
+                             "rates (e.g. --train-error 0.01 --dev-error 0.11), or --model "
+                             "and --data")
+        diagnosis = fnn.diagnose(train_error=args.train_error, dev_error=args.dev_error,
+                                 bayes_error=args.bayes_error,
+                                 train_dev_error=args.train_dev_error, threshold=args.threshold,
+                                 z=args.z, n_train=args.n_train, n_dev=args.n_dev,
+                                 n_train_dev=args.n_train_dev)
+    print(diagnosis)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- bench
+
+def cmd_bench(args):
+    script = Path(BENCH_SCRIPT)
+    if not script.is_file():
+        raise UsageError(f"the benchmark script is not available: {script} does not exist. "
+                         "`fastnn bench` runs bench/run.py from a source checkout of fastnn "
+                         "(an installed wheel does not ship it); clone the repository and run "
+                         "it there")
+    command = [sys.executable, str(script)]
+    if args.quick:
+        command.append("--quick")
+    if args.threads:
+        command += ["--threads", *map(str, args.threads)]
+    if args.configs:
+        command += ["--configs", *args.configs]
+    if args.markdown:
+        command.append("--markdown")
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 130
+
+
+# --------------------------------------------------------------------------- parser
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the descriptions' line breaks; appends meaningful defaults to the help."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and "default" not in text and default is not None
+                and default is not False and default is not argparse.SUPPRESS):
+            shown = ",".join(map(str, default)) if isinstance(default, list) else default
+            text += f" (default: {shown})".replace("%", "%%")
+        return text
+
+
+def _add_engine_options(p, threads_default=None):
+    p.add_argument("--backend", choices=("cython", "reference"), default="cython",
+                   help="kernels: compiled Cython or the pure-NumPy reference")
+    p.add_argument("--threads", type=_positive_int, default=threads_default, metavar="N",
+                   help="BLAS threads while training (default: as BLAS is configured, e.g. "
+                        "by OMP_NUM_THREADS)" if threads_default is None else
+                        "BLAS threads while training (tiny networks gain nothing from more)")
+
+
+def _add_data_options(p, split=True):
+    p.add_argument("--target", metavar="NAME", default=None,
+                   help="CSV column holding the target (default: the last column)")
+    if split:
+        p.add_argument("--seed", type=_nonnegative_int, default=0,
+                       help="seed of the split (and of the weights when training)")
+        p.add_argument("--ratios", type=_ratios, default=None, metavar="TRAIN,DEV[,TEST]",
+                       help="split fractions (default: the course's era defaults, 60/20/20 up "
+                            "to 10,000 examples, 98/1/1 up to a million, then 99.5/0.25/0.25)")
+        p.add_argument("--stratify", action="store_true",
+                       help="keep the class proportions in every set")
+
+
+DATA_HELP = ("a .csv file (a header row of column names, then numeric rows; the target is "
+             "--target or the last column) or an .npz file with arrays X (m, n_features) "
+             "and y (m,)")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastnn", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("demo", help="train regularized networks on a built-in dataset")
-    p.add_argument("--examples", type=int, default=600, help="dataset size (default 600)")
-    p.add_argument("--epochs", type=int, default=2000, help="full-batch epochs (default 2000)")
-    p.add_argument("--backend", choices=["cython", "reference"], default="cython")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(run=demo)
-    return parser
+    parser = argparse.ArgumentParser(
+        prog="fastnn", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="fastnn: regularize, diagnose and check dense networks from the command "
+                    "line.",
+        epilog=textwrap.fill("Run `fastnn COMMAND --help` for a command's options. Exit codes: "
+                             "0 success, 1 a failed check or diverged training, 2 bad usage "
+                             "or a bad file.", 79))
+    parser.add_argument("--version", action="version", version=f"fastnn {fnn.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = {}
+
+    def add(name, help_text, description, run):
+        description = "\n\n".join(textwrap.fill(par, 79) for par in description.split("\n\n"))
+        p = commands.add_parser(name, help=help_text, description=description,
+                                formatter_class=_Formatter)
+        p.set_defaults(run=run)
+        subparsers[name] = p
+        return p
+
+    p = add("demo", "the main job on a built-in dataset, with report and plots",
+            "Fit a big network on noisy two-moons data twice: a baseline without "
+            "regularization, then with L2, dropout and early stopping on the dev set. Print "
+            "the train/dev/test errors, the bias/variance diagnosis of both (against the "
+            "data's Bayes error), a gradient check of the regularized model and a lambda "
+            "validation curve; save report.txt, the plots (PNG, needs matplotlib) and the "
+            "regularized model (model.npz, takes raw inputs) in --out.", cmd_demo)
+    p.add_argument("--out", default="fastnn-demo", metavar="DIR",
+                   help="folder for report.txt, model.npz and the PNG plots")
+    p.add_argument("--seed", type=_nonnegative_int, default=0,
+                   help="seed of the data, the split, the weights and the dropout masks")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help=f"training epochs (default {DEMO_EPOCHS['full']}, "
+                        f"{DEMO_EPOCHS['quick']} with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer epochs and sweep values: a smoke test in about a second")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    p.add_argument("--examples", type=_positive_int, default=DEMO_EXAMPLES,
+                   help="examples in the dataset")
+    p.add_argument("--noise", type=_nonnegative_float, default=DEMO_NOISE,
+                   help="standard deviation of the moons' Gaussian noise")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                   help="gradient descent variant")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="learning rate (default: 0.01 for adam, 0.3 for sgd, 0.1 for momentum)")
+    p.add_argument("--batch-size", type=_batch_size, default=None, metavar="N",
+                   help="minibatch size, or 'full' for full-batch gradient descent "
+                        "(default: full)")
+    _add_engine_options(p, threads_default=1)
+
+    p = add("train", "fit a network on a CSV or NPZ file",
+            "Split the data (train/dev/test), standardize the inputs with the training set's "
+            "statistics, fit an MLP, print the train/dev/test error and the bias/variance "
+            "diagnosis, and save the model if asked (it takes raw inputs: the standardizer "
+            "is saved with it).\n\nThe output layer is inferred from the target unless "
+            "--output is given: 0/1 labels -> sigmoid, integer labels 0..K-1 -> softmax, "
+            "anything else -> linear.", cmd_train)
+    p.add_argument("data", metavar="DATA", help=DATA_HELP)
+    _add_data_options(p)
+    p.add_argument("--layers", type=_int_list, default=[64, 32], metavar="N,N,...",
+                   help="hidden layer sizes ('none' for no hidden layer)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="relu",
+                   help="hidden activation")
+    p.add_argument("--output", choices=OUTPUTS, default=None,
+                   help="output layer (default: inferred from the target)")
+    p.add_argument("--init", default="he",
+                   choices=("he", "kaiming", "xavier", "glorot", "lecun", "random", "zeros"),
+                   help="weight initialization")
+    p.add_argument("--l2", type=_nonnegative_float, default=0.0,
+                   help="L2 regularization lambda: cost + lambda/(2m) sum ||W||^2")
+    p.add_argument("--l1", type=_nonnegative_float, default=0.0,
+                   help="L1 regularization lambda: cost + lambda/(2m) sum |W|")
+    p.add_argument("--keep-prob", type=_keep_prob, default=1.0, metavar="P",
+                   help="dropout: probability of keeping a hidden unit (1 = no dropout)")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                   help="gradient descent variant")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="learning rate (default: 0.001 for adam, 0.1 for sgd and momentum)")
+    p.add_argument("--batch-size", type=_batch_size, default=64, metavar="N",
+                   help="minibatch size, or 'full' for full-batch gradient descent")
+    p.add_argument("--epochs", type=_nonnegative_int, default=100,
+                   help="passes over the training set")
+    p.add_argument("--patience", type=_nonnegative_int, default=None, metavar="K",
+                   help="early stopping: stop after K evaluations without a lower dev error "
+                        "and restore the best weights (default: off)")
+    p.add_argument("--eval-every", type=_positive_int, default=1, metavar="K",
+                   help="measure train/dev error every K epochs")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="floating-point type of the weights and the computation")
+    p.add_argument("--save", metavar="PATH", default=None,
+                   help="save the trained model there (.npz; load with fastnn.load)")
+    p.add_argument("--bayes-error", type=_rate, default=0.0, metavar="RATE",
+                   help="Bayes (or human-level) error for the diagnosis, e.g. 0.01 or 1%%")
+    p.add_argument("--progress", action="store_true",
+                   help="show a progress bar (on a terminal)")
+    _add_engine_options(p)
+
+    p = add("gradcheck", "check a saved model's gradients numerically",
+            "Compare the model's backprop gradients with two-sided numerical differences of "
+            "its cost (float64, dropout off, regularization included) on the first examples "
+            "of DATA: the relative difference, per parameter, and the notes' verdict "
+            "(about 1e-7 correct, 1e-5 check again, 1e-3 a bug). Exit code 1 if the verdict "
+            "is \"bug\".", cmd_gradcheck)
+    p.add_argument("model", metavar="MODEL", help="a model file saved by fastnn (model.save)")
+    p.add_argument("data", metavar="DATA", help=DATA_HELP)
+    _add_data_options(p, split=False)
+    p.add_argument("--examples", type=_positive_int, default=64, metavar="N",
+                   help="check on the first N examples")
+    p.add_argument("--epsilon", type=_positive_float, default=1e-7,
+                   help="the perturbation of each parameter")
+    p.add_argument("--components", type=_positive_int, default=None, metavar="N",
+                   help="check a random subset of about N components (default: all)")
+    p.add_argument("--after-steps", type=_nonnegative_int, default=0, metavar="K",
+                   help="check again after K full-batch SGD steps on a copy of the model")
+    p.add_argument("--lr", type=_positive_float, default=0.1,
+                   help="learning rate of the --after-steps training")
+    p.add_argument("--seed", type=_nonnegative_int, default=0,
+                   help="seed of the --components subset")
+
+    p = add("diagnose", "bias/variance report and the basic recipe",
+            "Avoidable bias, variance (and data mismatch) against the Bayes error, the "
+            "verdict and the course's basic recipe as next steps. Give the error rates "
+            "(fractions such as 0.11, or percentages such as 11%), or a saved model and a "
+            "data file: the data is split as `fastnn train` splits it (same --seed, --ratios, "
+            "--stratify) and the errors are measured on its train and dev sets.\n\n"
+            "Example: fastnn diagnose --train-error 0.01 --dev-error 0.11", cmd_diagnose)
+    p.add_argument("--train-error", type=_rate, default=None, metavar="RATE",
+                   help="error rate on the training set")
+    p.add_argument("--dev-error", type=_rate, default=None, metavar="RATE",
+                   help="error rate on the dev set")
+    p.add_argument("--train-dev-error", type=_rate, default=None, metavar="RATE",
+                   help="error on held-out data from the training distribution: splits the "
+                        "dev gap into variance and data mismatch")
+    p.add_argument("--bayes-error", type=_rate, default=0.0, metavar="RATE",
+                   help="Bayes (or human-level) error")
+    p.add_argument("--n-train", type=_positive_int, default=None, metavar="M",
+                   help="train set size: a gap must also exceed the sampling noise")
+    p.add_argument("--n-dev", type=_positive_int, default=None, metavar="M",
+                   help="dev set size")
+    p.add_argument("--n-train-dev", type=_positive_int, default=None, metavar="M",
+                   help="train-dev set size")
+    p.add_argument("--threshold", type=_rate, default=0.02, metavar="RATE",
+                   help="smallest gap that counts as high")
+    p.add_argument("--z", type=_nonnegative_float, default=2.0,
+                   help="standard errors a gap must exceed when the set sizes are known")
+    p.add_argument("--model", metavar="PATH", default=None, help="a saved model")
+    p.add_argument("--data", metavar="DATA", default=None, help=DATA_HELP)
+    _add_data_options(p)
+
+    p = add("bench", "speed tables (fastnn vs the NumPy reference, GEMM floor, PyTorch)",
+            "Run bench/run.py from the source checkout fastnn is imported from, with these "
+            "options passed through. Not available in an installed wheel.", cmd_bench)
+    p.add_argument("--quick", action="store_true", help="fewer, shorter samples")
+    p.add_argument("--threads", type=_positive_int, nargs="+", default=None, metavar="N",
+                   help="BLAS thread counts, one table each (bench default: 1 2)")
+    p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
+                   help="configurations to run (bench default: all)")
+    p.add_argument("--markdown", action="store_true", help="print markdown tables")
+    return parser, subparsers
+
+
+def _exit_code(code):
+    if code is None:
+        return EXIT_OK
+    return code if isinstance(code, int) else EXIT_USAGE
 
 
 def main(argv=None):
-    """Entry point of the `fastnn` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the `fastnn` console script and `python -m fastnn`; returns the exit code."""
+    parser, subparsers = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # Reported by the subcommand's parser: "fastnn train: error: ...".
+            subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return _exit_code(exc.code)
     try:
         return args.run(args)
-    except (ValueError, TypeError, OSError) as exc:
+    except UsageError as exc:
+        message = str(exc)
+    except fnn.TrainingDiverged as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_FAILED
+    except (ValueError, TypeError, OSError) as exc:
+        message = str(exc) or type(exc).__name__
+    except KeyboardInterrupt:
+        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    print(f"fastnn {args.command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE

@@ -51,6 +51,10 @@ def _atomic_write(path, data):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+            # mkstemp makes the file owner-only; give it the mode open() would have.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -68,6 +72,8 @@ def load(path):
         If the file is corrupt, truncated, not a fastnn model or holds pickled objects.
     """
     path = os.fspath(path)
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a fastnn model file (not an .npz archive)")
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:

@@ -97,6 +97,12 @@ class MLP:
                                            self.seed, self.dtype)
         self._set_arrays(weights, biases)
 
+    def __getstate__(self):
+        # Workspaces hold compiled step plans (raw pointers): rebuilt on demand, not pickled.
+        state = self.__dict__.copy()
+        state["_workspaces"] = {}
+        return state
+
     # -- parameters ---------------------------------------------------------
 
     def _set_arrays(self, weights, biases):
@@ -265,6 +271,10 @@ class MLP:
             if not np.isfinite(cost):
                 break
         return done, cost
+
+    def _training_logits(self, m):
+        """Output logits (m, n_L) of the last training step on a batch of m examples."""
+        return self._workspace(m, train=True).acts[-1]
 
     def _train_plan(self, ws, optimizer):
         """The compiled step plan of this workspace and optimizer (built once, then reused)."""

@@ -145,8 +145,10 @@ def _x_positions(ax, values):
 def plot_bias_variance(diagnosis, path=None):
     """The dev error as a stacked bar: Bayes error, avoidable bias, variance, data mismatch.
 
-    Negative gaps (a train error below the Bayes estimate, a dev error below the
-    train error) are drawn as zero and listed in the legend with their value.
+    Segments run between the error levels Bayes, train (train-dev) and dev, so the bar
+    ends at the dev error; a negative gap (a train error below the Bayes estimate, a
+    dev error below the train error) is drawn as zero and listed in the legend with
+    its value.
 
     Parameters
     ----------
@@ -167,9 +169,10 @@ def plot_bias_variance(diagnosis, path=None):
              ("variance", diagnosis.variance, "tab:blue")]
     if diagnosis.data_mismatch is not None:
         parts.append(("data mismatch", diagnosis.data_mismatch, "tab:purple"))
-    bottom = 0.0
+    bottom, level = 0.0, 0.0
     for name, value, color in parts:
-        height = max(value, 0.0)
+        level += value  # the error level this segment ends at: Bayes, train, ..., dev
+        height = max(level - bottom, 0.0)
         ax.bar([0], [100 * height], bottom=100 * bottom, color=color, width=0.5,
                label=f"{name} {100 * value:.1f}%")
         bottom += height

@@ -6,7 +6,7 @@ from fastnn.data import minibatches
 from fastnn.losses import error_rate
 from fastnn.optim import SGD, Optimizer
 from fastnn._threads import blas_threads
-from fastnn._validation import check_int, check_matrix
+from fastnn._validation import check_choice, check_int, check_matrix
 
 
 class TrainingDiverged(FloatingPointError):
@@ -43,7 +43,8 @@ class History(dict):
 
 
 def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
-        early_stopping=None, callbacks=None, augment=None, progress=False, eval_every=1):
+        early_stopping=None, callbacks=None, augment=None, progress=False, eval_every=1,
+        train_metrics="full"):
     """Train `model` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -73,6 +74,11 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     eval_every : int, default 1
         Measure the History figures every this many epochs (and at the last one): with
         tens of thousands of cheap full-batch epochs, evaluating each would dominate.
+    train_metrics : {"full", "running"}, default "full"
+        "full" measures the train figures on the whole train set with dropout off (one
+        more forward pass per evaluation); "running" averages what the training steps
+        saw since the last evaluation (dropout on, weights changing, as Keras reports),
+        at no extra cost, with the regularization term of the current weights.
 
     Returns
     -------
@@ -90,6 +96,7 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     X = model._standardize(X_raw)
     epochs = check_int("epochs", epochs, low=0)
     eval_every = check_int("eval_every", eval_every, low=1)
+    check_choice("train_metrics", train_metrics, ("full", "running"))
     optimizer = _check_optimizer(model, optimizer)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
@@ -107,7 +114,8 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     history = History(has_dev=dev is not None)
     for cb in hooks:
         cb.on_train_begin(model, history)
-    loop = _EpochLoop(model, X_raw if augment else X, y, optimizer, batch_size, augment)
+    loop = _EpochLoop(model, X_raw if augment else X, y, optimizer, batch_size, augment,
+                      running=train_metrics == "running")
     # Epochs between two evaluations run back to back in the kernels when nothing
     # needs to see them one by one (full batch, no augmentation, no user callbacks).
     chain = loop.full_batch and augment is None and not user_hooks
@@ -132,7 +140,7 @@ def _run(loop, model, X, y, dev, history, hooks, bar, epochs, eval_every, chain)
         epoch = loop.run_epochs(n)
         done += n
         if done == next_eval:
-            _evaluate(model, X, y, dev, history, epoch)
+            _evaluate(model, X, y, dev, history, epoch, loop.take_running())
             loop.checkpoint(history)
             if bar is not None:
                 bar.set_postfix(_postfix(history), refresh=False)
@@ -145,12 +153,17 @@ def _run(loop, model, X, y, dev, history, hooks, bar, epochs, eval_every, chain)
 class _EpochLoop:
     """Runs epochs of steps; keeps the state of the last good evaluated epoch."""
 
-    def __init__(self, model, X, y, optimizer, batch_size, augment):
+    def __init__(self, model, X, y, optimizer, batch_size, augment, running=False):
         self.model, self.X, self.y = model, X, y
         self.optimizer, self.batch_size, self.augment = optimizer, batch_size, augment
         self.full_batch = batch_size is None or batch_size >= X.shape[0]
+        self.running = _RunningMetrics(model) if running else None
         model.optimizer_ = optimizer
         self.good = self._snapshot()
+
+    def take_running(self):
+        """The running train figures since the last call (None in "full" mode)."""
+        return self.running.take() if self.running is not None else None
 
     def run_epochs(self, n):
         """`n` passes over the data; returns the (1-based, cumulative) last epoch number."""
@@ -159,6 +172,8 @@ class _EpochLoop:
             done, cost = model._train_steps(self.X, self.y, self.optimizer, n)
             if done < n or not np.isfinite(cost):
                 self.diverged(model.epoch_ + done, cost)
+            if self.running is not None:
+                self.running.add(cost, self.y)
             model.epoch_ += n
             return model.epoch_
         for _ in range(n):
@@ -181,6 +196,8 @@ class _EpochLoop:
             cost = model._train_step(Xb, yb, self.optimizer)
             if not np.isfinite(cost):
                 self.diverged(epoch, cost)
+            if self.running is not None:
+                self.running.add(cost, yb)
         model.epoch_ = epoch
 
     def _snapshot(self):
@@ -209,6 +226,33 @@ class _EpochLoop:
             "Lower the learning rate or normalize the inputs.")
 
 
+class _RunningMetrics:
+    """Averages of the data cost and error of the training steps, as they ran."""
+
+    def __init__(self, model):
+        self.model = model
+        self.cost = self.errors = 0.0
+        self.examples = self.batch = 0
+
+    def add(self, cost, y):
+        """Account for the last training step on the batch whose targets are `y`."""
+        model, m = self.model, y.shape[0]
+        proba = model._training_logits(m).copy()
+        model._ops.output_activation(model.output, proba)
+        self.cost += cost * m
+        self.errors += error_rate(model.output, proba, y) * m
+        self.examples += m
+        self.batch = max(self.batch, m)
+
+    def take(self):
+        """(data cost, error, batch size) since the last take, then reset; the batch size
+        is the m of the regularization term the steps used."""
+        out = (self.cost / self.examples, self.errors / self.examples, self.batch)
+        self.cost = self.errors = 0.0
+        self.examples = self.batch = 0
+        return out
+
+
 def _augmented(augment, Xb, rng, model):
     out = augment(Xb, rng)
     if getattr(out, "shape", None) != Xb.shape:
@@ -224,12 +268,17 @@ def _check_optimizer(model, optimizer):
     return optimizer
 
 
-def _evaluate(model, X, y, dev, history, epoch):
-    """Record the epoch's figures on the train (and dev) sets, dropout off."""
-    proba, data_cost = model._evaluate(X, y)
-    reg = model._regularization_cost(X.shape[0])
+def _evaluate(model, X, y, dev, history, epoch, running=None):
+    """Record the epoch's figures: train (whole set, dropout off, or `running`) and dev."""
+    if running is None:
+        proba, data_cost = model._evaluate(X, y)
+        train_error = error_rate(model.output, proba, y)
+        m = X.shape[0]
+    else:
+        data_cost, train_error, m = running
+    reg = model._regularization_cost(m)
     values = {"epoch": epoch, "train_cost": data_cost + reg, "train_data_cost": data_cost,
-              "train_error": error_rate(model.output, proba, y)}
+              "train_error": train_error}
     if dev is not None:
         dev_proba, dev_cost = model._evaluate(*dev)
         values.update(dev_cost=dev_cost, dev_error=error_rate(model.output, dev_proba, dev[1]))

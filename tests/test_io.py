@@ -326,3 +326,36 @@ def test_save_accepts_pathlike(tmp_path):
     path = pathlib.PurePath(tmp_path / "p.npz")
     model.save(path)
     assert np.array_equal(fnn.load(path).predict_proba(X), model.predict_proba(X))
+
+
+def test_fitted_model_pickles_and_deep_copies():
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    model = fnn.MLP([3, 5, 1], keep_prob=0.8)
+    model.fit(X, y, epochs=3, batch_size=16, optimizer=fnn.Adam(0.01))
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        np.testing.assert_array_equal(clone.predict_proba(X), model.predict_proba(X))
+        clone.fit(X, y, epochs=1, batch_size=16)  # its step plans are rebuilt
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "m.npz"
+        fnn.MLP([2, 1]).save(path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+
+def test_non_zip_file_is_named_as_such(tmp_path):
+    path = tmp_path / "x.npz"
+    path.write_bytes(b"not a zip archive at all")
+    with pytest.raises(fnn.ModelFileError, match="not an .npz archive"):
+        fnn.load(path)

@@ -717,3 +717,32 @@ def test_resume_with_augmentation(backend, tmp_path):
     resumed = fnn.load(tmp_path / "m.npz")
     resumed.fit(X, y, epochs=3, **kw)
     assert_same_params(resumed.params, straight.params)
+
+
+@pytest.mark.parametrize("batch_size", [16, None])
+def test_running_train_metrics_average_what_the_steps_saw(batch_size):
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((64, 3)), rng.integers(0, 2, 64)
+    args = dict(keep_prob=0.7, l2=0.3, seed=2)
+    model = fnn.MLP([3, 8, 1], **args)
+    history = model.fit(X, y, epochs=3, batch_size=batch_size, optimizer=fnn.SGD(0.1),
+                        train_metrics="running")
+    # Replay the same steps by hand: same seed, same minibatch order, same dropout masks.
+    replay = fnn.MLP([3, 8, 1], **args)
+    opt = fnn.SGD(0.1)
+    from fastnn.data import minibatches
+    for epoch in range(1, 4):
+        order = np.random.default_rng([2, 1, epoch])
+        batches = minibatches(64, batch_size, order) if batch_size else [np.arange(64)]
+        costs = [replay.train_step(X[i], y[i], opt) * len(i) for i in batches]
+        assert history["train_data_cost"][epoch - 1] == pytest.approx(sum(costs) / 64)
+    m = batch_size or 64
+    reg = 0.3 / (2 * m) * sum(float((W ** 2).sum()) for k, W in model.params.items()
+                               if k.startswith("W"))
+    assert history["train_cost"][-1] - history["train_data_cost"][-1] == pytest.approx(reg)
+    assert all(0.0 <= e <= 1.0 for e in history["train_error"])
+
+
+def test_bad_train_metrics():
+    with pytest.raises(ValueError, match="train_metrics"):
+        fnn.MLP([2, 1]).fit(np.zeros((4, 2)), np.zeros(4), epochs=1, train_metrics="exact")

@@ -1,0 +1,172 @@
+"""Checkpoints during training: save the model every N epochs, keep the newest few.
+
+    from fastnn.checkpoint import Checkpoint
+    model.fit(X, y, epochs=100, batch_size=64, optimizer=fnn.Adam(1e-3),
+              callbacks=Checkpoint("runs/moons", every=5, keep_last=3))
+
+    # after a crash (or a kill -9): continue where the newest readable checkpoint is
+    model = fnn.load(Checkpoint.latest("runs"))
+    model.fit(X, y, epochs=100 - model.epoch_, batch_size=64,
+              callbacks=Checkpoint("runs/moons", every=5, keep_last=3))
+
+A checkpoint is a plain model file (:meth:`fastnn.MLP.save`): weights, hyperparameters,
+standardizer, the step/epoch counters and the optimizer with its state.  fit draws
+the minibatch order and the dropout masks from (seed, epoch) and (seed, step)
+counters, so a fit resumed from a checkpoint reaches bit for bit the weights of an
+uninterrupted run (same data, batch size and callbacks' effects), with the optimizer
+left as ``None`` (the saved one, with its moments, is used).
+
+Crash safety.  Each file is written atomically by ``MLP.save`` (a temporary file in
+the same folder, fsync'ed, then renamed over the target), and old checkpoints are
+deleted only after the new one is in place, so a process killed at any moment
+leaves every checkpoint file either complete or absent.  A process killed *while*
+writing can leave its temporary file behind (``.fastnn-XXXXXXXX.tmp`` in the same
+folder: nothing runs at SIGKILL to remove it); :meth:`Checkpoint.latest` ignores
+such files (and any checkpoint that does not load), and they may be deleted by hand
+once no process is saving into the folder.
+"""
+import os
+import re
+
+from fastnn.callbacks import Callback
+from fastnn.io import ModelFileError, load
+from fastnn._validation import check_int
+
+DEFAULT_STEM = "checkpoint"
+_NAME = re.compile(r"^(?P<stem>.+)-epoch(?P<epoch>\d{6,})\.npz$")
+
+
+def _split_path(path):
+    """(folder, stem) of a directory or a file stem (a trailing ``.npz`` is dropped)."""
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if not path:
+        raise ValueError("path must not be empty")
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+        return os.path.abspath(path), DEFAULT_STEM
+    folder, stem = os.path.split(os.path.abspath(path))
+    if stem.endswith(".npz"):
+        stem = stem[:-len(".npz")]
+    if not stem or stem.startswith("."):
+        raise ValueError(f"path {path!r} must name a directory or a file stem not starting "
+                         "with '.'")
+    return folder, stem
+
+
+def _checkpoints(folder, stem=None):
+    """[(epoch, path)] of the checkpoint files in `folder` (of `stem`, if given), oldest first.
+
+    Hidden files (such as the ``.fastnn-*.tmp`` left by a killed save) never match.
+    """
+    found = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return found
+    for name in names:
+        match = _NAME.match(name)
+        if match is None or name.startswith("."):
+            continue
+        if stem is not None and match["stem"] != stem:
+            continue
+        found.append((int(match["epoch"]), os.path.join(folder, name)))
+    found.sort()
+    return found
+
+
+class Checkpoint(Callback):
+    """Save the model every `every` epochs; keep only the newest `keep_last` files.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Either a directory (an existing one, or a path ending in ``/``; created if
+        missing), whose files are then named ``checkpoint-epoch000010.npz``, or a file
+        stem such as ``"runs/moons"`` (a trailing ``.npz`` is dropped), giving
+        ``runs/moons-epoch000010.npz``.  The epoch is the model's cumulative
+        ``epoch_``, so a resumed fit continues the numbering.
+    every : int, default 1
+        Save after each epoch whose number is a multiple of `every`.
+    keep_last : int or None, default 3
+        After each save delete this stem's older checkpoints in the folder beyond the
+        newest `keep_last` (by epoch number).  None keeps them all.
+
+    Attributes
+    ----------
+    saved : list of str
+        Paths written by this callback, in order (some may since have been deleted).
+    """
+
+    def __init__(self, path, every=1, keep_last=3):
+        self.folder, self.stem = _split_path(path)
+        self.every = check_int("every", every, low=1)
+        self.keep_last = None if keep_last is None else check_int("keep_last", keep_last, low=1)
+        self.saved = []
+
+    def path_for(self, epoch):
+        """The file of `epoch`'s checkpoint."""
+        return os.path.join(self.folder, f"{self.stem}-epoch{int(epoch):06d}.npz")
+
+    def on_train_begin(self, model, history):
+        os.makedirs(self.folder, exist_ok=True)
+
+    def on_epoch_end(self, model, epoch, history):
+        if epoch % self.every == 0:
+            self.save(model, epoch)
+        return False
+
+    def save(self, model, epoch=None):
+        """Write `model`'s checkpoint for `epoch` (default ``model.epoch_``), then prune."""
+        path = self.path_for(model.epoch_ if epoch is None else epoch)
+        model.save(path)  # atomic: temp file + fsync + rename
+        self.saved.append(path)
+        self._prune()
+        return path
+
+    def _prune(self):
+        if self.keep_last is None:
+            return
+        files = _checkpoints(self.folder, self.stem)
+        for _, old in files[:-self.keep_last]:
+            try:
+                os.remove(old)
+            except FileNotFoundError:
+                pass
+
+    @classmethod
+    def find(cls, path):
+        """Paths of the checkpoints under `path` (a directory: any stem; or a file stem),
+        oldest first by epoch.  Whether they load is not checked."""
+        folder, stem = cls._folder_and_stem(path)
+        return [p for _, p in _checkpoints(folder, stem)]
+
+    @classmethod
+    def latest(cls, path):
+        """Path of the newest checkpoint under `path` that loads, or None if there is none.
+
+        `path` is a directory (checkpoints of any stem in it) or a file stem as given
+        to the constructor (only that stem's).  Files are tried newest epoch first;
+        one that is truncated, corrupt or not a fastnn model (:class:`fastnn.ModelFileError`)
+        or that vanished meanwhile is skipped, and temporary files of interrupted saves
+        are never considered.
+        """
+        folder, stem = cls._folder_and_stem(path)
+        for _, candidate in reversed(_checkpoints(folder, stem)):
+            try:
+                load(candidate)
+            except (ModelFileError, FileNotFoundError):
+                continue
+            return candidate
+        return None
+
+    @staticmethod
+    def _folder_and_stem(path):
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            return os.path.abspath(path), None
+        return _split_path(path)
+
+    def __repr__(self):
+        return (f"Checkpoint({os.path.join(self.folder, self.stem)!r}, every={self.every}, "
+                f"keep_last={self.keep_last})")
