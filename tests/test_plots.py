@@ -118,6 +118,8 @@ def test_headless_without_pyplot(tmp_path):
             f"plot_bias_variance(diagnose(0.01, 0.11), path={str(tmp_path / 'h.png')!r})\n"
             "assert 'matplotlib.pyplot' not in sys.modules\n")
     env = {**os.environ, "MPLBACKEND": "Agg", "DISPLAY": ""}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
+    # The folder holding the fastnn under test (the source tree only for in-place builds).
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fnn.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
     assert_png(tmp_path / "h.png")
