@@ -184,9 +184,9 @@ cdef inline void bias_activation_rows(floating* out, const floating* b, Py_ssize
                 row[j] = <floating>activate(activation, row[j] + b[j])
 
 
-cdef inline void apply_dropout(floating* out, Py_ssize_t size, uint64_t key,
-                               uint64_t threshold, double keep_prob) noexcept nogil:
-    """out *= D / keep_prob with the counter-based mask D (branch-free select)."""
+cdef void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
+                      uint64_t threshold, double keep_prob) noexcept nogil:
+    """out = D * A / keep_prob over `size` units, D the counter-based mask (out may be A)."""
     cdef Py_ssize_t i
     cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
     cdef uint32_t unit = 0
@@ -194,7 +194,7 @@ cdef inline void apply_dropout(floating* out, Py_ssize_t size, uint64_t key,
     # A 32-bit unit counter and a select (no branch) let the compiler vectorize this.
     for i in range(size):
         factor = inv_keep if unit_hash(lo, hi, unit) < t else 0
-        out[i] = out[i] * factor
+        out[i] = A[i] * factor
         unit += 1
 
 
@@ -205,7 +205,7 @@ cdef void forward_ptr(const floating* A_prev, const floating* W, const floating*
     matmul_abt(A_prev, W, out, m, n, n_prev, <floating>1, <floating>0)
     bias_activation_rows(out, b, m, n, activation)
     if dropout_active(threshold):
-        apply_dropout(out, <Py_ssize_t>m * n, key, threshold, keep_prob)
+        dropout_ptr(out, out, <Py_ssize_t>m * n, key, threshold, keep_prob)
 
 
 cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t size,
@@ -259,19 +259,6 @@ cdef void backward_ptr(floating* dA, const floating* A, const floating* A_prev,
     matmul_atb(dA, A_prev, dW, m, n, n_prev, <floating>1, <floating>0)
     if dA_prev != NULL:
         matmul_ab(dA, W, dA_prev, m, n, n_prev)
-
-
-cdef void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
-                      uint64_t threshold, double keep_prob) noexcept nogil:
-    """out = D * A / keep_prob over `size` units (inverted dropout of the input)."""
-    cdef Py_ssize_t i
-    cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
-    cdef uint32_t unit = 0
-    cdef floating inv_keep = <floating>(1.0 / keep_prob), factor
-    for i in range(size):
-        factor = inv_keep if unit_hash(lo, hi, unit) < t else 0
-        out[i] = A[i] * factor
-        unit += 1
 
 
 def dense_forward(const floating[:, ::1] A_prev, const floating[:, ::1] W,
