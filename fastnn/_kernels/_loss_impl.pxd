@@ -4,20 +4,20 @@
 from cython cimport floating
 from libc.math cimport exp, log, log1p, fabs
 
-from fastnn._kernels._activations cimport stable_sigmoid
 
 
 cdef inline double sigmoid_cross_entropy_ptr(const floating* Z, const floating* Y, floating* dZ,
                                              Py_ssize_t m, Py_ssize_t k) noexcept nogil:
     """J = (1/m) sum max(z,0) - z*y + log(1+e^-|z|) (= BCE(sigmoid(z), y)); dZ = (sigmoid(z) - y)/m."""
     cdef Py_ssize_t i
-    cdef double z, y, total = 0.0, inv_m = 1.0 / m
+    cdef double z, y, e, total = 0.0, inv_m = 1.0 / m
     for i in range(m * k):
         z = Z[i]
         y = Y[i]
-        total += (z if z > 0 else 0.0) - z * y + log1p(exp(-fabs(z)))
+        e = exp(-fabs(z))  # one exponential serves the loss and sigmoid(z)
+        total += (z if z > 0 else 0.0) - z * y + log1p(e)
         if dZ != NULL:
-            dZ[i] = <floating>((stable_sigmoid(z) - y) * inv_m)
+            dZ[i] = <floating>(((1.0 if z >= 0 else e) / (1.0 + e) - y) * inv_m)
     return total * inv_m
 
 
