@@ -1,10 +1,13 @@
 """Thread control: fastnn's parallelism is BLAS's, capped per model with threadpoolctl."""
-from contextlib import nullcontext
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
 
-def blas_threads(n_threads):
+def blas_threads(n_threads: int | None) -> AbstractContextManager[Any]:
     """A context capping the BLAS libraries at `n_threads` threads.
 
     None leaves them as configured (OpenBLAS reads OMP_NUM_THREADS /

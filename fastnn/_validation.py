@@ -1,12 +1,19 @@
 """Argument checks shared by the public API: each raises a clear error naming the argument."""
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable, Collection, TypeVar, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+T = TypeVar("T")
+S = TypeVar("S", bound=str)
+
+FLOAT_DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 
 
-def check_dtype(dtype):
+def check_dtype(dtype: DTypeLike) -> type[np.floating[Any]]:
     """Return np.float32 or np.float64 for `dtype` (a name, NumPy dtype or type)."""
     try:
         name = np.dtype(dtype).name
@@ -17,16 +24,17 @@ def check_dtype(dtype):
     return FLOAT_DTYPES[name]
 
 
-def check_choice(name, value, choices):
+def check_choice(name: str, value: Any, choices: Collection[S]) -> S:
     """`value` must be one of `choices` (strings)."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, one of {sorted(choices)}; got {value!r}")
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}; got {value!r}")
-    return value
+    return cast(S, value)  # one of `choices`
 
 
-def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+def check_real(name: str, value: Any, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
     """`value` must be a finite real number in the given (open or closed) bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
@@ -40,7 +48,7 @@ def check_real(name, value, low=None, high=None, low_open=False, high_open=False
     return value
 
 
-def check_int(name, value, low=None):
+def check_int(name: str, value: Any, low: int | None = None) -> int:
     """`value` must be an integer (not bool) >= low."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -50,12 +58,13 @@ def check_int(name, value, low=None):
     return value
 
 
-def check_seed(seed):
+def check_seed(seed: Any) -> int:
     """A non-negative integer seed."""
     return check_int("seed", seed, low=0)
 
 
-def per_layer(name, value, n_layers, check):
+def per_layer(name: str, value: Any, n_layers: int,
+              check: Callable[[str, Any], T]) -> tuple[T, ...]:
     """Broadcast a scalar to `n_layers` values, or check a list of exactly that length."""
     if isinstance(value, (list, tuple, np.ndarray)):
         if len(value) != n_layers:
@@ -64,7 +73,7 @@ def per_layer(name, value, n_layers, check):
     return (check(name, value),) * n_layers
 
 
-def check_matrix(name, X, n_features, dtype):
+def check_matrix(name: str, X: ArrayLike, n_features: int, dtype: DTypeLike) -> NDArray[Any]:
     """X as a C-contiguous finite (m, n_features) array of `dtype`, m >= 1."""
     X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):

@@ -1,8 +1,11 @@
 """Data augmentation for image batches: flips, random crops, rotations, zooms, distortions."""
+from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 from scipy import ndimage
 
 __all__ = [
@@ -17,13 +20,14 @@ __all__ = [
 # Bilinear interpolation: smooth enough for small warps and, unlike cubic
 # splines, never overshoots, so integer images need no extra clipping care.
 _ORDER = 1
-_MODES = ("constant", "nearest", "reflect", "mirror", "wrap")
+Mode = Literal["constant", "nearest", "reflect", "mirror", "wrap"]
+_MODES: tuple[Mode, ...] = ("constant", "nearest", "reflect", "mirror", "wrap")
 
 
 # --------------------------------------------------------------------------- #
 # argument checks
 # --------------------------------------------------------------------------- #
-def _check_images(images, name="images"):
+def _check_images(images: ArrayLike, name: str = "images") -> NDArray[Any]:
     images = np.asarray(images)
     if images.ndim not in (3, 4):
         raise ValueError(
@@ -36,29 +40,30 @@ def _check_images(images, name="images"):
     return images
 
 
-def _check_rng(rng):
+def _check_rng(rng: Any) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     return rng
 
 
-def _check_amount(value, name):
+def _check_amount(value: Any, name: str) -> float:
     if not isinstance(value, Real) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not np.isfinite(value) or value < 0:
+    number: Any = value  # numbers.Real has no NumPy stub overloads; NumPy takes any real
+    if not np.isfinite(number) or number < 0:
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
     return float(value)
 
 
-def _check_int_amount(value, name):
+def _check_int_amount(value: Any, name: str) -> int:
     if not isinstance(value, Integral) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
+    if int(value) < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return int(value)
 
 
-def _check_mode(mode):
+def _check_mode(mode: Any) -> Mode:
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     return mode
@@ -67,12 +72,12 @@ def _check_mode(mode):
 # --------------------------------------------------------------------------- #
 # dtype handling
 # --------------------------------------------------------------------------- #
-def _work_dtype(dtype):
+def _work_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     """Interpolate float32 in float32, everything else in float64."""
     return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
 
 
-def _restore_dtype(out, dtype):
+def _restore_dtype(out: NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
     """Cast interpolated values back to the input dtype (ints rounded and clipped)."""
     if dtype == bool:
         return out >= 0.5
@@ -82,7 +87,8 @@ def _restore_dtype(out, dtype):
     return out.astype(dtype, copy=False)
 
 
-def _warp_each(images, warp):
+def _warp_each(images: NDArray[Any],
+               warp: Callable[[NDArray[Any], int, NDArray[Any]], None]) -> NDArray[Any]:
     """Apply ``warp(image_k, k, out_k)`` to every image into a float buffer."""
     out = np.empty(images.shape, dtype=_work_dtype(images.dtype))
     source = images.astype(out.dtype, copy=False)
@@ -94,7 +100,7 @@ def _warp_each(images, warp):
 # --------------------------------------------------------------------------- #
 # transforms
 # --------------------------------------------------------------------------- #
-def flip_horizontal(images):
+def flip_horizontal(images: ArrayLike) -> NDArray[Any]:
     """Mirror every image left-right (never upside down).
 
     Parameters
@@ -110,7 +116,7 @@ def flip_horizontal(images):
     return images[:, :, ::-1].copy()
 
 
-def random_crop(images, rng, padding=4):
+def random_crop(images: ArrayLike, rng: np.random.Generator, padding: int = 4) -> NDArray[Any]:
     """Pad each image with zeros and crop a random window of the original size.
 
     Like torchvision's ``RandomCrop(size, padding=padding)``: the result is the
@@ -143,7 +149,8 @@ def random_crop(images, rng, padding=4):
     return out
 
 
-def rotate(images, rng, max_degrees, *, mode="constant"):
+def rotate(images: ArrayLike, rng: np.random.Generator, max_degrees: float, *,
+           mode: Mode = "constant") -> NDArray[Any]:
     """Rotate each image about its centre by a random angle.
 
     Parameters
@@ -167,16 +174,17 @@ def rotate(images, rng, max_degrees, *, mode="constant"):
     mode = _check_mode(mode)
     if max_degrees == 0:
         return images.copy()
-    angles = rng.uniform(-max_degrees, max_degrees, size=images.shape[0])
+    angles = rng.uniform(-max_degrees, max_degrees, size=(images.shape[0],))
 
-    def warp(image, k, out):
+    def warp(image: NDArray[Any], k: int, out: NDArray[Any]) -> None:
         ndimage.rotate(image, angles[k], axes=(1, 0), reshape=False, output=out,
                        order=_ORDER, mode=mode)
 
     return _warp_each(images, warp)
 
 
-def zoom(images, rng, max_zoom, *, mode="constant"):
+def zoom(images: ArrayLike, rng: np.random.Generator, max_zoom: float, *,
+         mode: Mode = "constant") -> NDArray[Any]:
     """Scale each image about its centre by a random factor, keeping its size.
 
     Equivalent to ``scipy.ndimage.zoom`` followed by a centre crop (zoom in) or a
@@ -205,12 +213,12 @@ def zoom(images, rng, max_zoom, *, mode="constant"):
     if max_zoom == 0:
         return images.copy()
     limit = np.log1p(max_zoom)
-    scales = np.exp(rng.uniform(-limit, limit, size=images.shape[0]))
+    scales = np.exp(rng.uniform(-limit, limit, size=(images.shape[0],)))
     spatial = np.zeros(images.ndim - 1, dtype=bool)
     spatial[:2] = True
     centre = (np.asarray(images.shape[1:], dtype=np.float64) - 1) / 2
 
-    def warp(image, k, out):
+    def warp(image: NDArray[Any], k: int, out: NDArray[Any]) -> None:
         # Output pixel p samples the input at centre + (p - centre) / scale;
         # channels (if any) map to themselves.
         inverse = np.where(spatial, 1.0 / scales[k], 1.0)
@@ -221,7 +229,8 @@ def zoom(images, rng, max_zoom, *, mode="constant"):
     return _warp_each(images, warp)
 
 
-def distort(images, rng, strength, *, sigma=None, mode="constant"):
+def distort(images: ArrayLike, rng: np.random.Generator, strength: float, *,
+            sigma: Optional[float] = None, mode: Mode = "constant") -> NDArray[Any]:
     """Apply a small, smooth random elastic distortion to each image.
 
     A displacement field of white noise smoothed by a Gaussian (Simard et al.,
@@ -255,7 +264,7 @@ def distort(images, rng, strength, *, sigma=None, mode="constant"):
         return images.copy()
     grid = np.mgrid[0:H, 0:W].astype(np.float64)
 
-    def warp(image, k, out):
+    def warp(image: NDArray[Any], k: int, out: NDArray[Any]) -> None:
         coords = grid + _displacement(rng, (H, W), sigma, strength)
         if image.ndim == 2:
             ndimage.map_coordinates(image, coords, output=out, order=_ORDER, mode=mode)
@@ -268,7 +277,8 @@ def distort(images, rng, strength, *, sigma=None, mode="constant"):
     return _warp_each(images, warp)
 
 
-def _displacement(rng, shape, sigma, strength):
+def _displacement(rng: np.random.Generator, shape: tuple[int, int], sigma: float,
+                  strength: float) -> NDArray[np.float64]:
     """Smoothed noise field of shape (2, H, W) scaled to a peak of `strength`."""
     field = rng.uniform(-1.0, 1.0, size=(2,) + shape)
     for axis in range(2):
@@ -282,14 +292,14 @@ def _displacement(rng, shape, sigma, strength):
 # --------------------------------------------------------------------------- #
 # the object passed to model.fit(augment=...)
 # --------------------------------------------------------------------------- #
-def _check_image_shape(image_shape):
+def _check_image_shape(image_shape: Any) -> Optional[tuple[int, ...]]:
     if image_shape is None:
         return None
     if isinstance(image_shape, (str, bytes)) or not hasattr(image_shape, "__len__"):
         raise TypeError("image_shape must be a tuple (H, W) or (H, W, C)")
     shape = tuple(image_shape)
     if len(shape) not in (2, 3) or not all(
-        isinstance(n, Integral) and not isinstance(n, (bool, np.bool_)) and n > 0
+        isinstance(n, Integral) and not isinstance(n, (bool, np.bool_)) and int(n) > 0
         for n in shape
     ):
         raise ValueError(
@@ -325,8 +335,17 @@ class Augmentation:
         Largest elastic displacement in pixels (`distort`); 0 disables it.
     """
 
-    def __init__(self, image_shape=None, *, flip=True, flip_prob=0.5, crop_padding=0,
-                 max_rotation=0.0, max_zoom=0.0, distortion=0.0):
+    image_shape: Optional[tuple[int, ...]]
+    flip: bool
+    flip_prob: float
+    crop_padding: int
+    max_rotation: float
+    max_zoom: float
+    distortion: float
+
+    def __init__(self, image_shape: Optional[Sequence[int]] = None, *, flip: bool = True,
+                 flip_prob: float = 0.5, crop_padding: int = 0, max_rotation: float = 0.0,
+                 max_zoom: float = 0.0, distortion: float = 0.0) -> None:
         if not isinstance(flip, (bool, np.bool_)):
             raise TypeError(f"flip must be a bool, got {type(flip).__name__}")
         flip_prob = _check_amount(flip_prob, "flip_prob")
@@ -340,7 +359,7 @@ class Augmentation:
         self.max_zoom = _check_amount(max_zoom, "max_zoom")
         self.distortion = _check_amount(distortion, "distortion")
 
-    def _settings(self):
+    def _settings(self) -> dict[str, Any]:
         return {
             "image_shape": self.image_shape,
             "flip": self.flip,
@@ -351,11 +370,11 @@ class Augmentation:
             "distortion": self.distortion,
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self._settings().items())
         return f"Augmentation({args})"
 
-    def _as_images(self, X):
+    def _as_images(self, X: NDArray[Any]) -> NDArray[Any]:
         if self.image_shape is None:
             if X.ndim not in (3, 4):
                 raise ValueError(
@@ -370,7 +389,7 @@ class Augmentation:
             )
         return X.reshape((X.shape[0],) + self.image_shape)
 
-    def __call__(self, X, rng):
+    def __call__(self, X: ArrayLike, rng: np.random.Generator) -> NDArray[Any]:
         """Return an augmented copy of a batch.
 
         Parameters
@@ -401,7 +420,7 @@ class Augmentation:
             out = distort(out, rng, self.distortion)
         return out.reshape(X.shape)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-friendly settings; `from_dict` rebuilds an equal Augmentation."""
         settings = self._settings()
         if settings["image_shape"] is not None:
@@ -409,7 +428,7 @@ class Augmentation:
         return settings
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> Augmentation:
         """Rebuild an Augmentation from `to_dict` output.
 
         Parameters

@@ -5,44 +5,61 @@ A callback may define any of ``on_train_begin(model, history)``,
 ``on_train_end(model, history)``.  A plain function ``f(model, epoch, history)`` is
 taken as an ``on_epoch_end``.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, Union
+
 import numpy as np
 
+from fastnn._typing import FloatArray
 from fastnn._validation import check_choice, check_int, check_real
 
-MONITORS = ("dev_error", "dev_cost", "train_error", "train_cost")
+if TYPE_CHECKING:
+    from fastnn.model import MLP
+    from fastnn.training import History
+
+Monitor = Literal["dev_error", "dev_cost", "train_error", "train_cost"]
+MONITORS: tuple[Monitor, ...] = ("dev_error", "dev_cost", "train_error", "train_cost")
+#: What ``fit(callbacks=...)`` takes: a Callback (or an object with any of its hooks), or
+#: a function ``f(model, epoch, history)`` called as ``on_epoch_end``.
+CallbackLike = Union["Callback", Callable[["MLP", int, "History"], Optional[bool]]]
 
 
 class Callback:
     """Base class with do-nothing hooks."""
 
-    def on_train_begin(self, model, history):
-        pass
+    def on_train_begin(self, model: MLP, history: History) -> None:
+        """Called once before the first epoch."""
 
-    def on_epoch_end(self, model, epoch, history):
+    def on_epoch_end(self, model: MLP, epoch: int, history: History) -> bool:
+        """Called after every epoch (1-based, cumulative `epoch`); True stops training."""
         return False
 
-    def on_train_end(self, model, history):
-        pass
+    def on_train_end(self, model: MLP, history: History) -> None:
+        """Called once after the last epoch."""
 
 
 class FunctionCallback(Callback):
     """Wraps ``f(model, epoch, history) -> bool | None`` as an on_epoch_end hook."""
 
-    def __init__(self, function):
+    def __init__(self, function: Callable[[MLP, int, History], Optional[bool]]) -> None:
         self.function = function
 
-    def on_epoch_end(self, model, epoch, history):
+    def on_epoch_end(self, model: MLP, epoch: int, history: History) -> bool:
         return bool(self.function(model, epoch, history))
 
 
-def as_callbacks(callbacks):
-    """A list of Callback objects from a callback, a function, or a sequence of them."""
+def as_callbacks(callbacks: Union[CallbackLike, Sequence[CallbackLike], None]) -> list[Any]:
+    """A list of Callback objects from a callback, a function, or a sequence of them.
+
+    Objects that define any of the hooks are kept as they are (duck typing); plain
+    functions are wrapped in :class:`FunctionCallback`.
+    """
     if callbacks is None:
         return []
-    if not isinstance(callbacks, (list, tuple)):
-        callbacks = [callbacks]
-    out = []
-    for cb in callbacks:
+    items: Sequence[Any] = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+    out: list[Any] = []
+    for cb in items:
         if isinstance(cb, Callback):
             out.append(cb)
         elif any(hasattr(cb, hook) for hook in ("on_train_begin", "on_epoch_end", "on_train_end")):
@@ -72,27 +89,32 @@ class EarlyStopping(Callback):
     triggered) are set here and on the History.
     """
 
-    def __init__(self, monitor="dev_error", patience=10, min_delta=0.0, restore_best=True):
+    best_value: float
+    best_epoch: Optional[int]
+    stopped_epoch: Optional[int]
+
+    def __init__(self, monitor: Monitor = "dev_error", patience: int = 10,
+                 min_delta: float = 0.0, restore_best: bool = True) -> None:
         self.monitor = check_choice("monitor", monitor, MONITORS)
         self.patience = check_int("patience", patience, low=0)
         self.min_delta = check_real("min_delta", min_delta, 0.0)
         self.restore_best = bool(restore_best)
         self._reset()
 
-    def _reset(self):
+    def _reset(self) -> None:
         self.best_value = np.inf
         self.best_epoch = None
         self.stopped_epoch = None
-        self._best_params = None
+        self._best_params: Optional[dict[str, FloatArray]] = None
         self._wait = 0
 
-    def on_train_begin(self, model, history):
+    def on_train_begin(self, model: MLP, history: History) -> None:
         self._reset()
         if self.monitor.startswith("dev") and not history.has_dev:
             raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit got no dev set: "
                              "pass dev=(X_dev, y_dev)")
 
-    def on_epoch_end(self, model, epoch, history):
+    def on_epoch_end(self, model: MLP, epoch: int, history: History) -> bool:
         values = history.get(self.monitor)
         if not values or history["epoch"][-1] != epoch:
             return False  # not evaluated at this epoch
@@ -108,11 +130,11 @@ class EarlyStopping(Callback):
             return True
         return False
 
-    def on_train_end(self, model, history):
+    def on_train_end(self, model: MLP, history: History) -> None:
         if self.restore_best and self._best_params is not None:
             model.set_params(self._best_params)
         history.best_epoch, history.stopped_epoch = self.best_epoch, self.stopped_epoch
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
                 f"min_delta={self.min_delta}, restore_best={self.restore_best})")

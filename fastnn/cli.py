@@ -14,6 +14,8 @@ Subcommands::
 Exit codes: 0 success; 1 a failed check (gradcheck verdict "bug") or diverged training;
 2 bad usage, a bad file or a bad option (the message on stderr says which).
 """
+from __future__ import annotations
+
 import argparse
 import csv
 import math
@@ -24,10 +26,13 @@ import textwrap
 import time
 import zipfile
 from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 import fastnn as fnn
+from fastnn._typing import OutputName
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -62,7 +67,7 @@ class UsageError(Exception):
 
 # --------------------------------------------------------------------------- parsing helpers
 
-def _int_list(text):
+def _int_list(text: str) -> list[int]:
     """'64,32' -> [64, 32]; '' or 'none' -> [] (no hidden layer)."""
     text = text.strip()
     if text.lower() in ("", "none"):
@@ -77,7 +82,7 @@ def _int_list(text):
     return sizes
 
 
-def _ratios(text):
+def _ratios(text: str) -> tuple[float, ...]:
     try:
         values = [float(part) for part in text.split(",")]
     except ValueError:
@@ -88,14 +93,14 @@ def _ratios(text):
     return tuple(values)
 
 
-def _batch_size(text):
+def _batch_size(text: str) -> Optional[int]:
     """A positive int, or 'full' / 0 for full-batch gradient descent (None)."""
     if text.strip().lower() in ("full", "0", "none"):
         return None
     return _positive_int(text)
 
 
-def _positive_int(text):
+def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -105,7 +110,7 @@ def _positive_int(text):
     return value
 
 
-def _nonnegative_int(text):
+def _nonnegative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -115,7 +120,7 @@ def _nonnegative_int(text):
     return value
 
 
-def _nonnegative_float(text):
+def _nonnegative_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -125,21 +130,21 @@ def _nonnegative_float(text):
     return value
 
 
-def _positive_float(text):
+def _positive_float(text: str) -> float:
     value = _nonnegative_float(text)
     if value == 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
 
 
-def _keep_prob(text):
+def _keep_prob(text: str) -> float:
     value = _positive_float(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"keep_prob is a probability in (0, 1], got {text!r}")
     return value
 
 
-def _rate(text):
+def _rate(text: str) -> float:
     """An error rate: a fraction ('0.11') or a percentage ('11%')."""
     raw = text.strip()
     try:
@@ -153,13 +158,14 @@ def _rate(text):
     return value
 
 
-def _pct(fraction):
+def _pct(fraction: float) -> str:
     return f"{100 * fraction:.2f}%"
 
 
 # --------------------------------------------------------------------------- data files
 
-def load_data(path, target=None):
+def load_data(path: Union[str, os.PathLike[str]],
+              target: Optional[str] = None) -> tuple[NDArray[Any], NDArray[Any], str]:
     """(X (m, n) float64, y (m,) or (m, k), description) from a .csv or .npz file.
 
     Raises UsageError naming the file (and the line and column of a bad CSV cell).
@@ -181,9 +187,11 @@ def load_data(path, target=None):
     return read_npz(path)
 
 
-def read_csv(path, target=None):
+def read_csv(path: str, target: Optional[str] = None) -> tuple[NDArray[Any], NDArray[Any], str]:
     """Parse a numeric CSV with a header row; the target is the named (or last) column."""
-    header, rows, lines = None, [], []
+    header: Optional[list[str]] = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -234,7 +242,7 @@ def read_csv(path, target=None):
     return data[:, features], data[:, t], description
 
 
-def _is_number(text):
+def _is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:
@@ -242,7 +250,8 @@ def _is_number(text):
     return True
 
 
-def _csv_numbers(path, rows, lines, names):
+def _csv_numbers(path: str, rows: list[list[str]], lines: list[int],
+                 names: list[str]) -> NDArray[np.float64]:
     """The cells as a float64 array; the first bad cell is reported by line and column."""
     try:
         data = np.array(rows, dtype=np.float64)
@@ -269,7 +278,7 @@ def _csv_numbers(path, rows, lines, names):
     return data
 
 
-def read_npz(path):
+def read_npz(path: str) -> tuple[NDArray[Any], NDArray[Any], str]:
     """X (m, n) and y (m,) or (m, k) from an .npz file."""
     if not zipfile.is_zipfile(path):
         raise UsageError(f"{path}: not an .npz archive (not a zip file); expected arrays X and "
@@ -316,7 +325,8 @@ def read_npz(path):
     return X, y, description
 
 
-def choose_output(y, output=None):
+def choose_output(y: NDArray[Any],
+                  output: Optional[OutputName] = None) -> tuple[OutputName, int, str]:
     """(output, n_out, note): the output layer for targets `y`, inferred if not given.
 
     Inferred: 0/1 labels -> sigmoid; other non-negative integer labels -> softmax with
@@ -356,7 +366,8 @@ def choose_output(y, output=None):
     return output, 1, "given"
 
 
-def load_model(path):
+def load_model(path: Union[str, os.PathLike[str]]) -> fnn.MLP:
+    """The model saved at `path`; a missing, foreign or corrupt file is a UsageError."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such model file")
@@ -371,7 +382,7 @@ def load_model(path):
         raise UsageError(f"{path}: cannot read the model ({exc})") from None
 
 
-def _check_model_data(model, X, y, data_path):
+def _check_model_data(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any], data_path: str) -> None:
     """The data set fits the model: features, target kind (messages name the file)."""
     n_x = model.layer_sizes[0]
     if X.shape[1] != n_x:
@@ -383,16 +394,20 @@ def _check_model_data(model, X, y, data_path):
                          f"output: {exc}") from None
 
 
-def _split(X, y, args):
+_Part = tuple[NDArray[Any], NDArray[Any]]
+
+
+def _split(X: NDArray[Any], y: NDArray[Any],
+           args: argparse.Namespace) -> tuple[_Part, _Part, Optional[_Part]]:
     parts = fnn.split(X, y, ratios=args.ratios, stratify=args.stratify, seed=args.seed)
-    return parts if len(parts) == 3 else (*parts, None)
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else (parts[0], parts[1], None)
 
 
-def _optimizer(name, lr):
+def _optimizer(name: str, lr: Optional[float]) -> fnn.optim.Optimizer:
     return OPTIMIZERS[name](lr=DEFAULT_LR[name] if lr is None else lr)
 
 
-def _check_writable(path, what):
+def _check_writable(path: Union[str, os.PathLike[str]], what: str) -> None:
     folder = Path(path).resolve().parent
     if not folder.is_dir():
         raise UsageError(f"{path}: cannot save the {what}: folder {folder} does not exist")
@@ -402,7 +417,7 @@ def _check_writable(path, what):
 
 # --------------------------------------------------------------------------- demo
 
-def moons_bayes_error(noise, n=4000, grid=128, seed=0):
+def moons_bayes_error(noise: float, n: int = 4000, grid: int = 128, seed: int = 0) -> float:
     """Monte Carlo estimate of the Bayes error of make_moons with this noise.
 
     The class densities are the half circles blurred by N(0, noise^2 I); with equal
@@ -426,18 +441,18 @@ def moons_bayes_error(noise, n=4000, grid=128, seed=0):
 class _Report:
     """Prints lines and keeps them for report.txt."""
 
-    def __init__(self):
-        self.lines = []
+    def __init__(self) -> None:
+        self.lines: list[str] = []
 
-    def __call__(self, text=""):
+    def __call__(self, text: object = "") -> None:
         print(text, flush=True)
         self.lines.extend(str(text).split("\n"))
 
-    def text(self):
+    def text(self) -> str:
         return "\n".join(self.lines) + "\n"
 
 
-def _matplotlib_available():
+def _matplotlib_available() -> bool:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -445,10 +460,10 @@ def _matplotlib_available():
     return True
 
 
-def _results_table(rows, rate=True):
+def _results_table(rows: Sequence[tuple[Any, ...]], rate: bool = True) -> str:
     """rows: (label, train, dev, test, best_epoch, epochs, seconds)."""
     width = max(len("model"), *(len(r[0]) for r in rows))
-    fmt = _pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
+    fmt: Callable[[Any], str] = _pct if rate else (lambda v: "-" if v is None else f"{v:.4g}")
     head = "train err" if rate else "train MSE"
     lines = [f"{'model':<{width}}  {head:>10} {head.replace('train', 'dev'):>10} "
              f"{head.replace('train', 'test'):>10} {'best epoch':>10} {'epochs':>7} {'time':>7}"]
@@ -459,7 +474,8 @@ def _results_table(rows, rate=True):
     return "\n".join(lines)
 
 
-def cmd_demo(args):
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`fastnn demo`: returns the exit code."""
     from fastnn.datasets import make_moons
 
     mode = "quick" if args.quick else "full"
@@ -488,9 +504,10 @@ def cmd_demo(args):
            "standardized with the training set's mean and std")
     report()
 
-    common = dict(layer_sizes=layer_sizes, activation="relu", output="sigmoid", init="he",
-                  backend=args.backend, seed=args.seed, n_threads=args.threads)
-    variants = [
+    common: dict[str, Any] = dict(
+        layer_sizes=layer_sizes, activation="relu", output="sigmoid", init="he",
+        backend=args.backend, seed=args.seed, n_threads=args.threads)
+    variants: list[tuple[str, dict[str, Any], Optional[fnn.EarlyStopping]]] = [
         ("baseline (no regularization)", {}, None),
         (f"regularized (l2={DEMO_L2:g}, keep_prob={DEMO_KEEP_PROB:g}, early stopping)",
          {"l2": DEMO_L2, "keep_prob": DEMO_KEEP_PROB},
@@ -549,7 +566,7 @@ def cmd_demo(args):
     report()
     if plots:
         from fastnn import plots as fplots
-        figures = [
+        figures: list[tuple[str, Callable[..., Any], Any]] = [
             ("learning_curves_baseline.png", fplots.plot_learning_curves, fitted[0][2]),
             ("learning_curves_regularized.png", fplots.plot_learning_curves, reg_history),
             ("bias_variance_baseline.png", fplots.plot_bias_variance, diagnoses[0]),
@@ -577,7 +594,8 @@ def cmd_demo(args):
 
 # --------------------------------------------------------------------------- train
 
-def cmd_train(args):
+def cmd_train(args: argparse.Namespace) -> int:
+    """`fastnn train`: returns the exit code."""
     X, y, description = load_data(args.data, args.target)
     try:
         output, n_out, note = choose_output(y, args.output)
@@ -646,7 +664,8 @@ def cmd_train(args):
 
 # --------------------------------------------------------------------------- gradcheck
 
-def cmd_gradcheck(args):
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """`fastnn gradcheck`: returns the exit code."""
     model = load_model(args.model)
     X, y, description = load_data(args.data, args.target)
     n = min(args.examples, X.shape[0])
@@ -670,7 +689,8 @@ def cmd_gradcheck(args):
 
 # --------------------------------------------------------------------------- diagnose
 
-def cmd_diagnose(args):
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """`fastnn diagnose`: returns the exit code."""
     numbers = {name: getattr(args, name) for name in
                ("train_error", "dev_error", "train_dev_error")}
     given = [name for name, value in numbers.items() if value is not None]
@@ -715,7 +735,8 @@ def cmd_diagnose(args):
 
 # --------------------------------------------------------------------------- bench
 
-def cmd_bench(args):
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`fastnn bench`: returns the exit code of bench/run.py."""
     script = Path(BENCH_SCRIPT)
     if not script.is_file():
         raise UsageError(f"the benchmark script is not available: {script} does not exist. "
@@ -742,7 +763,7 @@ def cmd_bench(args):
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the descriptions' line breaks; appends meaningful defaults to the help."""
 
-    def _get_help_string(self, action):
+    def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
         if (action.option_strings and "default" not in text and default is not None
@@ -752,7 +773,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-def _add_engine_options(p, threads_default=None):
+def _add_engine_options(p: argparse.ArgumentParser, threads_default: Optional[int] = None) -> None:
     p.add_argument("--backend", choices=("cython", "reference"), default="cython",
                    help="kernels: compiled Cython or the pure-NumPy reference")
     p.add_argument("--threads", type=_positive_int, default=threads_default, metavar="N",
@@ -761,7 +782,7 @@ def _add_engine_options(p, threads_default=None):
                         "BLAS threads while training (tiny networks gain nothing from more)")
 
 
-def _add_data_options(p, split=True):
+def _add_data_options(p: argparse.ArgumentParser, split: bool = True) -> None:
     p.add_argument("--target", metavar="NAME", default=None,
                    help="CSV column holding the target (default: the last column)")
     if split:
@@ -779,7 +800,8 @@ DATA_HELP = ("a .csv file (a header row of column names, then numeric rows; the 
              "and y (m,)")
 
 
-def build_parser():
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The `fastnn` argument parser and its subcommands' parsers by name."""
     parser = argparse.ArgumentParser(
         prog="fastnn", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="fastnn: regularize, diagnose and check dense networks from the command "
@@ -789,9 +811,10 @@ def build_parser():
                              "or a bad file.", 79))
     parser.add_argument("--version", action="version", version=f"fastnn {fnn.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    subparsers = {}
+    subparsers: dict[str, argparse.ArgumentParser] = {}
 
-    def add(name, help_text, description, run):
+    def add(name: str, help_text: str, description: str,
+            run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         description = "\n\n".join(textwrap.fill(par, 79) for par in description.split("\n\n"))
         p = commands.add_parser(name, help=help_text, description=description,
                                 formatter_class=_Formatter)
@@ -940,13 +963,13 @@ def build_parser():
     return parser, subparsers
 
 
-def _exit_code(code):
+def _exit_code(code: Union[str, int, None]) -> int:
     if code is None:
         return EXIT_OK
     return code if isinstance(code, int) else EXIT_USAGE
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `fastnn` console script and `python -m fastnn`; returns the exit code."""
     parser, subparsers = build_parser()
     try:

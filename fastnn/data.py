@@ -1,9 +1,12 @@
 """Train/dev/test splits with the course's era defaults, input standardization and minibatches."""
+from __future__ import annotations
 
 from fractions import Fraction
 from numbers import Integral, Real
+from typing import Any, Literal, Optional, Sequence, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "NotFittedError",
@@ -23,11 +26,11 @@ _CONSTANT_RELATIVE_SPREAD = 1e3 * np.finfo(np.float64).eps
 # --------------------------------------------------------------------------- #
 # argument checks
 # --------------------------------------------------------------------------- #
-def _is_int(value):
+def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def _check_count(value, name, minimum):
+def _check_count(value: Any, name: str, minimum: int) -> int:
     if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
@@ -35,7 +38,7 @@ def _check_count(value, name, minimum):
     return int(value)
 
 
-def _check_seed(seed):
+def _check_seed(seed: Any) -> Optional[int]:
     if seed is None:
         return None
     if not _is_int(seed):
@@ -45,7 +48,7 @@ def _check_seed(seed):
     return int(seed)
 
 
-def _parse_ratios(ratios):
+def _parse_ratios(ratios: Any) -> tuple[Literal["counts", "fractions"], tuple[Any, ...]]:
     """Validate `ratios`; return ("counts", ints) or ("fractions", exact Fractions).
 
     Float ratios are read through their shortest decimal repr, so 0.35 means
@@ -79,7 +82,7 @@ def _parse_ratios(ratios):
 # --------------------------------------------------------------------------- #
 # counting
 # --------------------------------------------------------------------------- #
-def _largest_remainder(m, fractions):
+def _largest_remainder(m: int, fractions: Sequence[Fraction]) -> tuple[list[int], list[Fraction]]:
     """Round the quotas m*r to ints summing to m; leftovers go to the largest
     remainders, ties to the earlier set (train first)."""
     quotas = [m * r for r in fractions]
@@ -91,7 +94,8 @@ def _largest_remainder(m, fractions):
     return counts, quotas
 
 
-def _ensure_nonempty(counts, quotas, fractions):
+def _ensure_nonempty(counts: list[int], quotas: Sequence[Fraction],
+                     fractions: Sequence[Fraction]) -> list[int]:
     """Give every set with a positive ratio at least one example, train first.
 
     An example is taken from the set furthest above its quota among those that
@@ -112,7 +116,7 @@ def _ensure_nonempty(counts, quotas, fractions):
     return counts
 
 
-def split_counts(m, ratios):
+def split_counts(m: int, ratios: Sequence[float]) -> tuple[int, ...]:
     """Number of examples in each set when `m` examples are split by `ratios`.
 
     Parameters
@@ -150,7 +154,7 @@ def split_counts(m, ratios):
     return tuple(_ensure_nonempty(counts, quotas, values))
 
 
-def default_ratios(m, test=True):
+def default_ratios(m: int, test: bool = True) -> tuple[float, ...]:
     """The course's split fractions for a data set of `m` examples.
 
     Parameters
@@ -186,13 +190,14 @@ def default_ratios(m, test=True):
 # --------------------------------------------------------------------------- #
 # splitting
 # --------------------------------------------------------------------------- #
-def _class_labels(y):
+def _class_labels(y: NDArray[Any]) -> NDArray[Any]:
     if y.ndim == 2 and y.shape[1] > 1:
         return np.argmax(y, axis=1)
     return y.reshape(len(y))
 
 
-def _stratified_table(class_sizes, set_sizes, rng):
+def _stratified_table(class_sizes: NDArray[np.int64], set_sizes: NDArray[np.int64],
+                      rng: np.random.Generator) -> NDArray[np.int64]:
     """Examples of each class in each set: a (n_classes, n_sets) int table whose
     rows sum to the class sizes and columns to the (unstratified) set sizes.
 
@@ -215,7 +220,8 @@ def _stratified_table(class_sizes, set_sizes, rng):
     return table
 
 
-def _split_indices(m, counts, labels, rng):
+def _split_indices(m: int, counts: Sequence[int], labels: Optional[NDArray[Any]],
+                   rng: np.random.Generator) -> list[NDArray[np.intp]]:
     """Index arrays of the sets (sizes `counts`), stratified by `labels` if given."""
     order = rng.permutation(m)
     if labels is None:
@@ -231,7 +237,21 @@ def _split_indices(m, counts, labels, rng):
     return [rng.permutation(grouped[set_of == s]) for s in range(n_sets)]
 
 
-def split(X, y=None, ratios=None, *, test=True, stratify=False, seed=0):
+@overload
+def split(X: ArrayLike, y: None = None, ratios: Optional[Sequence[float]] = None, *,
+          test: bool = True, stratify: bool = False,
+          seed: Optional[int] = 0) -> tuple[tuple[NDArray[Any], None], ...]: ...
+
+
+@overload
+def split(X: ArrayLike, y: ArrayLike, ratios: Optional[Sequence[float]] = None, *,
+          test: bool = True, stratify: bool = False,
+          seed: Optional[int] = 0) -> tuple[tuple[NDArray[Any], NDArray[Any]], ...]: ...
+
+
+def split(X: ArrayLike, y: Optional[ArrayLike] = None, ratios: Optional[Sequence[float]] = None, *,
+          test: bool = True, stratify: bool = False,
+          seed: Optional[int] = 0) -> tuple[tuple[NDArray[Any], Optional[NDArray[Any]]], ...]:
     """Shuffle and split examples into train/dev(/test) sets.
 
     Parameters
@@ -277,13 +297,13 @@ def split(X, y=None, ratios=None, *, test=True, stratify=False, seed=0):
     m = X.shape[0]
     if m == 0:
         raise ValueError("X has no examples (m == 0)")
-    if y is not None:
-        y = np.asarray(y)
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must have shape (m,) or (m, k), got {y.shape}")
-        if y.shape[0] != m:
-            raise ValueError(f"y has {y.shape[0]} examples but X has {m}")
-    if stratify and y is None:
+    Y = None if y is None else np.asarray(y)
+    if Y is not None:
+        if Y.ndim not in (1, 2):
+            raise ValueError(f"y must have shape (m,) or (m, k), got {Y.shape}")
+        if Y.shape[0] != m:
+            raise ValueError(f"y has {Y.shape[0]} examples but X has {m}")
+    if stratify and Y is None:
         raise ValueError("stratify=True needs the labels y")
     seed = _check_seed(seed)
     if ratios is None:
@@ -299,9 +319,9 @@ def split(X, y=None, ratios=None, *, test=True, stratify=False, seed=0):
             f"set {empty[0]} would be empty"
         )
     rng = np.random.default_rng(seed)
-    labels = _class_labels(y) if stratify else None
+    labels = _class_labels(Y) if stratify and Y is not None else None
     parts = _split_indices(m, counts, labels, rng)
-    return tuple((X[idx], None if y is None else y[idx]) for idx in parts)
+    return tuple((X[idx], None if Y is None else Y[idx]) for idx in parts)
 
 
 # --------------------------------------------------------------------------- #
@@ -315,7 +335,7 @@ class NotFittedError(RuntimeError, ValueError, AttributeError):
     """
 
 
-def _check_features(X, name="X"):
+def _check_features(X: ArrayLike, name: str = "X") -> NDArray[Any]:
     """Return `X` as a finite 2-D numeric array of shape (m, n_features)."""
     X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
@@ -331,7 +351,7 @@ def _check_features(X, name="X"):
     return X
 
 
-def _float_dtype(dtype):
+def _float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     """float32/float64 are kept; anything else computes in float64."""
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
@@ -351,12 +371,16 @@ class Standardizer:
     n_features_in_ : int
     """
 
-    def __repr__(self):
+    mean_: NDArray[np.float64]
+    scale_: NDArray[np.float64]
+    n_features_in_: int
+
+    def __repr__(self) -> str:
         if hasattr(self, "n_features_in_"):
             return f"Standardizer(n_features_in_={self.n_features_in_})"
         return "Standardizer()"
 
-    def fit(self, X):
+    def fit(self, X: ArrayLike) -> Standardizer:
         """Compute ``mean_`` and ``scale_`` from the training set.
 
         Parameters
@@ -368,8 +392,9 @@ class Standardizer:
         self : Standardizer
         """
         X = _check_features(X)
-        mean = np.mean(X, axis=0, dtype=np.float64)
-        scale = np.std(X, axis=0, dtype=np.float64)
+        # asarray: typed as arrays (NumPy's stubs allow a scalar for an axis reduction).
+        mean = np.asarray(np.mean(X, axis=0, dtype=np.float64))
+        scale = np.asarray(np.std(X, axis=0, dtype=np.float64))
         # Exactly constant columns take their value as mean so they map to 0
         # exactly; the float64 mean of m equal values can be an ulp off.
         low, high = X.min(axis=0), X.max(axis=0)
@@ -380,12 +405,12 @@ class Standardizer:
         self._set(mean, scale)
         return self
 
-    def _set(self, mean, scale):
+    def _set(self, mean: NDArray[np.float64], scale: NDArray[np.float64]) -> None:
         self.mean_ = mean
         self.scale_ = scale
         self.n_features_in_ = mean.shape[0]
 
-    def _check_fitted_input(self, X):
+    def _check_fitted_input(self, X: ArrayLike) -> NDArray[Any]:
         if not hasattr(self, "mean_"):
             raise NotFittedError(
                 "this Standardizer is not fitted yet; call fit(X_train) first"
@@ -398,7 +423,7 @@ class Standardizer:
             )
         return X
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """Standardize `X` with the fitted ``mean_`` and ``scale_``.
 
         Parameters
@@ -416,11 +441,11 @@ class Standardizer:
         Z /= self.scale_.astype(dtype)
         return Z
 
-    def fit_transform(self, X):
+    def fit_transform(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """``fit(X)`` then ``transform(X)``; shapes as in `transform`."""
         return self.fit(X).transform(X)
 
-    def inverse_transform(self, Z):
+    def inverse_transform(self, Z: ArrayLike) -> NDArray[np.floating[Any]]:
         """Map standardized values back: ``Z * scale_ + mean_``.
 
         Parameters
@@ -438,14 +463,14 @@ class Standardizer:
         X += self.mean_.astype(dtype)
         return X
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, list[float]]:
         """JSON-friendly state: ``{"mean": [...], "scale": [...]}``."""
         if not hasattr(self, "mean_"):
             raise NotFittedError("this Standardizer is not fitted yet; nothing to save")
         return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> Standardizer:
         """Rebuild a fitted Standardizer from `to_dict` output.
 
         Parameters
@@ -476,7 +501,8 @@ class Standardizer:
 # --------------------------------------------------------------------------- #
 # minibatches
 # --------------------------------------------------------------------------- #
-def minibatches(m, batch_size, rng):
+def minibatches(m: int, batch_size: Optional[int],
+                rng: np.random.Generator) -> list[NDArray[np.intp]]:
     """Index arrays of one epoch's minibatches.
 
     Parameters

@@ -1,10 +1,17 @@
 """Built-in datasets: small seeded generators, and a loader for the course's football data."""
+from __future__ import annotations
+
+import os
+from typing import Any, Union
+
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn._validation import check_int, check_real, check_seed
 
 
-def make_moons(m=600, noise=0.25, seed=0):
+def make_moons(m: int = 600, noise: float = 0.25,
+               seed: int = 0) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Two interleaving half circles in 2-D with Gaussian noise: a non-linear binary task.
 
     Parameters
@@ -33,8 +40,18 @@ def make_moons(m=600, noise=0.25, seed=0):
     return X[order], y[order]
 
 
-def make_spirals(m=600, n_classes=3, noise=0.2, seed=0):
+def make_spirals(m: int = 600, n_classes: int = 3, noise: float = 0.2,
+                 seed: int = 0) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """`n_classes` interleaved spiral arms in 2-D: a multi-class task for a softmax output.
+
+    Parameters
+    ----------
+    m : int, default 600
+        Number of examples, at least `n_classes`.
+    n_classes : int, default 3
+    noise : float, default 0.2
+        Standard deviation of the Gaussian noise added to the angle.
+    seed : int, default 0
 
     Returns
     -------
@@ -53,7 +70,8 @@ def make_spirals(m=600, n_classes=3, noise=0.2, seed=0):
     return X[order], y[order].astype(np.int64)
 
 
-def load_football(path):
+def load_football(path: Union[str, os.PathLike[str]]) -> tuple[NDArray[Any], NDArray[Any],
+                                                                NDArray[Any], NDArray[Any]]:
     """The course's 2-D "football" data (C2 week 1) from its ``football.npz``.
 
     The file stores the course layout (features, examples); this returns rows as

@@ -6,14 +6,26 @@ notes' basic recipe as next steps. :func:`gradient_health` measures how activati
 back-propagated gradients grow or shrink from layer to layer (vanishing/exploding
 gradients); :class:`GradientHealthMonitor` records it during training.
 """
+from __future__ import annotations
+
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastnn.callbacks import Callback
+from fastnn._typing import ActivationName, InitName
 from fastnn._validation import check_int, check_real
+
+if TYPE_CHECKING:
+    from fastnn.model import MLP
+    from fastnn.training import History
+
+#: An (X (m, n_x), y (m,) or (m, n_L)) data set.
+DataPair = Sequence[ArrayLike]
 
 __all__ = [
     "Diagnosis", "diagnose", "LayerHealth", "GradientHealth", "gradient_health",
@@ -68,27 +80,27 @@ class Diagnosis:
     high_variance: bool
     data_mismatch_high: bool
     verdict: str
-    recipe: list = field(default_factory=list)
+    recipe: list[str] = field(default_factory=list)
     bias_margin: float = DEFAULT_THRESHOLD
     variance_margin: float = DEFAULT_THRESHOLD
     mismatch_margin: float | None = None
 
     @property
-    def focus(self):
+    def focus(self) -> str:
         """"avoidable bias", "variance" or "data mismatch": the largest gap."""
         gaps = {"avoidable bias": self.avoidable_bias, "variance": self.variance}
         if self.data_mismatch is not None:
             gaps["data mismatch"] = self.data_mismatch
-        return max(gaps, key=gaps.get)
+        return max(gaps, key=lambda name: gaps[name])
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The fields (and ``focus``) as a JSON-friendly dict."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         out["recipe"] = list(self.recipe)
         out["focus"] = self.focus
         return out
 
-    def __str__(self):
+    def __str__(self) -> str:
         mismatch = " (and data mismatch)" if self.data_mismatch_high else ""
         lines = [f"Bias/variance: {self.verdict}{mismatch}"]
         errors = f"  Bayes {_pct(self.bayes_error)} | train {_pct(self.train_error)}"
@@ -105,10 +117,13 @@ class Diagnosis:
         return "\n".join(lines)
 
 
-def diagnose(train_error=None, dev_error=None, bayes_error=0.0, train_dev_error=None, *,
-             model=None, train=None, dev=None, train_dev=None,
-             threshold=DEFAULT_THRESHOLD, z=DEFAULT_Z,
-             n_train=None, n_dev=None, n_train_dev=None):
+def diagnose(train_error: Optional[float] = None, dev_error: Optional[float] = None,
+             bayes_error: float = 0.0, train_dev_error: Optional[float] = None, *,
+             model: Optional[MLP] = None, train: Optional[DataPair] = None,
+             dev: Optional[DataPair] = None, train_dev: Optional[DataPair] = None,
+             threshold: float = DEFAULT_THRESHOLD, z: float = DEFAULT_Z,
+             n_train: Optional[int] = None, n_dev: Optional[int] = None,
+             n_train_dev: Optional[int] = None) -> Diagnosis:
     """Avoidable bias, variance and data mismatch, a verdict and the basic recipe.
 
     Give the errors, or a model and the data sets to measure them on. The gaps are
@@ -170,23 +185,26 @@ def diagnose(train_error=None, dev_error=None, bayes_error=0.0, train_dev_error=
     elif train is not None or dev is not None or train_dev is not None:
         raise ValueError("train, dev and train_dev data sets need model=...; "
                          "without a model give train_error and dev_error")
-    train_error = _check_rate("train_error", train_error)
-    dev_error = _check_rate("dev_error", dev_error)
-    bayes_error = _check_rate("bayes_error", bayes_error)
+    train_rate = _check_rate("train_error", train_error)
+    dev_rate = _check_rate("dev_error", dev_error)
+    bayes_rate = _check_rate("bayes_error", bayes_error)
+    train_dev_rate = None
     if train_dev_error is not None:
-        train_dev_error = _check_rate("train_dev_error", train_dev_error)
+        train_dev_rate = _check_rate("train_dev_error", train_dev_error)
     threshold = check_real("threshold", threshold, 0.0, 1.0)
     z = check_real("z", z, 0.0)
     sizes = {name: _check_size(name, n) for name, n in
              (("n_train", n_train), ("n_dev", n_dev), ("n_train_dev", n_train_dev))}
-    return _analyse(train_error, dev_error, bayes_error, train_dev_error, threshold, z, sizes)
+    return _analyse(train_rate, dev_rate, bayes_rate, train_dev_rate, threshold, z, sizes)
 
 
-def _analyse(train_error, dev_error, bayes_error, train_dev_error, threshold, z, sizes):
-    def margin(*pairs):
+def _analyse(train_error: float, dev_error: float, bayes_error: float,
+             train_dev_error: Optional[float], threshold: float, z: float,
+             sizes: dict[str, Optional[int]]) -> Diagnosis:
+    def margin(*pairs: tuple[float, Optional[int]]) -> float:
         if any(n is None for _, n in pairs):
             return threshold
-        se = math.sqrt(sum(p * (1 - p) / n for p, n in pairs))
+        se = math.sqrt(sum(p * (1 - p) / n for p, n in pairs if n is not None))
         return max(threshold, z * se)
 
     train = (train_error, sizes["n_train"])
@@ -195,7 +213,8 @@ def _analyse(train_error, dev_error, bayes_error, train_dev_error, threshold, z,
     if train_dev_error is None:
         variance = dev_error - train_error
         variance_margin = margin(train, (dev_error, sizes["n_dev"]))
-        mismatch = mismatch_margin = None
+        mismatch: Optional[float] = None
+        mismatch_margin: Optional[float] = None
     else:
         train_dev = (train_dev_error, sizes["n_train_dev"])
         variance = train_dev_error - train_error
@@ -204,7 +223,8 @@ def _analyse(train_error, dev_error, bayes_error, train_dev_error, threshold, z,
         mismatch_margin = margin(train_dev, (dev_error, sizes["n_dev"]))
     high_bias = avoidable_bias > bias_margin + ROUNDING
     high_variance = variance > variance_margin + ROUNDING
-    mismatch_high = mismatch is not None and mismatch > mismatch_margin + ROUNDING
+    mismatch_high = (mismatch is not None and mismatch_margin is not None
+                     and mismatch > mismatch_margin + ROUNDING)
     return Diagnosis(
         train_error=train_error, dev_error=dev_error, bayes_error=bayes_error,
         train_dev_error=train_dev_error, avoidable_bias=avoidable_bias, variance=variance,
@@ -214,7 +234,7 @@ def _analyse(train_error, dev_error, bayes_error, train_dev_error, threshold, z,
         variance_margin=variance_margin, mismatch_margin=mismatch_margin)
 
 
-def _verdict(high_bias, high_variance):
+def _verdict(high_bias: bool, high_variance: bool) -> str:
     if high_bias and high_variance:
         return "high bias and high variance"
     if high_bias:
@@ -224,9 +244,9 @@ def _verdict(high_bias, high_variance):
     return "fine"
 
 
-def _recipe(high_bias, high_variance, mismatch_high):
+def _recipe(high_bias: bool, high_variance: bool, mismatch_high: bool) -> list[str]:
     """The notes' loop: fix bias first, then variance; data mismatch on its own."""
-    steps = []
+    steps: list[str] = []
     if high_bias:
         steps += RECIPE_BIAS
     if high_variance:
@@ -236,7 +256,9 @@ def _recipe(high_bias, high_variance, mismatch_high):
     return steps or list(RECIPE_FINE)
 
 
-def _measure(model, train_error, dev_error, train_dev_error, train, dev, train_dev):
+def _measure(model: MLP, train_error: Optional[float], dev_error: Optional[float],
+             train_dev_error: Optional[float], train: Optional[DataPair], dev: Optional[DataPair],
+             train_dev: Optional[DataPair]) -> tuple[Any, ...]:
     """(train, dev, train-dev errors, and the three set sizes) measured with `model`."""
     given = [name for name, v in (("train_error", train_error), ("dev_error", dev_error),
                                   ("train_dev_error", train_dev_error)) if v is not None]
@@ -245,7 +267,8 @@ def _measure(model, train_error, dev_error, train_dev_error, train, dev, train_d
     if getattr(model, "output", None) == "linear":
         raise ValueError("model has a linear output: its error is a mean squared error, "
                          "not an error rate; pass train_error and dev_error yourself")
-    errors, sizes = [], []
+    errors: list[Optional[float]] = []
+    sizes: list[Optional[int]] = []
     for name, data in (("train", train), ("dev", dev), ("train_dev", train_dev)):
         if data is None and name != "train_dev":
             raise ValueError(f"{name} must be an (X, y) pair when model is given")
@@ -255,14 +278,14 @@ def _measure(model, train_error, dev_error, train_dev_error, train, dev, train_d
     return (*errors, *sizes)
 
 
-def _pair_error(name, model, data):
+def _pair_error(name: str, model: MLP, data: Any) -> tuple[float, int]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"{name} must be a pair (X, y)")
     X, y = data
     return model.error(X, y), int(np.shape(X)[0])
 
 
-def _check_rate(name, value):
+def _check_rate(name: str, value: Any) -> float:
     if value is None:
         raise ValueError(f"{name} is required (a fraction in [0, 1]), or pass model=... "
                          "with the data sets")
@@ -271,15 +294,15 @@ def _check_rate(name, value):
     return check_real(name, value, 0.0, 1.0)
 
 
-def _check_size(name, n):
+def _check_size(name: str, n: Optional[int]) -> Optional[int]:
     return None if n is None else check_int(name, n, low=1)
 
 
-def _pct(fraction):
+def _pct(fraction: float) -> str:
     return f"{100 * fraction:.1f}%"
 
 
-def _flag(high):
+def _flag(high: bool) -> str:
     return " (high)" if high else ""
 
 
@@ -318,14 +341,14 @@ class GradientHealth:
     the RMS of dZ); ``warning`` is "exploding", "vanishing" or None.
     """
 
-    layers: tuple
+    layers: tuple[LayerHealth, ...]
     activation_growth: float
     gradient_growth: float
     warning: str | None
     low: float = 0.5
     high: float = 2.0
 
-    def __str__(self):
+    def __str__(self) -> str:
         head = (f"{'layer':>5} {'A mean':>10} {'A std':>10} {'A ratio':>8} {'dW mean':>10} "
                 f"{'dW std':>10} {'|dW|':>10} {'dZ rms':>10} {'dZ ratio':>8}")
         rows = [head]
@@ -340,7 +363,8 @@ class GradientHealth:
         return "\n".join(rows)
 
 
-def gradient_health(model, X, y, *, low=0.5, high=2.0):
+def gradient_health(model: MLP, X: ArrayLike, y: ArrayLike, *, low: float = 0.5,
+                    high: float = 2.0) -> GradientHealth:
     """Activation and gradient statistics per layer, and a vanishing/exploding warning.
 
     One forward and one backward pass over (X, y) with dropout off, on the model's
@@ -385,34 +409,38 @@ def gradient_health(model, X, y, *, low=0.5, high=2.0):
     return GradientHealth(tuple(layers), act_growth, grad_growth, warning, low, high)
 
 
-def _moments(a):
+def _moments(a: ArrayLike) -> tuple[float, float, float]:
     """(mean, std, Frobenius norm) in float64."""
     a = np.asarray(a, dtype=np.float64)
     return float(a.mean()), float(a.std()), float(np.linalg.norm(a.ravel()))
 
 
-def _rms(a):
+def _rms(a: ArrayLike) -> float:
     a = np.asarray(a, dtype=np.float64)
     return float(np.sqrt(np.mean(a * a)))
 
 
-def _ratio(num, den):
+def _ratio(num: float, den: float) -> float:
     if den == 0:
         return math.inf if num > 0 else math.nan
     return num / den
 
 
-def _layer_rows(acts, grads, deltas):
+def _layer_rows(acts: Sequence[tuple[float, float, float]],
+                grads: Sequence[tuple[float, float, float]],
+                deltas: Sequence[float]) -> list[LayerHealth]:
     rows = []
     L = len(grads)
     for l in range(1, L + 1):
         grad_ratio = _ratio(deltas[l - 1], deltas[l]) if l < L else None
-        rows.append(LayerHealth(l, *acts[l], *grads[l - 1], deltas[l - 1],
-                                _ratio(acts[l][1], acts[l - 1][1]), grad_ratio))
+        act_mean, act_std, act_norm = acts[l]
+        grad_mean, grad_std, grad_norm = grads[l - 1]
+        rows.append(LayerHealth(l, act_mean, act_std, act_norm, grad_mean, grad_std, grad_norm,
+                                deltas[l - 1], _ratio(acts[l][1], acts[l - 1][1]), grad_ratio))
     return rows
 
 
-def _growth(series):
+def _growth(series: Sequence[float]) -> float:
     """Geometric mean of successive ratios of a positive series: (last/first)^(1/(k-1))."""
     s = np.asarray(series, dtype=np.float64)
     if s.size < 2:
@@ -424,7 +452,8 @@ def _growth(series):
     return float((s[-1] / s[0]) ** (1.0 / (s.size - 1)))
 
 
-def _health_warning(act_growth, grad_growth, low, high, n_hidden):
+def _health_warning(act_growth: float, grad_growth: float, low: float, high: float,
+                    n_hidden: int) -> Optional[str]:
     if n_hidden < 3:
         return None
     candidates = []
@@ -455,21 +484,21 @@ class GradientHealthMonitor(Callback):
     every : int, default 10
     """
 
-    def __init__(self, X, y, every=10):
+    def __init__(self, X: ArrayLike, y: ArrayLike, every: int = 10) -> None:
         self.X, self.y = X, y
         self.every = check_int("every", every, low=1)
-        self.records = []
+        self.records: list[tuple[int, GradientHealth]] = []
 
-    def on_train_begin(self, model, history):
-        self._last_warning = None
+    def on_train_begin(self, model: MLP, history: History) -> None:
+        self._last_warning: Optional[str] = None
         self._record(model, model.epoch_)
 
-    def on_epoch_end(self, model, epoch, history):
+    def on_epoch_end(self, model: MLP, epoch: int, history: History) -> bool:
         if epoch % self.every == 0:
             self._record(model, epoch)
         return False
 
-    def _record(self, model, epoch):
+    def _record(self, model: MLP, epoch: int) -> None:
         result = gradient_health(model, self.X, self.y)
         self.records.append((epoch, result))
         if result.warning is not None and result.warning != self._last_warning:
@@ -482,7 +511,8 @@ class GradientHealthMonitor(Callback):
 
 # --------------------------------------------------------------------------- demo
 
-def vanishing_exploding_demo(depth=20, width=64, m=256, seed=0):
+def vanishing_exploding_demo(depth: int = 20, width: int = 64, m: int = 256,
+                             seed: int = 0) -> dict[str, GradientHealth]:
     """Gradient health of deep random-data networks under different initializations.
 
     Each network is ``[width] * depth + [1]`` (depth layers of weights, sigmoid output,
@@ -514,12 +544,13 @@ def vanishing_exploding_demo(depth=20, width=64, m=256, seed=0):
     rng = np.random.default_rng(check_int("seed", seed, low=0))
     X = rng.standard_normal((m, width))
     y = rng.integers(0, 2, m)
-    setups = {}
-    for activation, good in (("relu", "he"), ("tanh", "xavier")):
+    setups: dict[str, tuple[ActivationName, InitName, float]] = {}
+    pairs: tuple[tuple[ActivationName, InitName], ...] = (("relu", "he"), ("tanh", "xavier"))
+    for activation, good in pairs:
         setups[f"{activation}, random x1"] = (activation, "random", 1.0)
         setups[f"{activation}, random x0.01"] = (activation, "random", 0.01)
         setups[f"{activation}, {good}"] = (activation, good, 1.0)
-    out = {}
+    out: dict[str, GradientHealth] = {}
     for name, (activation, init, scale) in setups.items():
         model = MLP([width] * depth + [1], activation=activation, init=init,
                     init_scale=scale, dtype="float64", seed=seed)

@@ -12,15 +12,20 @@ enters Z[l+1] as a rank-1 update, so the layers before l are never recomputed an
 many components share one vectorised pass.  A model whose ``cost`` is overridden
 (a subclass, or patched on the instance) is checked by calling ``model.cost`` itself.
 """
+from __future__ import annotations
+
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from fastnn import reference
 from fastnn.model import MLP
 from fastnn.optim import SGD
+from fastnn._typing import FloatArray
 from fastnn._validation import check_int, check_real, check_seed
 
 # The notes' bands sit at 1e-7 / 1e-5 / 1e-3; the boundaries are their geometric midpoints.
@@ -54,13 +59,13 @@ class GradcheckResult:
 
     difference: float
     verdict: str
-    per_parameter: dict
-    worst: dict
+    per_parameter: dict[str, float]
+    worst: dict[str, Any]
     n_checked: int
     epsilon: float
-    after_training: "GradcheckResult | None" = field(default=None, repr=False)
+    after_training: Optional[GradcheckResult] = field(default=None, repr=False)
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"gradient check: difference {self.difference:.3e} -> {self.verdict} "
                  f"({self.n_checked} components, epsilon {self.epsilon:g})"]
         for name, diff in self.per_parameter.items():
@@ -74,7 +79,7 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
-def verdict(difference):
+def verdict(difference: float) -> str:
     """The notes' reading of a relative difference."""
     if difference < CORRECT_BELOW:
         return "correct"
@@ -83,14 +88,16 @@ def verdict(difference):
     return "bug"
 
 
-def relative_difference(approx, analytic):
+def relative_difference(approx: NDArray[Any], analytic: NDArray[Any]) -> float:
     """||approx - analytic||_2 / (||approx||_2 + ||analytic||_2), 0 when both are 0."""
     denominator = np.linalg.norm(approx) + np.linalg.norm(analytic)
     return float(np.linalg.norm(approx - analytic) / denominator) if denominator > 0 else 0.0
 
 
-def gradcheck(model, X, y, epsilon=1e-7, *, components=None, seed=0, after_steps=0,
-              lr=0.1, method="auto"):
+def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
+              components: Optional[int] = None, seed: int = 0, after_steps: int = 0,
+              lr: float = 0.1,
+              method: Literal["auto", "batched", "loop"] = "auto") -> GradcheckResult:
     """Check ``model.gradients`` against central differences of ``model.cost``.
 
     Parameters
@@ -134,7 +141,8 @@ def gradcheck(model, X, y, epsilon=1e-7, *, components=None, seed=0, after_steps
         raise ValueError("method='batched' needs MLP's own cost; this model overrides it")
     analytic = checked.gradients(X, y)
     if method == "batched":
-        approx = _batched_differences(checked, *checked._check_Xy(X, y), selection, epsilon)
+        X_checked, y_checked = checked._check_Xy(X, y)
+        approx = _batched_differences(checked, X_checked, y_checked, selection, epsilon)
     else:
         approx = _loop_differences(checked, X, y, selection, epsilon)
     result = _summarize(selection, approx, analytic, epsilon)
@@ -147,7 +155,7 @@ def gradcheck(model, X, y, epsilon=1e-7, *, components=None, seed=0, after_steps
     return result
 
 
-def _float64_model(model, force_copy=False):
+def _float64_model(model: MLP, force_copy: bool = False) -> MLP:
     """The model itself if float64, else a float64 copy of the same class and settings.
 
     The copy is shallow, so methods patched on the instance come along; its arrays are
@@ -162,7 +170,7 @@ def _float64_model(model, force_copy=False):
     return clone
 
 
-def _has_plain_cost(model):
+def _has_plain_cost(model: MLP) -> bool:
     """True when J is MLP's own cost (no override on the class or the instance)."""
     cls = type(model)
     overridden = any(getattr(cls, name) is not getattr(MLP, name)
@@ -170,11 +178,12 @@ def _has_plain_cost(model):
     return not overridden and "cost" not in vars(model)
 
 
-def _parameter_names(model):
+def _parameter_names(model: MLP) -> list[str]:
     return [name for l in range(1, model.n_layers + 1) for name in (f"W{l}", f"b{l}")]
 
 
-def _select_components(model, components, seed):
+def _select_components(model: MLP, components: Optional[int],
+                       seed: int) -> dict[str, NDArray[np.integer[Any]]]:
     """Flat indices to check, per parameter name (all of them unless `components`)."""
     sizes = {name: p.size for name, p in zip(_parameter_names(model), model._flat_params)}
     total = sum(sizes.values())
@@ -186,7 +195,9 @@ def _select_components(model, components, seed):
             for name, size in sizes.items()}
 
 
-def _loop_differences(model, X, y, selection, epsilon):
+def _loop_differences(model: MLP, X: ArrayLike, y: ArrayLike,
+                      selection: dict[str, NDArray[np.integer[Any]]],
+                      epsilon: float) -> dict[str, NDArray[np.float64]]:
     """The notes' loop: J(theta +- eps e_i) through model.cost, one component at a time."""
     approx = {}
     for name, flat in zip(_parameter_names(model), model._flat_params):
@@ -203,20 +214,26 @@ def _loop_differences(model, X, y, selection, epsilon):
     return approx
 
 
-def _batched_differences(model, X, y, selection, epsilon):
+def _batched_differences(model: MLP, X: FloatArray, y: NDArray[Any],
+                         selection: dict[str, NDArray[np.integer[Any]]],
+                         epsilon: float) -> dict[str, NDArray[Any]]:
     """Central differences of MLP's cost for many components per vectorised pass."""
     L, m = model.n_layers, X.shape[0]
-    activations = list(model.activation) + ["linear"]
-    Zs, As = [], [X]
+    activations: list[str] = [*model.activation, "linear"]
+    Zs: list[FloatArray] = []
+    As: list[FloatArray] = [X]
     for W, b, g in zip(model._weights, model._biases, activations):
         Zs.append(As[-1] @ W.T + b)
         As.append(reference.activation_forward(g, Zs[-1]))
-    approx = {}
+    approx: dict[str, NDArray[Any]] = {}
     for l in range(1, L + 1):
         W = model._weights[l - 1]
         for name, is_bias in ((f"W{l}", False), (f"b{l}", True)):
             flat_index = selection[name]
-            rows, cols = (flat_index, None) if is_bias else np.divmod(flat_index, W.shape[1])
+            rows: NDArray[Any]
+            cols: NDArray[Any]
+            # For a bias, cols is never read (it was None); flat_index keeps one array type.
+            rows, cols = (flat_index, flat_index) if is_bias else np.divmod(flat_index, W.shape[1])
             chunk = max(1, CHUNK_ELEMENTS // (m * max(model.layer_sizes[l:])))
             values = []
             for start in range(0, len(flat_index), chunk):
@@ -234,7 +251,9 @@ def _batched_differences(model, X, y, selection, epsilon):
     return approx
 
 
-def _perturbed_costs(model, l, j, dz, Zs, As, activations, y, m):
+def _perturbed_costs(model: MLP, l: int, j: NDArray[Any], dz: NDArray[Any],
+                     Zs: Sequence[FloatArray], As: Sequence[FloatArray],
+                     activations: Sequence[str], y: NDArray[Any], m: int) -> NDArray[Any]:
     """Data cost J for each of C perturbations dz (C, m) of column j[c] of Z[l]."""
     index = np.arange(len(j))
     if l == model.n_layers:
@@ -252,7 +271,7 @@ def _perturbed_costs(model, l, j, dz, Zs, As, activations, y, m):
     return _data_costs(model.output, Z, y, m)
 
 
-def _data_costs(output, Z, y, m):
+def _data_costs(output: str, Z: NDArray[Any], y: NDArray[Any], m: int) -> NDArray[Any]:
     """The loss of each logits batch Z (C, m, k) against y, as MLP's loss kernels define it."""
     if output == "sigmoid":
         return np.sum(np.maximum(Z, 0) - Z * y + np.log1p(np.exp(-np.abs(Z))), axis=(1, 2)) / m
@@ -263,7 +282,8 @@ def _data_costs(output, Z, y, m):
     return np.sum((Z - y) ** 2, axis=(1, 2)) / (2 * m * Z.shape[2])
 
 
-def _regularization_slope(model, l, w, epsilon, m):
+def _regularization_slope(model: MLP, l: int, w: NDArray[Any], epsilon: float,
+                          m: int) -> NDArray[Any]:
     """Central difference of lambda/(2m) w^2 + lambda_1/(2m) |w| at the weights w."""
     l2, l1 = model.l2[l - 1], model.l1[l - 1]
     plus, minus = w + epsilon, w - epsilon
@@ -271,8 +291,12 @@ def _regularization_slope(model, l, w, epsilon, m):
             / (2 * m) / (2 * epsilon))
 
 
-def _summarize(selection, approx, analytic, epsilon):
-    per_parameter, all_approx, all_analytic, worst = {}, [], [], None
+def _summarize(selection: dict[str, NDArray[np.integer[Any]]], approx: dict[str, NDArray[Any]],
+               analytic: dict[str, FloatArray], epsilon: float) -> GradcheckResult:
+    per_parameter: dict[str, float] = {}
+    all_approx: list[NDArray[Any]] = []
+    all_analytic: list[NDArray[Any]] = []
+    worst: Optional[dict[str, Any]] = None
     for name, idx in selection.items():
         a = approx[name]
         g = analytic["d" + name].reshape(-1)[idx]
@@ -287,6 +311,8 @@ def _summarize(selection, approx, analytic, epsilon):
                 worst = {"parameter": name, "index": tuple(int(i) for i in np.unravel_index(idx[k], shape)),
                          "approx": float(a[k]), "analytic": float(g[k]), "gap": float(gap)}
     difference = relative_difference(np.concatenate(all_approx), np.concatenate(all_analytic))
+    # Every parameter has at least one component selected, so a worst one exists.
+    assert worst is not None
     worst.pop("gap")
     return GradcheckResult(difference=difference, verdict=verdict(difference),
                            per_parameter=per_parameter, worst=worst,

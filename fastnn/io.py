@@ -4,13 +4,17 @@ Files are loaded with ``allow_pickle=False`` and written atomically (a temporary
 in the same folder, flushed to disk, then renamed over the target), so a crash while
 saving leaves any previous file intact.
 """
+from __future__ import annotations
+
 import io as _io
 import json
 import os
 import tempfile
 import zipfile
+from typing import Any, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fastnn.data import Standardizer
 from fastnn.model import MLP
@@ -25,11 +29,19 @@ class ModelFileError(ValueError):
     """The file is not a readable fastnn model (corrupt, truncated, foreign or tampered)."""
 
 
-def save(model, path):
-    """Write `model` (architecture, hyperparameters, weights, standardizer, optimizer state)."""
+def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
+    """Write `model` (architecture, hyperparameters, weights, standardizer, optimizer state).
+
+    Parameters
+    ----------
+    model : MLP
+    path : str or path-like
+        The .npz file to write (replaced atomically if it exists).
+    """
     path = os.fspath(path)
-    arrays = model.params
-    meta = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
+    # Any: np.savez's stub would read a key named like its keyword arguments as one.
+    arrays: dict[str, Any] = model.params
+    meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
             "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None}
     if model.standardizer is not None:
         meta["standardizer"] = model.standardizer.to_dict()
@@ -43,7 +55,7 @@ def save(model, path):
     _atomic_write(path, buffer.getvalue())
 
 
-def _atomic_write(path, data):
+def _atomic_write(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
     try:
@@ -61,8 +73,17 @@ def _atomic_write(path, data):
         raise
 
 
-def load(path):
+def load(path: Union[str, os.PathLike[str]]) -> MLP:
     """Read a model written by :meth:`MLP.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    MLP
+        With its weights, standardizer, step/epoch counters and optimizer state.
 
     Raises
     ------
@@ -100,7 +121,7 @@ def load(path):
         raise ModelFileError(f"{path} is not a valid fastnn model file: {exc}") from None
 
 
-def _rebuild(meta, arrays):
+def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
     model = MLP(**meta["config"])
     model.set_params({k: v for k, v in arrays.items() if not k.startswith("optimizer/")})
     model.step_, model.epoch_ = int(meta["step"]), int(meta["epoch"])

@@ -1,10 +1,18 @@
 """Output layers: what each expects as targets and how it turns outputs into predictions."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-OUTPUTS = ("sigmoid", "softmax", "linear")
+from fastnn._typing import FloatArray, OutputName
+
+OUTPUTS: tuple[OutputName, ...] = ("sigmoid", "softmax", "linear")
 
 
-def prepare_targets(output, y, m, n_out, dtype, name="y"):
+def prepare_targets(output: OutputName, y: ArrayLike, m: int, n_out: int, dtype: DTypeLike,
+                    name: str = "y") -> NDArray[Any]:
     """Check `y` against the output layer and return it in the form the loss kernels take.
 
     sigmoid: values in [0, 1] of shape (m,) or (m, n_out) -> float (m, n_out);
@@ -33,7 +41,7 @@ def prepare_targets(output, y, m, n_out, dtype, name="y"):
     return np.ascontiguousarray(y, dtype=dtype)
 
 
-def _softmax_labels(y, m, n_out, name):
+def _softmax_labels(y: NDArray[Any], m: int, n_out: int, name: str) -> NDArray[np.intp]:
     if y.ndim == 2 and y.shape == (m, n_out) and n_out > 1:
         if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
             raise ValueError(f"{name} given as a 2-D array must be one-hot (one 1 per row)")
@@ -51,8 +59,12 @@ def _softmax_labels(y, m, n_out, name):
     return np.ascontiguousarray(y, dtype=np.intp)
 
 
-def predict_from_proba(output, proba):
-    """Class labels (or values) from the output activations (m, n_out)."""
+def predict_from_proba(output: OutputName, proba: FloatArray) -> NDArray[Any]:
+    """Class labels (or values) from the output activations (m, n_out).
+
+    Returns labels (m,) for softmax, 0/1 labels (m,) or (m, n_out) for sigmoid, and
+    values (m,) or (m, n_out) for linear (one column is returned as (m,)).
+    """
     if output == "softmax":
         return np.argmax(proba, axis=1)
     if output == "sigmoid":
@@ -61,7 +73,7 @@ def predict_from_proba(output, proba):
     return proba[:, 0] if proba.shape[1] == 1 else proba
 
 
-def error_rate(output, proba, y):
+def error_rate(output: OutputName, proba: FloatArray, y: NDArray[Any]) -> float:
     """1 - accuracy for classification outputs; mean squared error for a linear output.
 
     `y` is in the form returned by :func:`prepare_targets`.

@@ -1,15 +1,29 @@
 """The multilayer perceptron: parameters, forward and backward passes, cost, prediction."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from fastnn import init as _init
 from fastnn.losses import OUTPUTS, error_rate, predict_from_proba, prepare_targets
 from fastnn.ops import get_backend
-from fastnn.reference import ACTIVATIONS, dropout_key
+from fastnn.reference import dropout_key
 from fastnn._threads import blas_threads
+from fastnn._typing import (ACTIVATION_NAMES, ActivationName, BackendName, FloatArray,
+                            FloatDTypeLike, InitName, OutputName)
 from fastnn._validation import (check_choice, check_dtype, check_int, check_matrix, check_real,
                                 check_seed, per_layer)
 
-HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "linear") + ("linear",)
+if TYPE_CHECKING:
+    from fastnn.data import Standardizer
+    from fastnn.optim import Optimizer
+    from fastnn.training import History
+
+HIDDEN_ACTIVATIONS: tuple[ActivationName, ...] = (
+    tuple(a for a in ACTIVATION_NAMES if a != "linear") + ("linear",))
 # Training keeps at most this many batch sizes' buffers: the batch and the short last one.
 MAX_WORKSPACES = 2
 
@@ -22,11 +36,14 @@ class _Workspace:
     by the fused backward pass, and is never needed for l = 0.
     """
 
-    def __init__(self, m, layer_sizes, dtype, input_dropout):
-        self.acts = [np.empty((m, layer_sizes[0]), dtype) if input_dropout else None]
+    def __init__(self, m: int, layer_sizes: Sequence[int], dtype: np.dtype[Any],
+                 input_dropout: bool) -> None:
+        self.acts: list[Any] = [np.empty((m, layer_sizes[0]), dtype) if input_dropout else None]
         self.acts += [np.empty((m, n), dtype) for n in layer_sizes[1:]]
-        self.deltas = [None] + [np.empty((m, n), dtype) for n in layer_sizes[1:]]
-        self.plan, self.plan_key = None, None  # the compiled step plan, when fused
+        self.deltas: list[Any] = [None] + [np.empty((m, n), dtype) for n in layer_sizes[1:]]
+        # The compiled step plan (a _dense.TrainPlan), when fused, and what it was built for.
+        self.plan: Any = None
+        self.plan_key: Optional[tuple[int, int]] = None
 
 
 class MLP:
@@ -68,9 +85,32 @@ class MLP:
         any thread count.
     """
 
-    def __init__(self, layer_sizes, activation="relu", output="sigmoid", init="he",
-                 init_scale=1.0, keep_prob=1.0, input_keep_prob=1.0, l2=0.0, l1=0.0,
-                 dtype="float32", backend="cython", seed=0, n_threads=None):
+    layer_sizes: tuple[int, ...]
+    n_layers: int
+    activation: tuple[ActivationName, ...]
+    output: OutputName
+    init: InitName
+    init_scale: float
+    keep_prob: tuple[float, ...]
+    input_keep_prob: float
+    l2: tuple[float, ...]
+    l1: tuple[float, ...]
+    dtype: np.dtype[Any]
+    backend: str
+    seed: int
+    n_threads: Optional[int]
+    step_: int
+    epoch_: int
+    optimizer_: Optional[Optimizer]
+    standardizer: Optional[Standardizer]
+
+    def __init__(self, layer_sizes: Sequence[int],
+                 activation: Union[ActivationName, Sequence[ActivationName]] = "relu",
+                 output: OutputName = "sigmoid", init: InitName = "he", init_scale: float = 1.0,
+                 keep_prob: Union[float, Sequence[float]] = 1.0, input_keep_prob: float = 1.0,
+                 l2: Union[float, Sequence[float]] = 0.0, l1: Union[float, Sequence[float]] = 0.0,
+                 dtype: FloatDTypeLike = "float32", backend: BackendName = "cython",
+                 seed: int = 0, n_threads: Optional[int] = None) -> None:
         self.layer_sizes = _check_layer_sizes(layer_sizes)
         L = self.n_layers = len(self.layer_sizes) - 1
         self.activation = per_layer("activation", activation, L - 1,
@@ -97,7 +137,7 @@ class MLP:
                                            self.seed, self.dtype)
         self._set_arrays(weights, biases)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # Workspaces hold compiled step plans (raw pointers): rebuilt on demand, not pickled.
         state = self.__dict__.copy()
         state["_workspaces"] = {}
@@ -105,7 +145,7 @@ class MLP:
 
     # -- parameters ---------------------------------------------------------
 
-    def _set_arrays(self, weights, biases):
+    def _set_arrays(self, weights: list[FloatArray], biases: list[FloatArray]) -> None:
         self._weights, self._biases = weights, biases
         self._grad_weights = [np.empty_like(W) for W in weights]
         self._grad_biases = [np.empty_like(b) for b in biases]
@@ -113,20 +153,30 @@ class MLP:
         self._flat_params = [a.reshape(-1) for pair in zip(weights, biases) for a in pair]
         self._flat_grads = [a.reshape(-1) for pair in zip(self._grad_weights, self._grad_biases)
                             for a in pair]
-        self._workspaces = {}
+        self._workspaces: dict[tuple[int, bool], _Workspace] = {}
 
     @property
-    def params(self):
+    def params(self) -> dict[str, FloatArray]:
         """Copies of the parameters: {"W1": (n1, n0), "b1": (n1,), ..., "WL", "bL"}."""
-        out = {}
+        out: dict[str, FloatArray] = {}
         for l, (W, b) in enumerate(zip(self._weights, self._biases), start=1):
             out[f"W{l}"], out[f"b{l}"] = W.copy(), b.copy()
         return out
 
-    def set_params(self, params):
+    def set_params(self, params: Mapping[str, ArrayLike]) -> MLP:
         """Copy `params` (a dict like :attr:`params`) into the model; shapes are checked.
 
         All arrays are checked before any is copied, so a bad dict changes nothing.
+
+        Parameters
+        ----------
+        params : dict
+            ``{"W1": (n1, n0), "b1": (n1,), ..., "WL": (nL, nL-1), "bL": (nL,)}``, exactly
+            these keys; values are cast to the model's dtype and must be finite in it.
+
+        Returns
+        -------
+        self : MLP
         """
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
@@ -135,7 +185,7 @@ class MLP:
         if missing or extra:
             raise ValueError(f"params keys do not match the model: missing {sorted(missing)}, "
                              f"unexpected {sorted(extra)}")
-        staged = {}
+        staged: dict[str, NDArray[Any]] = {}
         for name, shape in expected.items():
             arr = np.asarray(params[name])
             if arr.shape != shape:
@@ -152,36 +202,37 @@ class MLP:
             arr[...] = staged[name]
         return self
 
-    def _named_arrays(self):
+    def _named_arrays(self) -> Iterator[tuple[str, FloatArray]]:
         for l, (W, b) in enumerate(zip(self._weights, self._biases), start=1):
             yield f"W{l}", W
             yield f"b{l}", b
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         """Number of scalar parameters."""
         return sum(p.size for p in self._flat_params)
 
     # -- validation ---------------------------------------------------------
 
-    def _check_X(self, X, name="X", standardize=True):
+    def _check_X(self, X: ArrayLike, name: str = "X", standardize: bool = True) -> FloatArray:
         X = check_matrix(name, X, self.layer_sizes[0], self.dtype)
         return self._standardize(X) if standardize else X
 
-    def _standardize(self, X):
+    def _standardize(self, X: FloatArray) -> FloatArray:
         """X through the attached standardizer, if any."""
         if self.standardizer is None:
             return X
         return np.ascontiguousarray(self.standardizer.transform(X), dtype=self.dtype)
 
-    def _check_Xy(self, X, y, names=("X", "y"), standardize=True):
+    def _check_Xy(self, X: ArrayLike, y: ArrayLike, names: tuple[str, str] = ("X", "y"),
+                  standardize: bool = True) -> tuple[FloatArray, NDArray[Any]]:
         X = self._check_X(X, names[0], standardize)
         y = prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1], self.dtype, names[1])
         return X, y
 
     # -- passes on validated arrays -------------------------------------------
 
-    def _workspace(self, m, train):
+    def _workspace(self, m: int, train: bool) -> _Workspace:
         """Buffers for batch size m: cached while training, fresh otherwise."""
         input_dropout = train and self.input_keep_prob < 1
         key = (m, input_dropout)
@@ -194,13 +245,14 @@ class MLP:
                 self._workspaces[key] = ws
         return ws
 
-    def _dropout(self, layer, keep_prob):
+    def _dropout(self, layer: int, keep_prob: float) -> tuple[int, float]:
         """(key, keep_prob) of `layer` at the current step (layer 0 is the input)."""
         if keep_prob >= 1.0:
             return 0, 1.0
         return dropout_key(self.seed, self.step_, layer), keep_prob
 
-    def _forward(self, X, ws, train):
+    def _forward(self, X: FloatArray, ws: _Workspace,
+                 train: bool) -> tuple[FloatArray, list[FloatArray]]:
         """Fill ws.acts; returns the output logits (m, n_L) and the layer inputs."""
         ops = self._ops
         A = X
@@ -216,7 +268,8 @@ class MLP:
             inputs.append(A)
         return A, inputs
 
-    def _backward(self, inputs, y, ws, train):
+    def _backward(self, inputs: list[FloatArray], y: NDArray[Any], ws: _Workspace,
+                  train: bool) -> float:
         """Data cost J of the last forward pass; data gradients into the gradient buffers."""
         ops = self._ops
         L = self.n_layers
@@ -230,7 +283,7 @@ class MLP:
                                ws.deltas[l - 1], activation, key, keep)
         return cost
 
-    def _regularization_cost(self, m):
+    def _regularization_cost(self, m: int) -> float:
         """lambda/(2m) sum_l ||W[l]||_F^2 + lambda_1/(2m) sum_l ||W[l]||_1."""
         total = 0.0
         for W, l2, l1 in zip(self._weights, self.l2, self.l1):
@@ -240,17 +293,18 @@ class MLP:
                 total += l1 / (2 * m) * float(np.abs(W).sum())
         return total
 
-    def _decay_coefficients(self, m):
+    def _decay_coefficients(self, m: int) -> tuple[list[float], list[float]]:
         """(l2, l1) per flat parameter: lambda/m and lambda_1/(2m) for W, 0 for b."""
         l2 = [c for lam in self.l2 for c in (lam / m, 0.0)]
         l1 = [c for lam in self.l1 for c in (lam / (2 * m), 0.0)]
         return l2, l1
 
-    def _train_step(self, X, y, optimizer):
+    def _train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer) -> float:
         """One forward/backward/update on a validated batch; returns its data cost."""
         return self._train_steps(X, y, optimizer, 1)[1]
 
-    def _train_steps(self, X, y, optimizer, n_steps):
+    def _train_steps(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
+                     n_steps: int) -> tuple[int, float]:
         """Up to `n_steps` steps on the same validated batch, stopping after a step whose
         cost is not finite; returns (steps taken, data cost of the last one)."""
         ws = self._workspace(X.shape[0], train=True)
@@ -272,16 +326,16 @@ class MLP:
                 break
         return done, cost
 
-    def _training_logits(self, m):
+    def _training_logits(self, m: int) -> FloatArray:
         """Output logits (m, n_L) of the last training step on a batch of m examples."""
         return self._workspace(m, train=True).acts[-1]
 
-    def _train_plan(self, ws, optimizer):
+    def _train_plan(self, ws: _Workspace, optimizer: Optimizer) -> Any:
         """The compiled step plan of this workspace and optimizer (built once, then reused)."""
         key = (id(optimizer), id(optimizer.state))
         if ws.plan_key != key:
             m = ws.deltas[-1].shape[0]
-            slots = [optimizer.state[slot] for slot in optimizer.slots]
+            slots = [optimizer._state()[slot] for slot in optimizer.slots]
             layers = []
             for l in range(self.n_layers):
                 hidden = l < self.n_layers - 1
@@ -299,7 +353,7 @@ class MLP:
             ws.plan_key = key
         return ws.plan
 
-    def _evaluate(self, X, y):
+    def _evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[FloatArray, float]:
         """(output activations (m, n_L), data cost) of validated arrays, dropout off."""
         ws = self._workspace(X.shape[0], train=False)
         logits, _ = self._forward(X, ws, train=False)
@@ -307,7 +361,7 @@ class MLP:
         self._ops.output_activation(self.output, logits)
         return logits, cost
 
-    def _output(self, X):
+    def _output(self, X: FloatArray) -> FloatArray:
         ws = self._workspace(X.shape[0], train=False)
         logits, _ = self._forward(X, ws, train=False)
         self._ops.output_activation(self.output, logits)
@@ -315,11 +369,21 @@ class MLP:
 
     # -- public API ---------------------------------------------------------
 
-    def forward(self, X, train=False):
+    def forward(self, X: ArrayLike, train: bool = False) -> FloatArray:
         """Output activations (m, n_L): probabilities for sigmoid/softmax, values for linear.
 
         With ``train=True`` the dropout masks of the current training step are applied
         (inverted dropout); otherwise dropout is off, as at prediction time.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+            Raw inputs (standardized by :attr:`standardizer` when it is set).
+        train : bool, default False
+
+        Returns
+        -------
+        A : ndarray (m, n_L) of the model's dtype
         """
         X = self._check_X(X)
         with blas_threads(self.n_threads):
@@ -330,35 +394,84 @@ class MLP:
             self._ops.output_activation(self.output, logits)
             return logits
 
-    def predict_proba(self, X):
-        """Output probabilities (m, n_L), dropout off."""
+    def predict_proba(self, X: ArrayLike) -> FloatArray:
+        """Output probabilities (m, n_L), dropout off.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+
+        Returns
+        -------
+        proba : ndarray (m, n_L)
+            sigmoid: P(y=1) per output unit; softmax: one column per class.
+        """
         return self.forward(X)
 
-    def predict(self, X):
-        """Class labels (m,) (0/1 for sigmoid, argmax for softmax) or values for linear."""
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """Class labels (m,) (0/1 for sigmoid, argmax for softmax) or values for linear.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+
+        Returns
+        -------
+        y_hat : ndarray (m,) of int, or (m, n_L) for several sigmoid or linear outputs
+        """
         return predict_from_proba(self.output, self.forward(X))
 
-    def error(self, X, y):
-        """Error rate 1 - accuracy (mean squared error for a linear output), dropout off."""
+    def error(self, X: ArrayLike, y: ArrayLike) -> float:
+        """Error rate 1 - accuracy (mean squared error for a linear output), dropout off.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L), as the output layer expects
+
+        Returns
+        -------
+        float
+        """
         X, y = self._check_Xy(X, y)
         with blas_threads(self.n_threads):
             return error_rate(self.output, self._output(X), y)
 
-    def cost(self, X, y):
-        """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), dropout off."""
+    def cost(self, X: ArrayLike, y: ArrayLike) -> float:
+        """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), dropout off.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L), as the output layer expects
+
+        Returns
+        -------
+        float
+        """
         X, y = self._check_Xy(X, y)
         with blas_threads(self.n_threads):
             return self._cost(X, y)
 
-    def _cost(self, X, y):
+    def _cost(self, X: FloatArray, y: NDArray[Any]) -> float:
         ws = self._workspace(X.shape[0], train=False)
         logits, _ = self._forward(X, ws, train=False)
         return self._ops.loss(self.output, logits, y) + self._regularization_cost(X.shape[0])
 
-    def gradients(self, X, y):
+    def gradients(self, X: ArrayLike, y: ArrayLike) -> dict[str, FloatArray]:
         """Gradients of :meth:`cost`: {"dW1": (n1, n0), "db1": (n1,), ...}, dropout off.
 
         Includes the regularisation terms: dW += (lambda/m) W + (lambda_1/(2m)) sign(W).
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L)
+
+        Returns
+        -------
+        dict
+            ``{"dW1": (n1, n0), "db1": (n1,), ..., "dWL": (nL, nL-1), "dbL": (nL,)}``.
         """
         X, y = self._check_Xy(X, y)
         m = X.shape[0]
@@ -366,31 +479,62 @@ class MLP:
         with blas_threads(self.n_threads):
             _, inputs = self._forward(X, ws, train=False)
             self._backward(inputs, y, ws, train=False)
-        grads = {}
+        grads: dict[str, FloatArray] = {}
         for l, (W, dW, db) in enumerate(zip(self._weights, self._grad_weights, self._grad_biases), 1):
             grads[f"dW{l}"] = dW + (self.l2[l - 1] / m) * W + (self.l1[l - 1] / (2 * m)) * np.sign(W)
             grads[f"db{l}"] = db.copy()
         return grads
 
-    def train_step(self, X, y, optimizer):
-        """One gradient step on the batch (X, y) with dropout on; returns the batch's data cost."""
+    def train_step(self, X: ArrayLike, y: ArrayLike, optimizer: Optimizer) -> float:
+        """One gradient step on the batch (X, y) with dropout on; returns the batch's data cost.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L)
+        optimizer : SGD, Momentum or Adam
+
+        Returns
+        -------
+        float
+            The data cost J of the batch before the update (dropout on, no
+            regularization term).
+        """
         X, y = self._check_Xy(X, y)
         with blas_threads(self.n_threads):
             return self._train_step(X, y, optimizer)
 
-    def fit(self, X, y, epochs=100, optimizer=None, batch_size=None, **kwargs):
-        """Train the model; see :func:`fastnn.training.fit` for every option."""
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 100,
+            optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
+            **kwargs: Any) -> History:
+        """Train the model; see :func:`fastnn.training.fit` for every option.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L)
+        epochs : int, default 100
+        optimizer : Optimizer, optional
+        batch_size : int or None, default None (full batch)
+        **kwargs
+            ``dev``, ``early_stopping``, ``callbacks``, ``augment``, ``progress``,
+            ``eval_every``, ``train_metrics``: see :func:`fastnn.training.fit`.
+
+        Returns
+        -------
+        History
+        """
         # The training loop sits above the model (one-way imports); fit is its front door.
         from fastnn.training import fit
         return fit(self, X, y, epochs=epochs, optimizer=optimizer, batch_size=batch_size, **kwargs)
 
-    def save(self, path):
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Write the model to `path` (.npz + JSON metadata), atomically; see :func:`fastnn.load`."""
         # Serialisation sits above the model (one-way imports); save is its front door.
         from fastnn.io import save
         save(self, path)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-friendly (enough to rebuild the architecture)."""
         return {
             "layer_sizes": list(self.layer_sizes), "activation": list(self.activation),
@@ -400,14 +544,14 @@ class MLP:
             "backend": self.backend, "seed": self.seed, "n_threads": self.n_threads,
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         c = self.get_config()
         return (f"MLP({c['layer_sizes']}, activation={c['activation']}, output={c['output']!r}, "
                 f"keep_prob={c['keep_prob']}, l2={c['l2']}, dtype={c['dtype']!r}, "
                 f"backend={c['backend']!r})")
 
 
-def _check_layer_sizes(layer_sizes):
+def _check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
         raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
     if len(layer_sizes) < 2:
@@ -418,11 +562,11 @@ def _check_layer_sizes(layer_sizes):
     return sizes
 
 
-def _check_keep(name, value):
+def _check_keep(name: str, value: float) -> float:
     return check_real(name, value, 0.0, 1.0, low_open=True)
 
 
-def _check_keep_probs(keep_prob, L):
+def _check_keep_probs(keep_prob: Union[float, Sequence[float]], L: int) -> tuple[float, ...]:
     """Per-layer keep probabilities (length L, the output's always 1.0)."""
     if isinstance(keep_prob, (list, tuple, np.ndarray)) and len(keep_prob) == L:
         probs = per_layer("keep_prob", keep_prob, L, _check_keep)

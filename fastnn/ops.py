@@ -5,13 +5,24 @@ the functions at the bottom of this module are the checked entries for users and
 tests calling a single kernel.  ``backend="cython"`` is the compiled kernels,
 ``backend="reference"`` the NumPy twin in :mod:`fastnn.reference`.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from fastnn import reference
+from fastnn._typing import ACTIVATION_NAMES, ActivationName, BackendName, FloatArray
 from fastnn._validation import check_choice, check_real
 
 try:
-    from fastnn._kernels import _dense, _dropout, _loss, _optim
+    # Compiled extension modules: mypy sees them as Any (ignore_missing_imports in
+    # pyproject.toml); ops is where their arguments are validated and typed.
+    import fastnn._kernels._dense as _dense
+    import fastnn._kernels._dropout as _dropout
+    import fastnn._kernels._loss as _loss
+    import fastnn._kernels._optim as _optim
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
     raise ImportError(
         "fastnn's compiled kernels are not built or cannot be loaded "
@@ -35,24 +46,33 @@ class ReferenceBackend:
     adam_update = staticmethod(reference.adam_update)
 
     @staticmethod
-    def dropout_mask(key, shape, keep_prob):
+    def dropout_mask(key: int, shape: tuple[int, int], keep_prob: float) -> NDArray[np.bool_]:
         return reference.dropout_mask(key, shape, keep_prob)
 
     @staticmethod
-    def loss(kind, Z, y, dZ=None):
+    def loss(kind: str, Z: FloatArray, y: NDArray[Any], dZ: Optional[FloatArray] = None) -> float:
         return _REFERENCE_LOSSES[kind](Z, y, dZ)
 
     @staticmethod
-    def output_activation(kind, Z):
+    def output_activation(kind: str, Z: FloatArray) -> None:
         if kind in _REFERENCE_OUTPUTS:
             _REFERENCE_OUTPUTS[kind](Z)
 
+    @staticmethod
+    def train_plan(m: int, dtype: DTypeLike, output: str, seed: int, input_keep_prob: float,
+                   input_buffer: Optional[FloatArray], layers: Sequence[dict[str, Any]],
+                   optimizer: Any) -> Any:
+        """Not available: with ``fused_training = False`` the model never asks for a plan."""
+        raise NotImplementedError("the reference backend runs training steps layer by layer")
 
-_REFERENCE_LOSSES = {"sigmoid": reference.sigmoid_cross_entropy,
-                     "softmax": reference.softmax_cross_entropy,
-                     "linear": reference.squared_error}
-_REFERENCE_OUTPUTS = {"sigmoid": reference.sigmoid_inplace,
-                      "softmax": reference.softmax_inplace}
+
+_REFERENCE_LOSSES: dict[str, Callable[[Any, Any, Optional[FloatArray]], float]] = {
+    "sigmoid": reference.sigmoid_cross_entropy,
+    "softmax": reference.softmax_cross_entropy,
+    "linear": reference.squared_error}
+_REFERENCE_OUTPUTS: dict[str, Callable[[FloatArray], None]] = {
+    "sigmoid": reference.sigmoid_inplace,
+    "softmax": reference.softmax_inplace}
 
 
 class CythonBackend:
@@ -65,40 +85,45 @@ class CythonBackend:
     adam_update = staticmethod(_optim.adam_update)
 
     @staticmethod
-    def dense_forward(A_prev, W, b, out, activation, key, keep_prob):
+    def dense_forward(A_prev: FloatArray, W: FloatArray, b: FloatArray, out: FloatArray,
+                      activation: str, key: int, keep_prob: float) -> FloatArray:
         _dense.dense_forward(A_prev, W, b, out, _dense.ACTIVATION_CODES[activation], key,
                              reference.keep_threshold(keep_prob), keep_prob)
         return out
 
     @staticmethod
-    def dense_backward(dA, A, A_prev, W, dW, db, dA_prev, activation, key, keep_prob):
+    def dense_backward(dA: FloatArray, A: FloatArray, A_prev: FloatArray, W: FloatArray,
+                       dW: FloatArray, db: FloatArray, dA_prev: Optional[FloatArray],
+                       activation: str, key: int, keep_prob: float) -> FloatArray:
         _dense.dense_backward(dA, A, A_prev, W, dW, db, dA_prev,
                               _dense.ACTIVATION_CODES[activation], key,
                               reference.keep_threshold(keep_prob), keep_prob)
         return dA
 
     @staticmethod
-    def dropout(A, out, key, keep_prob):
+    def dropout(A: FloatArray, out: FloatArray, key: int, keep_prob: float) -> FloatArray:
         _dense.dropout_into(A, out, key, reference.keep_threshold(keep_prob), keep_prob)
         return out
 
     @staticmethod
-    def dropout_mask(key, shape, keep_prob):
+    def dropout_mask(key: int, shape: tuple[int, int], keep_prob: float) -> NDArray[np.bool_]:
         m, n = shape
         return _dropout.dropout_mask(key, m, n, reference.keep_threshold(keep_prob)).view(bool)
 
     @staticmethod
-    def loss(kind, Z, y, dZ=None):
+    def loss(kind: str, Z: FloatArray, y: NDArray[Any], dZ: Optional[FloatArray] = None) -> float:
         return _CYTHON_LOSSES[kind](Z, y, dZ)
 
     @staticmethod
-    def output_activation(kind, Z):
+    def output_activation(kind: str, Z: FloatArray) -> None:
         if kind in _CYTHON_OUTPUTS:
             _CYTHON_OUTPUTS[kind](Z)
 
 
     @staticmethod
-    def train_plan(m, dtype, output, seed, input_keep_prob, input_buffer, layers, optimizer):
+    def train_plan(m: int, dtype: DTypeLike, output: str, seed: int, input_keep_prob: float,
+                   input_buffer: Optional[FloatArray], layers: Sequence[dict[str, Any]],
+                   optimizer: Any) -> Any:
         """A compiled plan of whole training steps (see _dense.TrainPlan).
 
         `layers` are dicts with W, b, dW, db, A, dA, activation (name), keep_prob, l2
@@ -112,15 +137,21 @@ class CythonBackend:
                                 reference.keep_threshold(input_keep_prob), input_buffer, specs)
 
 
-_CYTHON_LOSSES = {"sigmoid": _loss.sigmoid_cross_entropy,
-                  "softmax": _loss.softmax_cross_entropy,
-                  "linear": _loss.squared_error}
-_CYTHON_OUTPUTS = {"sigmoid": _loss.sigmoid_inplace, "softmax": _loss.softmax_inplace}
+_CYTHON_LOSSES: dict[str, Callable[..., float]] = {
+    "sigmoid": _loss.sigmoid_cross_entropy,
+    "softmax": _loss.softmax_cross_entropy,
+    "linear": _loss.squared_error}
+_CYTHON_OUTPUTS: dict[str, Callable[[FloatArray], None]] = {
+    "sigmoid": _loss.sigmoid_inplace,
+    "softmax": _loss.softmax_inplace}
 
-BACKENDS = {"cython": CythonBackend, "reference": ReferenceBackend}
+#: A backend is one of the two classes themselves (their static methods are the kernels).
+Backend = Union[type[CythonBackend], type[ReferenceBackend]]
+
+BACKENDS: dict[str, Backend] = {"cython": CythonBackend, "reference": ReferenceBackend}
 
 
-def get_backend(name):
+def get_backend(name: BackendName) -> Backend:
     """The backend class for `name` ("cython" or "reference")."""
     return BACKENDS[check_choice("backend", name, BACKENDS)]
 
@@ -129,7 +160,8 @@ def get_backend(name):
 # Validated single-kernel entries.
 
 
-def _float_array(name, A, dtype=None, shape=None):
+def _float_array(name: str, A: ArrayLike, dtype: DTypeLike | None = None,
+                 shape: tuple[int, ...] | None = None) -> FloatArray:
     A = np.asarray(A)
     if A.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got {A.dtype}")
@@ -144,15 +176,17 @@ def _float_array(name, A, dtype=None, shape=None):
     return np.ascontiguousarray(A)
 
 
-def _check_keep(keep_prob):
+def _check_keep(keep_prob: float) -> float:
     return check_real("keep_prob", keep_prob, 0.0, 1.0, low_open=True)
 
 
-def _check_activation(activation):
-    return check_choice("activation", activation, reference.ACTIVATIONS)
+def _check_activation(activation: str) -> ActivationName:
+    return check_choice("activation", activation, ACTIVATION_NAMES)
 
 
-def dense_forward(A_prev, W, b, activation="relu", keep_prob=1.0, key=0, backend="cython"):
+def dense_forward(A_prev: ArrayLike, W: ArrayLike, b: ArrayLike,
+                  activation: ActivationName = "relu", keep_prob: float = 1.0, key: int = 0,
+                  backend: BackendName = "cython") -> FloatArray:
     """A = d * g(A_prev @ W.T + b) / keep_prob.
 
     Parameters
@@ -163,6 +197,7 @@ def dense_forward(A_prev, W, b, activation="relu", keep_prob=1.0, key=0, backend
     activation : {"linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu"}
     keep_prob : float in (0, 1], probability of keeping a unit (inverted dropout)
     key : int, the dropout counter key (see :func:`fastnn.reference.dropout_key`)
+    backend : {"cython", "reference"}, default "cython"
 
     Returns
     -------
@@ -181,8 +216,10 @@ def dense_forward(A_prev, W, b, activation="relu", keep_prob=1.0, key=0, backend
     return get_backend(backend).dense_forward(A_prev, W, b, out, activation, int(key), keep_prob)
 
 
-def dense_backward(dA, A, A_prev, W, activation="relu", keep_prob=1.0, key=0,
-                   backend="cython", need_dA_prev=True):
+def dense_backward(dA: ArrayLike, A: ArrayLike, A_prev: ArrayLike, W: ArrayLike,
+                   activation: ActivationName = "relu", keep_prob: float = 1.0, key: int = 0,
+                   backend: BackendName = "cython",
+                   need_dA_prev: bool = True) -> dict[str, Optional[FloatArray]]:
     """Gradients of a dense layer from the gradient `dA` of its (dropped-out) output `A`.
 
     Parameters
@@ -190,6 +227,10 @@ def dense_backward(dA, A, A_prev, W, activation="relu", keep_prob=1.0, key=0,
     dA, A : ndarray (m, n)
     A_prev : ndarray (m, n_prev)
     W : ndarray (n, n_prev)
+    activation, keep_prob, key, backend
+        As in :func:`dense_forward` (the same `key` regenerates the same mask).
+    need_dA_prev : bool, default True
+        Whether to compute the gradient of the layer's input.
 
     Returns
     -------
@@ -213,14 +254,21 @@ def dense_backward(dA, A, A_prev, W, activation="relu", keep_prob=1.0, key=0,
     return {"dZ": dZ, "dW": dW, "db": db, "dA_prev": dA_prev}
 
 
-def dropout_mask(key, shape, keep_prob, backend="cython"):
-    """Boolean keep-mask d ~ Bernoulli(keep_prob) of `shape` (m, n) from the counter `key`."""
+def dropout_mask(key: int, shape: tuple[int, int], keep_prob: float,
+                 backend: BackendName = "cython") -> NDArray[np.bool_]:
+    """Boolean keep-mask d ~ Bernoulli(keep_prob) of `shape` (m, n) from the counter `key`.
+
+    Returns
+    -------
+    d : ndarray of bool (m, n)
+    """
     keep_prob = _check_keep(keep_prob)
     m, n = (int(s) for s in shape)
     return get_backend(backend).dropout_mask(int(key), (m, n), keep_prob)
 
 
-def loss(kind, Z, y, backend="cython", gradient=True):
+def loss(kind: str, Z: ArrayLike, y: ArrayLike, backend: BackendName = "cython",
+         gradient: bool = True) -> tuple[float, Optional[FloatArray]]:
     """Data cost J of logits Z (m, k) against y, and dJ/dZ when `gradient`.
 
     `y` is float (m, k) for "sigmoid" and "linear", integer labels (m,) for "softmax".
@@ -233,21 +281,40 @@ def loss(kind, Z, y, backend="cython", gradient=True):
     Z = _float_array("Z", Z)
     if Z.ndim != 2:
         raise ValueError(f"Z must be 2-D (m, k), got shape {Z.shape}")
+    targets: NDArray[Any]
     if kind == "softmax":
-        y = np.asarray(y)
-        if y.shape != (Z.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        labels = np.asarray(y)
+        if labels.shape != (Z.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
             raise ValueError(f"y must be integer labels of shape ({Z.shape[0]},)")
-        if y.min() < 0 or y.max() >= Z.shape[1]:
+        if labels.min() < 0 or labels.max() >= Z.shape[1]:
             raise ValueError(f"y labels must be in [0, {Z.shape[1]})")
-        y = np.ascontiguousarray(y, dtype=np.intp)
+        targets = np.ascontiguousarray(labels, dtype=np.intp)
     else:
-        y = _float_array("y", y, Z.dtype, Z.shape)
+        targets = _float_array("y", y, Z.dtype, Z.shape)
     dZ = np.empty_like(Z) if gradient else None
-    return get_backend(backend).loss(kind, Z, y, dZ), dZ
+    return get_backend(backend).loss(kind, Z, targets, dZ), dZ
 
 
-def update(rule, param, grad, state=(), backend="cython", **hyper):
-    """Apply one optimizer `rule` ("sgd", "momentum", "adam") in place to a flat `param`."""
+def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDArray[Any]] = (),
+           backend: BackendName = "cython", **hyper: float) -> NDArray[Any]:
+    """Apply one optimizer `rule` ("sgd", "momentum", "adam") in place to a flat `param`.
+
+    Parameters
+    ----------
+    rule : {"sgd", "momentum", "adam"}
+    param : ndarray (n,), float32 or float64, C-contiguous and writeable
+        Updated in place (pass ``W.reshape(-1)`` for a weight matrix).
+    grad : array (n,), same dtype
+    state : sequence of ndarray (n,)
+        () for sgd, (velocity,) for momentum, (m1, m2) for adam; updated in place.
+    backend : {"cython", "reference"}, default "cython"
+    **hyper : float
+        The rule's hyperparameters as the backend's update kernel takes them.
+
+    Returns
+    -------
+    param : the same array, updated
+    """
     fn = {"sgd": "sgd_update", "momentum": "momentum_update", "adam": "adam_update"}
     method = getattr(get_backend(backend), fn[check_choice("rule", rule, fn)])
     param = np.asarray(param)

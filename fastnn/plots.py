@@ -6,20 +6,36 @@ function here is called. Figures are built with the object-oriented API
 opens a window or changes the user's matplotlib backend, and it runs headless.
 Each function returns the Figure and, given `path`, saves it as a PNG.
 """
+from __future__ import annotations
+
 import numbers
+import os
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from fastnn.diagnostics import Diagnosis
+    from fastnn.sweep import SweepResult
+    from fastnn.training import History
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["plot_learning_curves", "plot_validation_curve", "plot_bias_variance"]
 
 DPI = 100
-TRAIN_STYLE = {"color": "tab:blue", "label": "train"}
-DEV_STYLE = {"color": "tab:orange", "label": "dev"}
+TRAIN_STYLE: dict[str, Any] = {"color": "tab:blue", "label": "train"}
+DEV_STYLE: dict[str, Any] = {"color": "tab:orange", "label": "dev"}
 # A validation curve gets a log x axis when its positive values span this ratio.
 LOG_SPAN = 100.0
 
 
-def _figure(n_panels=1, width=6.0, height=4.0):
+def _figure(n_panels: int = 1, width: float = 6.0,
+            height: float = 4.0) -> tuple[Figure, list[Axes]]:
     """A new (Figure, [Axes]) on the Agg canvas."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -32,13 +48,14 @@ def _figure(n_panels=1, width=6.0, height=4.0):
     return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]
 
 
-def _save(fig, path):
+def _save(fig: Figure, path: Optional[PathLike]) -> Figure:
     if path is not None:
         fig.savefig(path, format="png", dpi=DPI, bbox_inches="tight")
     return fig
 
 
-def plot_learning_curves(history, path=None, ax=None):
+def plot_learning_curves(history: History, path: Optional[PathLike] = None,
+                         ax: Optional[Axes] = None) -> Figure:
     """Train and dev error per epoch, and the cost on a second panel.
 
     The early-stopping epoch (``history.best_epoch``) is marked with a dashed line.
@@ -58,6 +75,9 @@ def plot_learning_curves(history, path=None, ax=None):
     matplotlib.figure.Figure
     """
     epochs = _history_series(history, "epoch")
+    # A Figure; matplotlib types ax.figure as Figure | SubFigure, and a SubFigure
+    # (an Axes of fig.subfigures()) has no savefig: with `path` that would fail.
+    fig: Any
     if ax is None:
         fig, (ax, cost_ax) = _figure(2)
         _curves(cost_ax, history, epochs, "cost", "cost J (train: with regularization)")
@@ -68,7 +88,8 @@ def plot_learning_curves(history, path=None, ax=None):
     return _save(fig, path)
 
 
-def _curves(ax, history, epochs, kind, ylabel):
+def _curves(ax: Axes, history: History, epochs: NDArray[np.float64], kind: str,
+            ylabel: str) -> None:
     ax.plot(epochs, _history_series(history, f"train_{kind}"), **TRAIN_STYLE)
     if history.get(f"dev_{kind}"):
         ax.plot(epochs, _history_series(history, f"dev_{kind}"), **DEV_STYLE)
@@ -81,13 +102,13 @@ def _curves(ax, history, epochs, kind, ylabel):
     ax.legend()
 
 
-def _history_series(history, key):
+def _history_series(history: History, key: str) -> NDArray[np.float64]:
     if not hasattr(history, "get") or not history.get(key):
         raise ValueError(f"history has no {key!r} values: pass the History returned by fit")
     return np.asarray(history[key], dtype=float)
 
 
-def plot_validation_curve(sweep_result, path=None):
+def plot_validation_curve(sweep_result: SweepResult, path: Optional[PathLike] = None) -> Figure:
     """Train and dev error against the swept value, the best value marked.
 
     Numeric values whose positive part spans at least two decades (a lambda sweep
@@ -124,7 +145,7 @@ def plot_validation_curve(sweep_result, path=None):
     return _save(fig, path)
 
 
-def _x_positions(ax, values):
+def _x_positions(ax: Axes, values: Sequence[Any]) -> NDArray[np.float64]:
     """x coordinates of the values, setting the axis scale or tick labels."""
     numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
     if not numeric:
@@ -142,7 +163,7 @@ def _x_positions(ax, values):
     return x
 
 
-def plot_bias_variance(diagnosis, path=None):
+def plot_bias_variance(diagnosis: Diagnosis, path: Optional[PathLike] = None) -> Figure:
     """The dev error as a stacked bar: Bayes error, avoidable bias, variance, data mismatch.
 
     Segments run between the error levels Bayes, train (train-dev) and dev, so the bar

@@ -1,6 +1,6 @@
 """scikit-learn estimators backed by fastnn: :class:`MLPClassifier` and :class:`MLPRegressor`.
 
-scikit-learn is an optional dependency (``pip install fastnn[compare]`` or
+scikit-learn is an optional dependency (``pip install fastnn[sklearn]`` or
 ``pip install scikit-learn``); it is imported here and only here, so ``import fastnn``
 never loads it. Import this module explicitly::
 
@@ -28,9 +28,13 @@ PyTorch's ``weight_decay`` is ``lambda/m``); ``epochs`` is ``max_iter``;
 ``learning_rate`` is ``learning_rate_init``; ``optimizer`` is ``solver``; ``seed`` plays
 the part of ``random_state``.
 """
+from __future__ import annotations
+
 import numbers
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
@@ -45,7 +49,11 @@ except ImportError:  # pragma: no cover - older scikit-learn
 from fastnn.callbacks import EarlyStopping
 from fastnn.model import MLP
 from fastnn.optim import OPTIMIZERS, optimizer_from_config
+from fastnn._typing import BackendName, FloatDTypeLike, InitName, OutputName
 from fastnn._validation import check_dtype, check_int, check_real
+
+if TYPE_CHECKING:
+    from fastnn.training import History
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -155,14 +163,14 @@ _ATTRIBUTES_DOC = """
 """
 
 
-def _validate(estimator, X, y="no_validation", **kwargs):
+def _validate(estimator: Any, X: Any, y: Any = "no_validation", **kwargs: Any) -> Any:
     """scikit-learn's validate_data (>= 1.6), or the method it replaced."""
     if _sk_validate_data is not None:
         return _sk_validate_data(estimator, X, y, **kwargs)
     return estimator._validate_data(X, y, **kwargs)  # pragma: no cover
 
 
-def _resolve_seed(seed):
+def _resolve_seed(seed: Union[int, np.random.RandomState, np.random.Generator, None]) -> int:
     """A non-negative int from `seed` (None -> 0; RandomState/Generator -> a draw)."""
     if seed is None:
         return 0
@@ -176,8 +184,8 @@ def _resolve_seed(seed):
     return check_int("seed", seed, low=0)
 
 
-def _hidden_sizes(hidden_layer_sizes):
-    sizes = hidden_layer_sizes
+def _hidden_sizes(hidden_layer_sizes: Union[int, Sequence[int]]) -> list[int]:
+    sizes: Any = hidden_layer_sizes
     if isinstance(sizes, numbers.Integral) and not isinstance(sizes, (bool, np.bool_)):
         sizes = (sizes,)
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
@@ -186,7 +194,7 @@ def _hidden_sizes(hidden_layer_sizes):
     return [check_int(f"hidden_layer_sizes[{i}]", n, low=1) for i, n in enumerate(sizes)]
 
 
-def _activation(activation):
+def _activation(activation: Any) -> Any:
     if isinstance(activation, str):
         return _ACTIVATION_ALIASES.get(activation, activation)
     if isinstance(activation, (list, tuple)):
@@ -194,7 +202,7 @@ def _activation(activation):
     return activation  # fastnn.MLP reports the type error
 
 
-def _per_layer_value(value):
+def _per_layer_value(value: Any) -> Any:
     # Lists and tuples pass through (per-layer values); arrays become lists.
     return list(value) if isinstance(value, np.ndarray) else value
 
@@ -207,18 +215,19 @@ class _ModelState:
     standardizer and optimizer state.
     """
 
-    def __init__(self, model):
+    def __init__(self, model: MLP) -> None:
         self.config = model.get_config()
         self.params = model.params
         self.step, self.epoch = model.step_, model.epoch_
         self.standardizer = (None if model.standardizer is None
                              else model.standardizer.to_dict())
         opt = model.optimizer_
-        self.optimizer = None if opt is None else (
+        self.optimizer: Optional[tuple[str, dict[str, float], int, dict[str, Any]]] = (
+            None if opt is None else (
             opt.name, opt.hyperparameters(), opt.t,
-            {k: v.copy() for k, v in opt.state_arrays().items()})
+            {k: v.copy() for k, v in opt.state_arrays().items()}))
 
-    def rebuild(self):
+    def rebuild(self) -> MLP:
         from fastnn.data import Standardizer
         model = MLP(**self.config)
         model.set_params(self.params)
@@ -236,14 +245,27 @@ class _ModelState:
 class _BaseMLP(BaseEstimator):
     """Shared fit/predict machinery; subclasses define the output layer and targets."""
 
-    _output = None  # fastnn output layer: "sigmoid"/"softmax" (set per fit) or "linear"
+    # fastnn output layer: "sigmoid"/"softmax" (set per fit) or "linear"
+    _output: Optional[OutputName] = None
+    model_: MLP
+    history_: History
+    loss_curve_: list[float]
+    n_iter_: int
+    validation_scores_: Optional[list[float]]
+    best_epoch_: Optional[int]
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="he",
-                 init_scale=1.0, keep_prob=1.0, input_keep_prob=1.0, l2=0.0, l1=0.0,
-                 optimizer="adam", learning_rate=0.001, batch_size=200, epochs=200,
-                 early_stopping=False, validation_fraction=0.1, patience=10,
-                 min_delta=0.0, dev_set=None, seed=None, backend="cython",
-                 dtype="float64", eval_every=1, n_threads=None):
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int]] = (100,),
+                 activation: Union[str, Sequence[str]] = "relu", init: InitName = "he",
+                 init_scale: float = 1.0, keep_prob: Union[float, Sequence[float]] = 1.0,
+                 input_keep_prob: float = 1.0, l2: Union[float, Sequence[float]] = 0.0,
+                 l1: Union[float, Sequence[float]] = 0.0, optimizer: str = "adam",
+                 learning_rate: float = 0.001, batch_size: Optional[int] = 200,
+                 epochs: int = 200, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, patience: int = 10, min_delta: float = 0.0,
+                 dev_set: Optional[Sequence[ArrayLike]] = None,
+                 seed: Union[int, np.random.RandomState, np.random.Generator, None] = None,
+                 backend: BackendName = "cython", dtype: FloatDTypeLike = "float64",
+                 eval_every: int = 1, n_threads: Optional[int] = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.init = init
@@ -269,20 +291,24 @@ class _BaseMLP(BaseEstimator):
 
     # -- subclass hooks -------------------------------------------------------
 
-    def _validate_targets(self, y):
+    def _validate_targets(self, y: NDArray[Any]) -> NDArray[Any]:
         """Validated training targets in the network's form; sets target attributes."""
         raise NotImplementedError
 
-    def _transform_targets(self, y, name):
+    def _transform_targets(self, y: Any, name: str) -> NDArray[Any]:
         """Dev-set targets in the network's form (after _validate_targets)."""
         raise NotImplementedError
 
-    def _scores_from_dev_errors(self, dev_errors, y_dev):
+    def _scores_from_dev_errors(self, dev_errors: Sequence[float],
+                                y_dev: NDArray[Any]) -> list[float]:
+        raise NotImplementedError
+
+    def _n_output_units(self) -> int:
         raise NotImplementedError
 
     # -- fit ------------------------------------------------------------------
 
-    def _check_hyperparameters(self):
+    def _check_hyperparameters(self) -> np.dtype[Any]:
         """Check the wrapper's own parameters (fastnn.MLP checks the network's)."""
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, "
@@ -303,7 +329,7 @@ class _BaseMLP(BaseEstimator):
             raise TypeError("dev_set must be a pair (X_dev, y_dev) or None")
         return np.dtype(check_dtype(self.dtype))
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Any:
         """Train a new network on (X, y).
 
         Parameters
@@ -320,10 +346,10 @@ class _BaseMLP(BaseEstimator):
         dtype = self._check_hyperparameters()
         seed = _resolve_seed(self.seed)
         hidden = _hidden_sizes(self.hidden_layer_sizes)
-        X, y = self._validate_Xy(X, y, dtype)
-        y = self._validate_targets(y)
+        X_train, y_raw = self._validate_Xy(X, y, dtype)
+        y_train = self._validate_targets(y_raw)
 
-        dev = None
+        dev: Optional[tuple[NDArray[Any], NDArray[Any]]] = None
         if self.dev_set is not None:
             X_dev = _validate(self, self.dev_set[0], reset=False, dtype=dtype,
                               accept_sparse=False)
@@ -333,25 +359,27 @@ class _BaseMLP(BaseEstimator):
                                  f"{y_dev.shape[0]} in y_dev")
             dev = (X_dev, y_dev)
         elif self.early_stopping:
-            X, X_dev, y, y_dev = train_test_split(
-                X, y, test_size=float(self.validation_fraction), random_state=seed,
-                stratify=self._stratify(y, float(self.validation_fraction)))
+            X_train, X_dev, y_train, y_dev = train_test_split(
+                X_train, y_train, test_size=float(self.validation_fraction), random_state=seed,
+                stratify=self._stratify(y_train, float(self.validation_fraction)))
             dev = (X_dev, y_dev)
 
         n_out = self._n_output_units()
-        model = MLP([X.shape[1], *hidden, n_out], activation=_activation(self.activation),
-                    output=self._output, init=self.init, init_scale=self.init_scale,
+        output = cast(OutputName, self._output)  # set by now (_validate_targets)
+        model = MLP([X_train.shape[1], *hidden, n_out], activation=_activation(self.activation),
+                    output=output, init=self.init, init_scale=self.init_scale,
                     keep_prob=_per_layer_value(self.keep_prob),
                     input_keep_prob=self.input_keep_prob, l2=_per_layer_value(self.l2),
                     l1=_per_layer_value(self.l1), dtype=dtype, backend=self.backend,
                     seed=seed, n_threads=self.n_threads)
         optimizer = OPTIMIZERS[self.optimizer](lr=self.learning_rate)
-        batch_size = None if self.batch_size is None else min(int(self.batch_size), X.shape[0])
+        batch_size = (None if self.batch_size is None
+                      else min(int(self.batch_size), X_train.shape[0]))
         stopper = None
         if self.early_stopping:
             stopper = EarlyStopping(monitor="dev_error", patience=int(self.patience),
                                     min_delta=float(self.min_delta), restore_best=True)
-        history = model.fit(X, y, epochs=int(self.epochs), optimizer=optimizer,
+        history = model.fit(X_train, y_train, epochs=int(self.epochs), optimizer=optimizer,
                             batch_size=batch_size, dev=dev, early_stopping=stopper,
                             eval_every=int(self.eval_every), progress=False)
 
@@ -372,7 +400,7 @@ class _BaseMLP(BaseEstimator):
                 self.best_epoch_ = None
         return self
 
-    def _stratify(self, y, fraction):
+    def _stratify(self, y: NDArray[Any], fraction: float) -> Optional[NDArray[Any]]:
         """Labels to stratify the validation split by, or None (regression, or too few
         samples per class for both sets to hold every class)."""
         if self._output == "linear":
@@ -383,14 +411,15 @@ class _BaseMLP(BaseEstimator):
             return None
         return y
 
-    def _validate_Xy(self, X, y, dtype):
+    def _validate_Xy(self, X: Any, y: Any,
+                     dtype: np.dtype[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
         return _validate(self, X, y, reset=True, dtype=dtype, accept_sparse=False,
                          multi_output=self._output == "linear",
                          y_numeric=self._output == "linear")
 
     # -- predict ----------------------------------------------------------------
 
-    def _network_output(self, X):
+    def _network_output(self, X: ArrayLike) -> NDArray[np.float64]:
         """The fitted network's output activations (n_samples, n_units), float64."""
         check_is_fitted(self, "model_")
         X = _validate(self, X, reset=False, dtype=self.model_.dtype, accept_sparse=False)
@@ -398,13 +427,13 @@ class _BaseMLP(BaseEstimator):
 
     # -- pickling -----------------------------------------------------------------
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
         if isinstance(state.get("model_"), MLP):
             state["model_"] = _ModelState(state["model_"])
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         if isinstance(state.get("model_"), _ModelState):
             state["model_"] = state["model_"].rebuild()
@@ -436,7 +465,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     (400, 2)
     """
 
-    def _validate_Xy(self, X, y, dtype):
+    classes_: NDArray[Any]
+
+    def _validate_Xy(self, X: Any, y: Any,
+                     dtype: np.dtype[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
         X, y = _validate(self, X, y, reset=True, dtype=dtype, accept_sparse=False,
                          multi_output=True)
         if y.ndim == 2 and y.shape[1] > 1:
@@ -446,7 +478,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 f"sklearn.multioutput.MultiOutputClassifier for those.")
         return X, column_or_1d(y, warn=True)
 
-    def _validate_targets(self, y):
+    def _validate_targets(self, y: NDArray[Any]) -> NDArray[Any]:
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
@@ -456,7 +488,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self._output = "sigmoid" if len(self.classes_) == 2 else "softmax"
         return encoder.transform(y)
 
-    def _transform_targets(self, y, name):
+    def _transform_targets(self, y: Any, name: str) -> NDArray[Any]:
         y = column_or_1d(np.asarray(y), warn=True)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
@@ -464,13 +496,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"{unseen.tolist()[:10]}")
         return np.searchsorted(self.classes_, y)
 
-    def _n_output_units(self):
+    def _n_output_units(self) -> int:
         return 1 if len(self.classes_) == 2 else len(self.classes_)
 
-    def _scores_from_dev_errors(self, dev_errors, y_dev):
+    def _scores_from_dev_errors(self, dev_errors: Sequence[float],
+                                y_dev: NDArray[Any]) -> list[float]:
         return [1.0 - float(e) for e in dev_errors]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Class probabilities.
 
         Parameters
@@ -488,17 +521,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.column_stack([1.0 - p, p])
         return out / out.sum(axis=1, keepdims=True)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Natural log of :meth:`predict_proba` (may hold -inf for a probability 0)."""
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
-        """Predicted labels, shape (n_samples,): the class of highest probability."""
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """Predicted labels, shape (n_samples,): the class of highest probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,), values from ``classes_``
+        """
         proba = self.predict_proba(X)  # checks fitted first
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
         tags.target_tags.multi_output = False
@@ -523,14 +565,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _output = "linear"
+    n_outputs_: int
 
-    def _validate_targets(self, y):
+    def _validate_targets(self, y: NDArray[Any]) -> NDArray[Any]:
         y = np.asarray(y)
         self._y_ndim = y.ndim
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         return y
 
-    def _transform_targets(self, y, name):
+    def _transform_targets(self, y: Any, name: str) -> NDArray[Any]:
         y = np.asarray(y, dtype=np.float64)
         if self._y_ndim == 1 and y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
@@ -542,10 +585,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             raise ValueError(f"{name} contains NaN or infinity")
         return y
 
-    def _n_output_units(self):
+    def _n_output_units(self) -> int:
         return self.n_outputs_
 
-    def _scores_from_dev_errors(self, dev_errors, y_dev):
+    def _scores_from_dev_errors(self, dev_errors: Sequence[float],
+                                y_dev: NDArray[Any]) -> list[float]:
         # dev_error is the mean squared error over samples and outputs, so
         # 1 - dev_error / mean_k var(y_dev[:, k]) is R^2 with variance weighting.
         variance = float(np.mean(np.var(np.asarray(y_dev, dtype=np.float64).reshape(
@@ -554,17 +598,26 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             return [1.0 if e == 0 else 0.0 for e in dev_errors]
         return [1.0 - float(e) / variance for e in dev_errors]
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
         """Predicted values: (n_samples,) for 1-D training targets, else
-        (n_samples, n_outputs); float64."""
+        (n_samples, n_outputs); float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
         out = self._network_output(X)
         return out[:, 0] if self._y_ndim == 1 else out
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
 
-    def _more_tags(self):  # pragma: no cover - scikit-learn < 1.6
+    def _more_tags(self) -> dict[str, bool]:  # pragma: no cover - scikit-learn < 1.6
         return {"multioutput": True}

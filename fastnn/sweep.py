@@ -5,15 +5,22 @@ The notes: "lambda is the regularization parameter. You set this using the dev s
 keep_prob, init_scale, layer_sizes, ...) on the same train/dev split and reports the
 train and dev error of each, the best value and its bias/variance diagnosis.
 """
+from __future__ import annotations
+
 import copy
 import inspect
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from fastnn.diagnostics import DEFAULT_THRESHOLD, diagnose
+from fastnn.diagnostics import DEFAULT_THRESHOLD, Diagnosis, diagnose
 from fastnn.model import MLP
+
+if TYPE_CHECKING:
+    from fastnn.training import History
 
 __all__ = ["SweepResult", "sweep"]
 
@@ -44,21 +51,21 @@ class SweepResult:
     """
 
     param: str
-    rows: list
-    histories: list
-    diagnosis: object
+    rows: list[dict[str, Any]]
+    histories: list[History]
+    diagnosis: Optional[Diagnosis]
 
     @property
-    def best(self):
+    def best(self) -> dict[str, Any]:
         """The row with the lowest dev error (the first of equal ones)."""
         return min(self.rows, key=lambda row: row["dev_error"])
 
     @property
-    def best_value(self):
+    def best_value(self) -> Any:
         """The value of :attr:`best`."""
         return self.best["value"]
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-friendly: ``{"param", "rows", "best_value", "diagnosis"}``."""
         return {
             "param": self.param,
@@ -67,7 +74,7 @@ class SweepResult:
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
         }
 
-    def __str__(self):
+    def __str__(self) -> str:
         rate = self.diagnosis is not None
         best = self.rows.index(self.best)
         values = [_format_value(row["value"]) for row in self.rows]
@@ -85,8 +92,10 @@ class SweepResult:
         return "\n".join(lines)
 
 
-def sweep(param, values, train, dev, *, model_args, fit_args=None, n_jobs=None,
-          backend=None, bayes_error=0.0, threshold=DEFAULT_THRESHOLD):
+def sweep(param: str, values: Iterable[Any], train: Sequence[ArrayLike], dev: Sequence[ArrayLike],
+          *, model_args: dict[str, Any], fit_args: Optional[dict[str, Any]] = None,
+          n_jobs: Optional[int] = None, backend: Optional[str] = None, bayes_error: float = 0.0,
+          threshold: float = DEFAULT_THRESHOLD) -> SweepResult:
     """Train one fresh ``MLP(**{**model_args, param: value})`` per value; compare on dev.
 
     Every model is built from the same `model_args` (so the same ``seed``: the same
@@ -160,10 +169,10 @@ def sweep(param, values, train, dev, *, model_args, fit_args=None, n_jobs=None,
     import joblib
 
     param, values, model_args, fit_args = _check_arguments(param, values, model_args, fit_args)
-    train, dev = _check_pair("train", train), _check_pair("dev", dev)
+    train_set, dev_set = _check_pair("train", train), _check_pair("dev", dev)
     # Every value is built once here, so a bad one fails before any training.
     is_rate = all([_build(param, value, model_args).output != "linear" for value in values])
-    jobs = (joblib.delayed(_fit_one)({**model_args, param: value}, fit_args, train, dev)
+    jobs = (joblib.delayed(_fit_one)({**model_args, param: value}, fit_args, train_set, dev_set)
             for value in values)
     outcomes = joblib.Parallel(n_jobs=n_jobs, backend=backend)(jobs)
     rows = [{"value": value, **row} for value, (row, _) in zip(values, outcomes)]
@@ -173,11 +182,12 @@ def sweep(param, values, train, dev, *, model_args, fit_args=None, n_jobs=None,
         return result
     best = result.best
     diagnosis = diagnose(best["train_error"], best["dev_error"], bayes_error,
-                         threshold=threshold, n_train=len(train[0]), n_dev=len(dev[0]))
+                         threshold=threshold, n_train=len(train_set[0]), n_dev=len(dev_set[0]))
     return SweepResult(param, rows, histories, diagnosis)
 
 
-def _fit_one(model_args, fit_args, train, dev):
+def _fit_one(model_args: dict[str, Any], fit_args: dict[str, Any], train: tuple[Any, Any],
+             dev: tuple[Any, Any]) -> tuple[dict[str, Any], History]:
     """Build, fit and measure one model; returns (row without its value, History)."""
     model = MLP(**model_args)
     history = model.fit(*train, dev=dev, **copy.deepcopy(fit_args))
@@ -191,7 +201,8 @@ def _fit_one(model_args, fit_args, train, dev):
     return row, history
 
 
-def _check_arguments(param, values, model_args, fit_args):
+def _check_arguments(param: Any, values: Any, model_args: Any, fit_args: Any
+                     ) -> tuple[str, list[Any], dict[str, Any], dict[str, Any]]:
     if not isinstance(param, str):
         raise TypeError(f"param must be the name of an MLP constructor argument, got {param!r}")
     if param not in MODEL_ARGUMENTS:
@@ -218,7 +229,7 @@ def _check_arguments(param, values, model_args, fit_args):
     return param, values, model_args, fit_args
 
 
-def _build(param, value, model_args):
+def _build(param: str, value: Any, model_args: dict[str, Any]) -> MLP:
     """The model of one value; a constructor error names the value."""
     try:
         return MLP(**{**model_args, param: value})
@@ -226,7 +237,7 @@ def _build(param, value, model_args):
         raise type(exc)(f"sweep value {param}={value!r}: {exc}") from exc
 
 
-def _check_pair(name, data):
+def _check_pair(name: str, data: Any) -> tuple[Any, Any]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"{name} must be a pair (X, y)")
     X, y = data
@@ -235,7 +246,7 @@ def _check_pair(name, data):
     return X, y
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """A JSON-friendly copy: NumPy scalars and arrays to Python, tuples to lists."""
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -246,7 +257,7 @@ def _plain(value):
     return value
 
 
-def _format_value(value):
+def _format_value(value: Any) -> str:
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)):
         return f"{float(value):g}"
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -254,5 +265,5 @@ def _format_value(value):
     return str(value)
 
 
-def _format_error(error, rate):
+def _format_error(error: float, rate: bool) -> str:
     return f"{100 * error:.2f}%" if rate else f"{error:.4g}"

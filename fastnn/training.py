@@ -1,19 +1,35 @@
 """The training loop: epochs of minibatch steps, evaluation, callbacks, progress, divergence."""
+from __future__ import annotations
+
+from typing import (TYPE_CHECKING, Any, Callable, Iterable, Literal, NoReturn, Optional, Sequence,
+                    Union)
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from fastnn.callbacks import EarlyStopping, as_callbacks
 from fastnn.data import minibatches
 from fastnn.losses import error_rate
 from fastnn.optim import SGD, Optimizer
 from fastnn._threads import blas_threads
+from fastnn._typing import FloatArray
 from fastnn._validation import check_choice, check_int, check_matrix
+
+if TYPE_CHECKING:
+    from fastnn.callbacks import CallbackLike
+    from fastnn.model import MLP
+
+#: ``augment(X_batch, rng) -> X_batch``, e.g. :class:`fastnn.augment.Augmentation`.
+AugmentFn = Callable[[FloatArray, np.random.Generator], ArrayLike]
+#: The figures of the last good evaluated epoch: params, epoch, step, optimizer t, state.
+_Snapshot = tuple[dict[str, FloatArray], int, int, int, dict[str, FloatArray]]
 
 
 class TrainingDiverged(FloatingPointError):
     """The cost became NaN or infinite; the model keeps its last finite weights."""
 
 
-class History(dict):
+class History(dict[str, list[Any]]):
     """Per-evaluation figures of a fit: ``history["dev_error"]`` is a list of floats.
 
     Keys, each a list with one value per evaluated epoch (every epoch by default):
@@ -24,7 +40,11 @@ class History(dict):
     Attributes ``best_epoch`` and ``stopped_epoch`` are set by early stopping.
     """
 
-    def __init__(self, has_dev=False):
+    has_dev: bool
+    best_epoch: Optional[int]
+    stopped_epoch: Optional[int]
+
+    def __init__(self, has_dev: bool = False) -> None:
         super().__init__(epoch=[], train_cost=[], train_data_cost=[], train_error=[])
         if has_dev:
             self.update(dev_cost=[], dev_error=[])
@@ -32,19 +52,24 @@ class History(dict):
         self.best_epoch = None
         self.stopped_epoch = None
 
-    def record(self, **values):
+    def record(self, **values: Any) -> None:
+        """Append one value to each named list (keys as in the class docstring)."""
         for name, value in values.items():
             self[name].append(value)
 
-    def best(self, monitor="dev_error"):
+    def best(self, monitor: str = "dev_error") -> tuple[int, float]:
         """(epoch, value) of the lowest `monitor` recorded."""
         i = int(np.argmin(self[monitor]))
         return self["epoch"][i], self[monitor][i]
 
 
-def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
-        early_stopping=None, callbacks=None, augment=None, progress=False, eval_every=1,
-        train_metrics="full"):
+def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
+        optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
+        dev: Optional[Sequence[ArrayLike]] = None,
+        early_stopping: Optional[EarlyStopping] = None,
+        callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
+        augment: Optional[AugmentFn] = None, progress: bool = False, eval_every: int = 1,
+        train_metrics: Literal["full", "running"] = "full") -> History:
     """Train `model` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -100,10 +125,12 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     optimizer = _check_optimizer(model, optimizer)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
+    dev_set: Optional[tuple[FloatArray, NDArray[Any]]] = None
     if dev is not None:
         if not isinstance(dev, (tuple, list)) or len(dev) != 2:
             raise TypeError("dev must be a pair (X_dev, y_dev)")
-        dev = model._check_Xy(*dev, names=("dev[0] (X_dev)", "dev[1] (y_dev)"))
+        X_dev, y_dev = dev
+        dev_set = model._check_Xy(X_dev, y_dev, names=("dev[0] (X_dev)", "dev[1] (y_dev)"))
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be an EarlyStopping, got {early_stopping!r}")
     if augment is not None and not callable(augment):
@@ -111,7 +138,7 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     user_hooks = as_callbacks(callbacks)
     hooks = user_hooks + ([early_stopping] if early_stopping else [])
 
-    history = History(has_dev=dev is not None)
+    history = History(has_dev=dev_set is not None)
     for cb in hooks:
         cb.on_train_begin(model, history)
     loop = _EpochLoop(model, X_raw if augment else X, y, optimizer, batch_size, augment,
@@ -122,7 +149,7 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     bar = _progress_bar(epochs, progress)
     try:
         with blas_threads(model.n_threads):
-            _run(loop, model, X, y, dev, history, hooks, bar, epochs, eval_every, chain)
+            _run(loop, model, X, y, dev_set, history, hooks, bar, epochs, eval_every, chain)
     finally:
         if bar is not None:
             bar.close()
@@ -131,7 +158,9 @@ def fit(model, X, y, epochs=100, optimizer=None, batch_size=None, dev=None,
     return history
 
 
-def _run(loop, model, X, y, dev, history, hooks, bar, epochs, eval_every, chain):
+def _run(loop: _EpochLoop, model: MLP, X: FloatArray, y: NDArray[Any],
+         dev: Optional[tuple[FloatArray, NDArray[Any]]], history: History,
+         hooks: Sequence[Any], bar: Any, epochs: int, eval_every: int, chain: bool) -> None:
     """The epochs: run, evaluate every `eval_every`, call the hooks, stop when one asks."""
     done = 0
     while done < epochs:
@@ -153,7 +182,9 @@ def _run(loop, model, X, y, dev, history, hooks, bar, epochs, eval_every, chain)
 class _EpochLoop:
     """Runs epochs of steps; keeps the state of the last good evaluated epoch."""
 
-    def __init__(self, model, X, y, optimizer, batch_size, augment, running=False):
+    def __init__(self, model: MLP, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
+                 batch_size: Optional[int], augment: Optional[AugmentFn],
+                 running: bool = False) -> None:
         self.model, self.X, self.y = model, X, y
         self.optimizer, self.batch_size, self.augment = optimizer, batch_size, augment
         self.full_batch = batch_size is None or batch_size >= X.shape[0]
@@ -161,11 +192,11 @@ class _EpochLoop:
         model.optimizer_ = optimizer
         self.good = self._snapshot()
 
-    def take_running(self):
+    def take_running(self) -> Optional[tuple[float, float, int]]:
         """The running train figures since the last call (None in "full" mode)."""
         return self.running.take() if self.running is not None else None
 
-    def run_epochs(self, n):
+    def run_epochs(self, n: int) -> int:
         """`n` passes over the data; returns the (1-based, cumulative) last epoch number."""
         model = self.model
         if self.full_batch and self.augment is None:
@@ -180,10 +211,11 @@ class _EpochLoop:
             self._run_epoch()
         return model.epoch_
 
-    def _run_epoch(self):
+    def _run_epoch(self) -> None:
         model, X, y = self.model, self.X, self.y
         epoch = model.epoch_ + 1
         # Generators from (seed, epoch): a resumed fit draws what an uninterrupted one would.
+        batches: Iterable[tuple[FloatArray, NDArray[Any]]]
         if self.full_batch:
             batches = [(X, y)]
         else:
@@ -191,7 +223,7 @@ class _EpochLoop:
             batches = ((X[i], y[i]) for i in minibatches(X.shape[0], self.batch_size, order))
         augment_rng = np.random.default_rng([model.seed, 2, epoch]) if self.augment else None
         for Xb, yb in batches:
-            if augment_rng is not None:
+            if augment_rng is not None and self.augment is not None:
                 Xb = _augmented(self.augment, Xb, augment_rng, model)
             cost = model._train_step(Xb, yb, self.optimizer)
             if not np.isfinite(cost):
@@ -200,13 +232,13 @@ class _EpochLoop:
                 self.running.add(cost, yb)
         model.epoch_ = epoch
 
-    def _snapshot(self):
+    def _snapshot(self) -> _Snapshot:
         """Everything a divergence must roll back: weights, counters, optimizer state."""
         model, opt = self.model, self.optimizer
         state = {k: v.copy() for k, v in opt.state_arrays().items()}
         return model.params, model.epoch_, model.step_, opt.t, state
 
-    def checkpoint(self, history):
+    def checkpoint(self, history: History) -> None:
         """Keep the current state as the last good one if its cost and weights are finite."""
         cost = history["train_cost"][-1]
         params = self.model.params
@@ -214,7 +246,7 @@ class _EpochLoop:
             self.diverged(self.model.epoch_, cost)
         self.good = self._snapshot()
 
-    def diverged(self, epoch, cost):
+    def diverged(self, epoch: int, cost: float) -> NoReturn:
         params, good_epoch, step, t, state = self.good
         model = self.model
         model.set_params(params)
@@ -229,12 +261,12 @@ class _EpochLoop:
 class _RunningMetrics:
     """Averages of the data cost and error of the training steps, as they ran."""
 
-    def __init__(self, model):
+    def __init__(self, model: MLP) -> None:
         self.model = model
         self.cost = self.errors = 0.0
         self.examples = self.batch = 0
 
-    def add(self, cost, y):
+    def add(self, cost: float, y: NDArray[Any]) -> None:
         """Account for the last training step on the batch whose targets are `y`."""
         model, m = self.model, y.shape[0]
         proba = model._training_logits(m).copy()
@@ -244,7 +276,7 @@ class _RunningMetrics:
         self.examples += m
         self.batch = max(self.batch, m)
 
-    def take(self):
+    def take(self) -> tuple[float, float, int]:
         """(data cost, error, batch size) since the last take, then reset; the batch size
         is the m of the regularization term the steps used."""
         out = (self.cost / self.examples, self.errors / self.examples, self.batch)
@@ -253,14 +285,15 @@ class _RunningMetrics:
         return out
 
 
-def _augmented(augment, Xb, rng, model):
+def _augmented(augment: AugmentFn, Xb: FloatArray, rng: np.random.Generator,
+               model: MLP) -> FloatArray:
     out = augment(Xb, rng)
     if getattr(out, "shape", None) != Xb.shape:
         raise ValueError(f"augment returned shape {getattr(out, 'shape', None)}, expected {Xb.shape}")
     return model._standardize(check_matrix("augmented X", out, Xb.shape[1], model.dtype))
 
 
-def _check_optimizer(model, optimizer):
+def _check_optimizer(model: MLP, optimizer: Optional[Optimizer]) -> Optimizer:
     if optimizer is None:
         optimizer = getattr(model, "optimizer_", None) or SGD(lr=0.01)
     if not isinstance(optimizer, Optimizer):
@@ -268,7 +301,9 @@ def _check_optimizer(model, optimizer):
     return optimizer
 
 
-def _evaluate(model, X, y, dev, history, epoch, running=None):
+def _evaluate(model: MLP, X: FloatArray, y: NDArray[Any],
+              dev: Optional[tuple[FloatArray, NDArray[Any]]], history: History, epoch: int,
+              running: Optional[tuple[float, float, int]] = None) -> None:
     """Record the epoch's figures: train (whole set, dropout off, or `running`) and dev."""
     if running is None:
         proba, data_cost = model._evaluate(X, y)
@@ -277,15 +312,15 @@ def _evaluate(model, X, y, dev, history, epoch, running=None):
     else:
         data_cost, train_error, m = running
     reg = model._regularization_cost(m)
-    values = {"epoch": epoch, "train_cost": data_cost + reg, "train_data_cost": data_cost,
-              "train_error": train_error}
+    values: dict[str, Any] = {"epoch": epoch, "train_cost": data_cost + reg,
+                              "train_data_cost": data_cost, "train_error": train_error}
     if dev is not None:
         dev_proba, dev_cost = model._evaluate(*dev)
         values.update(dev_cost=dev_cost, dev_error=error_rate(model.output, dev_proba, dev[1]))
     history.record(**values)
 
 
-def _progress_bar(epochs, progress):
+def _progress_bar(epochs: int, progress: bool) -> Any:
     if not progress:
         return None
     from tqdm.auto import tqdm
@@ -293,6 +328,6 @@ def _progress_bar(epochs, progress):
     return tqdm(total=epochs, unit="epoch", disable=None, leave=True)
 
 
-def _postfix(history):
+def _postfix(history: History) -> dict[str, str]:
     keys = ("train_cost", "train_error", "dev_cost", "dev_error")
     return {k: f"{history[k][-1]:.4g}" for k in keys if history.get(k)}
