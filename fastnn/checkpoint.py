@@ -25,41 +25,53 @@ folder: nothing runs at SIGKILL to remove it); :meth:`Checkpoint.latest` ignores
 such files (and any checkpoint that does not load), and they may be deleted by hand
 once no process is saving into the folder.
 """
+from __future__ import annotations
+
 import os
 import re
+from typing import TYPE_CHECKING, Optional, Union
 
 from fastnn.callbacks import Callback
 from fastnn.io import ModelFileError, load
 from fastnn._validation import check_int
 
+if TYPE_CHECKING:
+    from fastnn.model import MLP
+    from fastnn.training import History
+
+PathLike = Union[str, "os.PathLike[str]"]
+
 DEFAULT_STEM = "checkpoint"
 _NAME = re.compile(r"^(?P<stem>.+)-epoch(?P<epoch>\d{6,})\.npz$")
 
 
-def _split_path(path):
+def _split_path(path: PathLike) -> tuple[str, str]:
     """(folder, stem) of a directory or a file stem (a trailing ``.npz`` is dropped)."""
-    path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    if not path:
+    try:
+        path_str = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+    if not isinstance(path_str, str):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path_str).__name__}")
+    if not path_str:
         raise ValueError("path must not be empty")
-    if os.path.isdir(path) or path.endswith(("/", os.sep)):
-        return os.path.abspath(path), DEFAULT_STEM
-    folder, stem = os.path.split(os.path.abspath(path))
+    if os.path.isdir(path_str) or path_str.endswith(("/", os.sep)):
+        return os.path.abspath(path_str), DEFAULT_STEM
+    folder, stem = os.path.split(os.path.abspath(path_str))
     if stem.endswith(".npz"):
         stem = stem[:-len(".npz")]
     if not stem or stem.startswith("."):
-        raise ValueError(f"path {path!r} must name a directory or a file stem not starting "
+        raise ValueError(f"path {path_str!r} must name a directory or a file stem not starting "
                          "with '.'")
     return folder, stem
 
 
-def _checkpoints(folder, stem=None):
+def _checkpoints(folder: str, stem: Optional[str] = None) -> list[tuple[int, str]]:
     """[(epoch, path)] of the checkpoint files in `folder` (of `stem`, if given), oldest first.
 
     Hidden files (such as the ``.fastnn-*.tmp`` left by a killed save) never match.
     """
-    found = []
+    found: list[tuple[int, str]] = []
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
@@ -98,25 +110,31 @@ class Checkpoint(Callback):
         Paths written by this callback, in order (some may since have been deleted).
     """
 
-    def __init__(self, path, every=1, keep_last=3):
+    folder: str
+    stem: str
+    every: int
+    keep_last: Optional[int]
+    saved: list[str]
+
+    def __init__(self, path: PathLike, every: int = 1, keep_last: Optional[int] = 3) -> None:
         self.folder, self.stem = _split_path(path)
         self.every = check_int("every", every, low=1)
         self.keep_last = None if keep_last is None else check_int("keep_last", keep_last, low=1)
         self.saved = []
 
-    def path_for(self, epoch):
+    def path_for(self, epoch: int) -> str:
         """The file of `epoch`'s checkpoint."""
         return os.path.join(self.folder, f"{self.stem}-epoch{int(epoch):06d}.npz")
 
-    def on_train_begin(self, model, history):
+    def on_train_begin(self, model: MLP, history: History) -> None:
         os.makedirs(self.folder, exist_ok=True)
 
-    def on_epoch_end(self, model, epoch, history):
+    def on_epoch_end(self, model: MLP, epoch: int, history: History) -> bool:
         if epoch % self.every == 0:
             self.save(model, epoch)
         return False
 
-    def save(self, model, epoch=None):
+    def save(self, model: MLP, epoch: Optional[int] = None) -> str:
         """Write `model`'s checkpoint for `epoch` (default ``model.epoch_``), then prune."""
         path = self.path_for(model.epoch_ if epoch is None else epoch)
         model.save(path)  # atomic: temp file + fsync + rename
@@ -124,7 +142,7 @@ class Checkpoint(Callback):
         self._prune()
         return path
 
-    def _prune(self):
+    def _prune(self) -> None:
         if self.keep_last is None:
             return
         files = _checkpoints(self.folder, self.stem)
@@ -135,14 +153,14 @@ class Checkpoint(Callback):
                 pass
 
     @classmethod
-    def find(cls, path):
+    def find(cls, path: PathLike) -> list[str]:
         """Paths of the checkpoints under `path` (a directory: any stem; or a file stem),
         oldest first by epoch.  Whether they load is not checked."""
         folder, stem = cls._folder_and_stem(path)
         return [p for _, p in _checkpoints(folder, stem)]
 
     @classmethod
-    def latest(cls, path):
+    def latest(cls, path: PathLike) -> Optional[str]:
         """Path of the newest checkpoint under `path` that loads, or None if there is none.
 
         `path` is a directory (checkpoints of any stem in it) or a file stem as given
@@ -161,12 +179,12 @@ class Checkpoint(Callback):
         return None
 
     @staticmethod
-    def _folder_and_stem(path):
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            return os.path.abspath(path), None
-        return _split_path(path)
+    def _folder_and_stem(path: PathLike) -> tuple[str, Optional[str]]:
+        path_str = os.fspath(path)
+        if os.path.isdir(path_str):
+            return os.path.abspath(path_str), None
+        return _split_path(path_str)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Checkpoint({os.path.join(self.folder, self.stem)!r}, every={self.every}, "
                 f"keep_last={self.keep_last})")
