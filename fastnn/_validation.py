@@ -73,11 +73,25 @@ def per_layer(name: str, value: Any, n_layers: int,
     return (check(name, value),) * n_layers
 
 
+def is_real_dtype(dtype: np.dtype[Any]) -> bool:
+    """True for bool, integer and real floating dtypes (not complex, object or text)."""
+    return bool(dtype == bool or np.issubdtype(dtype, np.integer)
+                or np.issubdtype(dtype, np.floating))
+
+
+def check_key(key: object) -> int:
+    """A dropout counter key: an integer in [0, 2**64)."""
+    key = check_int("key", key)
+    if not 0 <= key < 2**64:
+        raise ValueError(f"key must be in [0, 2**64), got {key}")
+    return key
+
+
 def check_matrix(name: str, X: ArrayLike, n_features: int, dtype: DTypeLike) -> NDArray[Any]:
     """X as a C-contiguous finite (m, n_features) array of `dtype`, m >= 1."""
     X = np.asarray(X)
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
+    if not is_real_dtype(X.dtype):
+        raise TypeError(f"{name} must be a numeric array of real numbers, got dtype {X.dtype}")
     if X.ndim == 1 and n_features == 1:
         X = X.reshape(-1, 1)
     if X.ndim != 2:

@@ -90,8 +90,14 @@ def verdict(difference: float) -> str:
 
 def relative_difference(approx: NDArray[Any], analytic: NDArray[Any]) -> float:
     """||approx - analytic||_2 / (||approx||_2 + ||analytic||_2), 0 when both are 0."""
-    denominator = np.linalg.norm(approx) + np.linalg.norm(analytic)
-    return float(np.linalg.norm(approx - analytic) / denominator) if denominator > 0 else 0.0
+    # The ratio does not change with scale: dividing by the largest magnitude first keeps
+    # the norms of huge (finite) gradients from overflowing to inf / inf.
+    largest = max(float(np.max(np.abs(approx), initial=0.0)),
+                  float(np.max(np.abs(analytic), initial=0.0)))
+    if largest == 0.0:
+        return 0.0
+    a, g = np.asarray(approx) / largest, np.asarray(analytic) / largest
+    return float(np.linalg.norm(a - g) / (np.linalg.norm(a) + np.linalg.norm(g)))
 
 
 def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
@@ -145,6 +151,7 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
         approx = _batched_differences(checked, X_checked, y_checked, selection, epsilon)
     else:
         approx = _loop_differences(checked, X, y, selection, epsilon)
+    _check_finite(approx, analytic)
     result = _summarize(selection, approx, analytic, epsilon)
     if after_steps:
         trained = _float64_model(checked, force_copy=True)
@@ -289,6 +296,14 @@ def _regularization_slope(model: MLP, l: int, w: NDArray[Any], epsilon: float,
     plus, minus = w + epsilon, w - epsilon
     return ((l2 * (plus**2 - minus**2) + l1 * (np.abs(plus) - np.abs(minus)))
             / (2 * m) / (2 * epsilon))
+
+
+def _check_finite(approx: dict[str, NDArray[Any]], analytic: dict[str, FloatArray]) -> None:
+    """A check needs finite numbers: overflowing costs or gradients make it meaningless."""
+    for name, values in approx.items():
+        if not (np.isfinite(values).all() and np.isfinite(analytic["d" + name]).all()):
+            raise ValueError(f"gradient check impossible: the cost or its gradient for {name} "
+                             "is not finite at these inputs (X too large? normalize it)")
 
 
 def _summarize(selection: dict[str, NDArray[np.integer[Any]]], approx: dict[str, NDArray[Any]],

@@ -117,20 +117,44 @@ def load(path: Union[str, os.PathLike[str]]) -> MLP:
         if meta.get("version") != VERSION:
             raise ValueError(f"format version {meta.get('version')} is not supported")
         return _rebuild(meta, arrays)
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path} is not a valid fastnn model file: {exc}") from None
 
 
+def _counter(meta: dict[str, Any], name: str) -> int:
+    """A non-negative integer counter from the metadata (JSON may hold floats or Infinity)."""
+    value = meta[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _check_shapes(config: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> None:
+    """The stored arrays must be the claimed architecture's, checked before building it
+    (a tampered layer_sizes must not make us allocate a huge model)."""
+    sizes = config["layer_sizes"]
+    if not isinstance(sizes, list) or len(sizes) < 2:
+        raise ValueError(f"layer_sizes must be a list of at least 2 sizes, got {sizes!r}")
+    for l in range(1, len(sizes)):
+        for name, shape in ((f"W{l}", (sizes[l], sizes[l - 1])), (f"b{l}", (sizes[l],))):
+            if name not in arrays or arrays[name].shape != shape:
+                found = arrays[name].shape if name in arrays else "nothing"
+                raise ValueError(f"{name} should have shape {shape} for layer_sizes {sizes}, "
+                                 f"found {found}")
+
+
 def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
+    _check_shapes(meta["config"], arrays)
+    step, epoch = _counter(meta, "step"), _counter(meta, "epoch")
     model = MLP(**meta["config"])
     model.set_params({k: v for k, v in arrays.items() if not k.startswith("optimizer/")})
-    model.step_, model.epoch_ = int(meta["step"]), int(meta["epoch"])
+    model.step_, model.epoch_ = step, epoch
     if meta["standardizer"] is not None:
         model.standardizer = Standardizer.from_dict(meta["standardizer"])
     if meta["optimizer"] is not None:
         spec = meta["optimizer"]
         opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
         state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
-        opt.load_state(spec["t"], state, model._flat_params)
+        opt.load_state(_counter(spec, "t"), state, model._flat_params)
         model.optimizer_ = opt
     return model

@@ -7,6 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from fastnn._typing import FloatArray, OutputName
+from fastnn._validation import is_real_dtype
 
 OUTPUTS: tuple[OutputName, ...] = ("sigmoid", "softmax", "linear")
 
@@ -20,8 +21,8 @@ def prepare_targets(output: OutputName, y: ArrayLike, m: int, n_out: int, dtype:
     linear: real values of shape (m,) or (m, n_out) -> float (m, n_out).
     """
     y = np.asarray(y)
-    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
+    if not is_real_dtype(y.dtype):
+        raise TypeError(f"{name} must be real numbers, got dtype {y.dtype}")
     if y.shape[:1] != (m,):
         raise ValueError(f"{name} has {y.shape[0] if y.ndim else 0} rows but X has {m}")
     if output != "softmax":
@@ -82,4 +83,5 @@ def error_rate(output: OutputName, proba: FloatArray, y: NDArray[Any]) -> float:
         return float(np.mean(np.argmax(proba, axis=1) != y))
     if output == "sigmoid":
         return float(np.mean((proba > 0.5) != (y > 0.5)))
-    return float(np.mean((proba - y) ** 2))
+    # In float64: the squared residuals of a float32 model can overflow float32.
+    return float(np.mean((proba.astype(np.float64) - y) ** 2))

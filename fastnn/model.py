@@ -28,6 +28,10 @@ HIDDEN_ACTIVATIONS: tuple[ActivationName, ...] = (
 MAX_WORKSPACES = 2
 
 
+class TrainingDiverged(FloatingPointError):
+    """The cost became NaN or infinite; the model keeps its last finite weights."""
+
+
 class _Workspace:
     """Buffers one batch size needs: layer outputs A[l] (m, n[l]) and their gradients.
 
@@ -451,7 +455,11 @@ class MLP:
         """
         X, y = self._check_Xy(X, y)
         with blas_threads(self.n_threads):
-            return self._cost(X, y)
+            cost = self._cost(X, y)
+        if not np.isfinite(cost):
+            raise ValueError(f"the cost overflows ({cost}) for these inputs: X is too large "
+                             "for the model's outputs; normalize the inputs")
+        return cost
 
     def _cost(self, X: FloatArray, y: NDArray[Any]) -> float:
         ws = self._workspace(X.shape[0], train=False)
@@ -501,8 +509,18 @@ class MLP:
             regularization term).
         """
         X, y = self._check_Xy(X, y)
+        # Kept to undo a step that overflows: fit guards epochs, this guards one step.
+        before = self.params, self.step_, optimizer.t, optimizer.state_arrays(copy=True)
         with blas_threads(self.n_threads):
-            return self._train_step(X, y, optimizer)
+            cost = self._train_step(X, y, optimizer)
+        if not (np.isfinite(cost) and all(np.isfinite(p).all() for p in self._flat_params)):
+            params, self.step_, t, state = before
+            self.set_params(params)
+            optimizer.load_state(t, state, self._flat_params)
+            raise TrainingDiverged(f"the training step diverged (cost {cost}); the model "
+                                   "keeps its weights from before it. Lower the learning "
+                                   "rate or normalize the inputs.")
+        return cost
 
     def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 100,
             optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,

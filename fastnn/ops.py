@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from fastnn import reference
 from fastnn._typing import ACTIVATION_NAMES, ActivationName, BackendName, FloatArray
-from fastnn._validation import check_choice, check_real
+from fastnn._validation import check_choice, check_int, check_key, check_real
 
 try:
     # Compiled extension modules: mypy sees them as Any (ignore_missing_imports in
@@ -213,7 +213,8 @@ def dense_forward(A_prev: ArrayLike, W: ArrayLike, b: ArrayLike,
     b = _float_array("b", b, A_prev.dtype, (W.shape[0],))
     activation, keep_prob = _check_activation(activation), _check_keep(keep_prob)
     out = np.empty((A_prev.shape[0], W.shape[0]), dtype=A_prev.dtype)
-    return get_backend(backend).dense_forward(A_prev, W, b, out, activation, int(key), keep_prob)
+    key = check_key(key)
+    return get_backend(backend).dense_forward(A_prev, W, b, out, activation, key, keep_prob)
 
 
 def dense_backward(dA: ArrayLike, A: ArrayLike, A_prev: ArrayLike, W: ArrayLike,
@@ -250,7 +251,7 @@ def dense_backward(dA: ArrayLike, A: ArrayLike, A_prev: ArrayLike, W: ArrayLike,
     dW, db = np.empty_like(W), np.empty(W.shape[0], dtype=W.dtype)
     dA_prev = np.empty_like(A_prev) if need_dA_prev else None
     get_backend(backend).dense_backward(dZ, A, A_prev, W, dW, db, dA_prev, activation,
-                                        int(key), keep_prob)
+                                        check_key(key), keep_prob)
     return {"dZ": dZ, "dW": dW, "db": db, "dA_prev": dA_prev}
 
 
@@ -263,8 +264,10 @@ def dropout_mask(key: int, shape: tuple[int, int], keep_prob: float,
     d : ndarray of bool (m, n)
     """
     keep_prob = _check_keep(keep_prob)
-    m, n = (int(s) for s in shape)
-    return get_backend(backend).dropout_mask(int(key), (m, n), keep_prob)
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"shape must be a pair (m, n), got {shape!r}")
+    m, n = (check_int(f"shape[{i}]", s, low=0) for i, s in enumerate(shape))
+    return get_backend(backend).dropout_mask(check_key(key), (m, n), keep_prob)
 
 
 def loss(kind: str, Z: ArrayLike, y: ArrayLike, backend: BackendName = "cython",

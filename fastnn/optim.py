@@ -91,11 +91,15 @@ class Optimizer:
             raise RuntimeError("the optimizer state is not allocated: call ensure_state first")
         return self.state
 
-    def state_arrays(self) -> dict[str, FloatArray]:
-        """State as a dict of named arrays (for saving): {"velocity0": ..., ...}."""
+    def state_arrays(self, copy: bool = False) -> dict[str, FloatArray]:
+        """State as a dict of named arrays (for saving): {"velocity0": ..., ...}.
+
+        With ``copy=True`` the arrays are copies (a snapshot to roll back to).
+        """
         if not self.state:
             return {}
-        return {f"{slot}{i}": a for slot, arrays in self.state.items() for i, a in enumerate(arrays)}
+        return {f"{slot}{i}": a.copy() if copy else a
+                for slot, arrays in self.state.items() for i, a in enumerate(arrays)}
 
     def load_state(self, t: int, arrays: Mapping[str, ArrayLike] | None,
                    params: Sequence[FloatArray]) -> None:

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from fastnn.callbacks import EarlyStopping, as_callbacks
 from fastnn.data import minibatches
 from fastnn.losses import error_rate
+from fastnn.model import TrainingDiverged
 from fastnn.optim import SGD, Optimizer
 from fastnn._threads import blas_threads
 from fastnn._typing import FloatArray
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 AugmentFn = Callable[[FloatArray, np.random.Generator], ArrayLike]
 #: The figures of the last good evaluated epoch: params, epoch, step, optimizer t, state.
 _Snapshot = tuple[dict[str, FloatArray], int, int, int, dict[str, FloatArray]]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The cost became NaN or infinite; the model keeps its last finite weights."""
 
 
 class History(dict[str, list[Any]]):
@@ -114,6 +111,10 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     TrainingDiverged
         If the cost becomes NaN/inf; the model is left at the weights of the last
         epoch whose cost was finite.
+
+    Any exception (or KeyboardInterrupt) during the epochs leaves the model as it was
+    at the last evaluated epoch — weights, ``step_``, ``epoch_``, optimizer state — or
+    as before the call, so a fit resumed from it reproduces an uninterrupted one.
     """
     # With augmentation the raw batch is augmented first, then standardized; the
     # History is always measured on standardized inputs.
@@ -150,6 +151,10 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     try:
         with blas_threads(model.n_threads):
             _run(loop, model, X, y, dev_set, history, hooks, bar, epochs, eval_every, chain)
+    except BaseException:
+        # An error or Ctrl-C mid-epoch must not leave the model between epochs.
+        loop.rollback()
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -189,7 +194,9 @@ class _EpochLoop:
         self.optimizer, self.batch_size, self.augment = optimizer, batch_size, augment
         self.full_batch = batch_size is None or batch_size >= X.shape[0]
         self.running = _RunningMetrics(model) if running else None
-        model.optimizer_ = optimizer
+        # The model takes this optimizer (and its state) as its own at the first good
+        # evaluated epoch; a fit that fails before that leaves the previous one.
+        self.previous_optimizer = model.optimizer_
         self.good = self._snapshot()
 
     def take_running(self) -> Optional[tuple[float, float, int]]:
@@ -235,7 +242,7 @@ class _EpochLoop:
     def _snapshot(self) -> _Snapshot:
         """Everything a divergence must roll back: weights, counters, optimizer state."""
         model, opt = self.model, self.optimizer
-        state = {k: v.copy() for k, v in opt.state_arrays().items()}
+        state = opt.state_arrays(copy=True)
         return model.params, model.epoch_, model.step_, opt.t, state
 
     def checkpoint(self, history: History) -> None:
@@ -245,13 +252,22 @@ class _EpochLoop:
         if not np.isfinite(cost) or not all(np.isfinite(p).all() for p in params.values()):
             self.diverged(self.model.epoch_, cost)
         self.good = self._snapshot()
+        self.model.optimizer_ = self.optimizer
 
-    def diverged(self, epoch: int, cost: float) -> NoReturn:
+    def rollback(self) -> None:
+        """Back to the last good evaluated epoch (or the start of this fit): weights,
+        counters and optimizer state, so a failed or interrupted fit resumes exactly."""
         params, good_epoch, step, t, state = self.good
         model = self.model
         model.set_params(params)
         model.epoch_, model.step_ = good_epoch, step
         self.optimizer.load_state(t, state, model._flat_params)
+        if model.optimizer_ is not self.optimizer:
+            model.optimizer_ = self.previous_optimizer
+
+    def diverged(self, epoch: int, cost: float) -> NoReturn:
+        good_epoch = self.good[1]
+        self.rollback()
         raise TrainingDiverged(
             f"training diverged in epoch {epoch}: the cost is {cost}; the model keeps the "
             f"weights of epoch {good_epoch}, the last evaluated with a finite cost. "

@@ -57,7 +57,7 @@ def test_directory_and_stem_paths(tmp_path):
     assert stem.stem == "moons" and stem.folder == str(tmp_path / "sub")
     model.fit(X, y, epochs=4, callbacks=stem)  # cumulative numbering: epochs 3..6
     assert _names(tmp_path / "sub") == ["moons-epoch000004.npz", "moons-epoch000006.npz"]
-    fresh = Checkpoint(tmp_path / "new-dir/", every=1)
+    fresh = Checkpoint(f"{tmp_path}/new-dir/", every=1)  # trailing "/": a directory
     assert fresh.stem == "checkpoint"
     model.fit(X, y, epochs=1, callbacks=fresh)
     assert _names(tmp_path / "new-dir") == ["checkpoint-epoch000007.npz"]
