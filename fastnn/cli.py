@@ -100,41 +100,32 @@ def _batch_size(text: str) -> Optional[int]:
     return _positive_int(text)
 
 
-def _positive_int(text: str) -> int:
+def _parse_number(text: str, cast: Callable[[str], Any], low: float, strict: bool,
+                  description: str) -> Any:
+    """`text` as `cast` (int or float), finite and >= low (> low when `strict`)."""
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return int(_parse_number(text, int, 1, False, "a positive int"))
 
 
 def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}")
-    return value
+    return int(_parse_number(text, int, 0, False, "an int >= 0"))
 
 
 def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+    return float(_parse_number(text, float, 0.0, False, "a finite number >= 0"))
 
 
 def _positive_float(text: str) -> float:
-    value = _nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+    return float(_parse_number(text, float, 0.0, True, "a number > 0"))
 
 
 def _keep_prob(text: str) -> float:
