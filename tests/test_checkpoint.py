@@ -15,7 +15,9 @@ import fastnn as fnn
 from fastnn.checkpoint import Checkpoint
 from fastnn.datasets import make_moons
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The folder holding the fastnn under test, for child processes: the source tree for an
+# in-place build, site-packages for an installed one (a bare source tree has no kernels).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fnn.__file__)))
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and fsync semantics")
 
 
@@ -229,7 +231,7 @@ def test_training_killed_at_random_resumes_to_same_weights(tmp_path):
                                  total=total, batch=FIT_KW["batch_size"],
                                  stem=str(ckdir / "run"))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, cwd=tmp_path)
     try:
         _wait_for(lambda: Checkpoint.find(ckdir), timeout=60, proc=proc)
         delay = float(rng.uniform(0.0, 0.6))
@@ -283,7 +285,7 @@ def test_save_killed_at_random_leaves_a_complete_file(tmp_path):
     kills = []
     for round_ in range(4):
         proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+                                stderr=subprocess.PIPE, cwd=tmp_path)
         try:
             first = proc.stdout.readline()  # one complete save done
             assert first.strip() == b"0", proc.stderr.read().decode()[-2000:]

@@ -35,7 +35,9 @@ from hypothesis import strategies as st
 import fastnn as fnn
 from fastnn import ops
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The folder holding the fastnn under test, for child processes: the source tree for an
+# in-place build, site-packages for an installed one (a bare source tree has no kernels).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fnn.__file__)))
 F32MAX = float(np.finfo(np.float32).max)
 
 INPUT_DTYPES = ["bool", "int8", "int64", "float16", "float32", "float64", "complex128",
@@ -784,7 +786,8 @@ def test_regression_tampered_layer_sizes_allocate_before_checking(tmp_path):
             print(type(exc).__name__)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+                         timeout=120, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"),
+                         cwd=tmp_path)
     assert out.stdout.strip() == "ModelFileError", out.stdout + out.stderr[-1000:]
 
 

@@ -121,5 +121,5 @@ def test_headless_without_pyplot(tmp_path):
     # The folder holding the fastnn under test (the source tree only for in-place builds).
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(fnn.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60, cwd=tmp_path)
     assert_png(tmp_path / "h.png")

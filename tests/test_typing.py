@@ -5,6 +5,7 @@ mypy runs with the ``[tool.mypy]`` configuration of this checkout's pyproject.to
 it takes a few seconds (well under a minute) even with a cold cache.
 """
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,13 +40,17 @@ def test_literal_aliases_match_the_runtime_choices():
 def test_mypy_reports_no_errors(tmp_path):
     if not PYPROJECT.is_file():
         pytest.skip(f"no pyproject.toml at {PYPROJECT} (the [tool.mypy] configuration)")
-    # -p fastnn from the package's parent folder: mypy checks exactly the package that
-    # `import fastnn` gives (site-packages for a wheel, the source tree otherwise).
-    # The cache goes to a temporary folder, never into site-packages or the checkout.
+    # mypy checks exactly the package that `import fastnn` gives: an installed one is
+    # found through site-packages (PEP 561, py.typed), a source tree through MYPYPATH.
+    # It runs from a temporary folder (so nothing else there is taken for a module) and
+    # its cache goes there too, never into site-packages or the checkout.
     command = [sys.executable, "-m", "mypy", "--config-file", str(PYPROJECT),
                "--cache-dir", str(tmp_path / "mypy_cache"), "--no-error-summary",
                "-p", "fastnn"]
-    result = subprocess.run(command, cwd=PACKAGE_DIR.parent, capture_output=True, text=True,
+    env = dict(os.environ)
+    if "site-packages" not in PACKAGE_DIR.parts:
+        env["MYPYPATH"] = str(PACKAGE_DIR.parent)
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=MYPY_TIMEOUT)
     assert result.returncode == 0, (
         f"mypy found errors in {PACKAGE_DIR}:\n{result.stdout}{result.stderr}")
