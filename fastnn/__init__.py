@@ -10,6 +10,7 @@ Public API (everything else is private)::
 from fastnn import augment
 from fastnn.augment import Augmentation
 from fastnn.callbacks import Callback, EarlyStopping
+from fastnn.checkpoint import Checkpoint
 from fastnn.data import NotFittedError, Standardizer, split
 from fastnn.diagnostics import (Diagnosis, GradientHealth, GradientHealthMonitor, diagnose,
                                 gradient_health, vanishing_exploding_demo)
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MLP", "SGD", "Momentum", "Adam", "split", "Standardizer", "NotFittedError",
-    "EarlyStopping", "Callback", "History", "TrainingDiverged", "augment", "Augmentation",
+    "EarlyStopping", "Callback", "Checkpoint", "History", "TrainingDiverged", "augment", "Augmentation",
     "load", "ModelFileError", "gradcheck", "GradcheckResult", "diagnose", "Diagnosis",
     "gradient_health", "GradientHealth", "GradientHealthMonitor", "vanishing_exploding_demo",
     "sweep", "SweepResult", "__version__",
