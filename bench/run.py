@@ -1,18 +1,24 @@
-"""Print fastnn's speed as ratios: vs the NumPy reference, vs the bare GEMMs, vs PyTorch.
+"""Print fastnn's speed as ratios: vs the NumPy reference, vs the bare GEMMs, vs PyTorch,
+then every target of issue 5 with the measured ratio and whether it is met.
 
 Usage (from the repository root)::
 
     python3 bench/run.py [--quick] [--threads 1 2] [--configs tiny small ...] [--markdown]
+                         [--extras epoch float64 gradcheck memory scaling]
 
-One process, one table per BLAS thread count.  Times are medians of interleaved
-repeats of one training step (``model._train_step`` on pre-validated arrays); the
-ratios are what to quote.  The script never touches ``OPENBLAS_CORETYPE`` or
-``OPENBLAS_L2_SIZE``; it only reports whether they are set (to benchmark without them,
-unset them in the command: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 ...``).
+One process.  Per BLAS thread count: the per-step table (medians of repeated
+``model._train_step`` calls on pre-validated arrays) and the epoch, float64 and
+gradient-checking measurements; then the memory and thread-scaling measurements and
+the targets table.  The ratios are what to quote.  The script never touches
+``OPENBLAS_CORETYPE`` or ``OPENBLAS_L2_SIZE``; it only prints them (to benchmark
+without them, unset them in the command:
+``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/run.py``).
 """
 import argparse
+import contextlib
 import os
 import platform
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -24,13 +30,37 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
-from bench import configs, torch_step  # noqa: E402
+from bench import (chained, configs, epoch, grad, memory, precision, scaling, targets,  # noqa: E402
+                   torch_step)
+from bench.report import format_ratio, format_table, format_time, ratio, title  # noqa: E402
 from bench.steps import (GemmFloor, blas_info, current_threads, describe_library,  # noqa: E402
-                         median_times, thread_limit, train_step)
+                         sample_times, spread, thread_limit, train_step)
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-# (repeats, seconds per sample): quick finishes in well under a minute.
-TIMING = {"quick": (5, 0.005), "full": (15, 0.05)}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long to time: samples per step timing and their minimum length (s), samples
+    of the epoch and gradient checks (each call long enough on its own), warm-up (s)
+    before each block, attempts at a configuration whose timings are noisy, and
+    alternations of the 1-vs-2-threads comparison."""
+
+    repeat: int
+    min_time: float
+    long_repeat: int
+    warmup: float
+    attempts: int
+    scaling_repeat: int
+
+
+TIMING = {"quick": Timing(5, 0.005, 3, 0.1, 1, 3), "full": Timing(15, 0.05, 7, 0.2, 3, 9)}
+# A block whose samples' interquartile range exceeds this fraction of their median, or a
+# step timed below 0.9x its own GEMM floor (the floor's block was disturbed), is noisy:
+# the configuration is measured again (full runs) and flagged in the table if it stays so.
+NOISY_SPREAD = 0.15
+BELOW_FLOOR = 0.9
+EXTRAS = ("chained", "epoch", "float64", "gradcheck", "memory", "scaling")
 
 
 @dataclass
@@ -42,84 +72,83 @@ class Row:
     reference: float
     floor: float
     torch: float = None
+    noise: float = 0.0
+    plausible: bool = True
+    attempts: int = 1
 
     @property
-    def ref_ratio(self):
-        """Reference time over fastnn time (> 1: fastnn is faster)."""
-        return self.reference / self.fastnn
+    def noisy(self):
+        return self.noise > NOISY_SPREAD or not self.plausible
 
-    @property
-    def floor_ratio(self):
-        """fastnn time over the GEMM floor (1.0: nothing but the matrix products)."""
-        return self.fastnn / self.floor
+    def ratio(self, metric):
+        """"reference" / "torch": their time over fastnn's (> 1: fastnn is faster);
+        "floor": fastnn's over the GEMM floor; "reference_floor" / "torch_floor": theirs
+        over the floor.  None without torch."""
+        return {"reference": ratio(self.reference, self.fastnn),
+                "torch": ratio(self.torch, self.fastnn),
+                "floor": ratio(self.fastnn, self.floor),
+                "reference_floor": ratio(self.reference, self.floor),
+                "torch_floor": ratio(self.torch, self.floor)}[metric]
 
-    @property
-    def torch_ratio(self):
-        """PyTorch time over fastnn time, or None without torch."""
-        return None if self.torch is None else self.torch / self.fastnn
 
+def measure(config, timing):
+    """Time fastnn, the reference, the GEMM floor (and torch) on one configuration.
 
-def measure(config, repeat, min_time):
-    """Time fastnn, the reference, the GEMM floor (and torch) on one configuration."""
+    A noisy attempt (see NOISY_SPREAD) is repeated up to ``timing.attempts`` times; the
+    quietest attempt is kept.
+    """
     fast, ref = (configs.build(config, backend) for backend in ("cython", "reference"))
     steps = {"fastnn": train_step(fast), "reference": train_step(ref),
              "floor": GemmFloor(config.layer_sizes, config.batch, configs.DTYPE)}
     if torch_step.available():
         X, y = configs.config_data(config)
         steps["torch"] = torch_step.TorchStep(config, X, y, configs.LEARNING_RATE, configs.L2)
-    return Row(config, **median_times(steps, repeat=repeat, min_time=min_time))
-
-
-def format_time(seconds):
-    """Seconds in a readable unit: us, ms or s."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.3f} s"
-
-
-def format_ratio(ratio):
-    """"1.23x", or "-" for a missing ratio."""
-    return "-" if ratio is None else f"{ratio:.2f}x"
+    best = None
+    for attempt in range(1, timing.attempts + 1):
+        samples = sample_times(steps, timing.repeat, timing.min_time, timing.warmup)
+        times = {key: statistics.median(s) for key, s in samples.items()}
+        row = Row(config, **times, noise=max(spread(s) for s in samples.values()),
+                  plausible=(min(times["fastnn"], times["reference"])
+                             >= BELOW_FLOOR * times["floor"]),
+                  attempts=attempt)
+        if best is None or (best.noisy, best.noise) > (row.noisy, row.noise):
+            best = row
+        if not row.noisy:
+            break
+        print(f"    noisy (IQR/median {row.noise:.0%}, plausible={row.plausible}); "
+              f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+    best.attempts = attempt
+    return best
 
 
 def target_cell(row):
-    """The row's goal and whether it is met ("ok" / "MISS"), or "-" when it has none."""
-    target = row.config.target
-    if target is None:
-        return "-"
-    status = "ok" if target.met(row.ref_ratio, row.floor_ratio) else "MISS"
-    return f"{target} {status}"
+    """Each goal of the row and whether it is met ("ok" / "MISS"), or "-" when none."""
+    cells = [f"{t} {'ok' if t.met(row.ratio(t.metric)) else 'MISS'}" for t in row.config.targets]
+    return ", ".join(cells) or "-"
 
 
-HEADERS = ("config", "keep", "batch", "fastnn", "reference", "GEMM floor",
-           "ref/fnn", "fnn/GEMM", "torch", "torch/fnn", "target")
+HEADERS = ("config", "keep", "batch", "fastnn", "reference", "torch", "GEMM floor",
+           "ref/fnn", "torch/fnn", "fnn/GEMM", "ref/GEMM", "torch/GEMM", "noise", "targets")
+
+
+def noise_cell(row):
+    """The worst IQR/median of the row's blocks, its attempts, "NOISY" when it stayed so."""
+    text = f"{row.noise:.0%}"
+    if row.attempts > 1:
+        text += f" ({row.attempts} tries)"
+    if not row.plausible:
+        text += " below floor"
+    return text + (" NOISY" if row.noisy else "")
 
 
 def row_cells(row):
     """The table cells of one row, as strings, in HEADERS order."""
     c = row.config
-    torch_time = "-" if row.torch is None else format_time(row.torch)
     return (c.name, f"{c.keep_prob:g}", str(c.batch), format_time(row.fastnn),
-            format_time(row.reference), format_time(row.floor), format_ratio(row.ref_ratio),
-            format_ratio(row.floor_ratio), torch_time, format_ratio(row.torch_ratio),
-            target_cell(row))
-
-
-def format_table(headers, rows, markdown=False):
-    """Lines of an aligned plain-text table, or of a GitHub markdown table."""
-    if markdown:
-        lines = ["| " + " | ".join(headers) + " |",
-                 "|" + "|".join("---" if i < 3 else "---:" for i in range(len(headers))) + "|"]
-        return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells):
-        return "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
-                         for i, (cell, w) in enumerate(zip(cells, widths)))
-
-    return [line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+            format_time(row.reference), format_time(row.torch), format_time(row.floor),
+            *(format_ratio(row.ratio(m)) for m in ("reference", "torch", "floor",
+                                                   "reference_floor", "torch_floor")),
+            noise_cell(row), target_cell(row))
 
 
 def cpu_model():
@@ -140,12 +169,12 @@ def usable_cores():
 
 
 def load_average():
-    """The 1-minute load average, flagged when other work is likely sharing the cores."""
+    """The 1/5/15-minute load averages, flagged when other work likely shares the cores."""
     if not hasattr(os, "getloadavg"):
         return "load average unknown"
-    load = os.getloadavg()[0]
-    busy = " - BUSY MACHINE, ratios unreliable" if load >= usable_cores() + 0.5 else ""
-    return f"load average {load:.2f}{busy}"
+    loads = os.getloadavg()
+    busy = " - BUSY MACHINE, ratios unreliable" if loads[0] >= usable_cores() + 0.5 else ""
+    return "load average " + ", ".join(f"{x:.2f}" for x in loads) + busy
 
 
 def kernels_built():
@@ -162,61 +191,142 @@ def kernels_built():
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(max(stamps)))
 
 
+def versions():
+    """"python x, numpy y, scipy z, ..." of everything the benchmark compares."""
+    import scipy
+    parts = [f"python {platform.python_version()}", f"numpy {np.__version__}",
+             f"scipy {scipy.__version__}",
+             f"fastnn {fastnn.__version__} (kernels built {kernels_built()})",
+             f"torch {torch_step.version() or 'not installed'}",
+             f"scikit-learn {epoch.sklearn_version() or 'not installed'}"]
+    return ", ".join(parts)
+
+
 def environment_lines():
     """Machine, versions, OpenBLAS environment variables and the loaded BLAS libraries."""
-    lines = [f"machine: {cpu_model()}, {os.cpu_count()} logical cores ({usable_cores()} usable), "
+    lines = [f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+             f"machine: {cpu_model()}, {os.cpu_count()} logical cores ({usable_cores()} usable), "
              f"{platform.system()} {platform.machine()}",
-             f"python {platform.python_version()}, numpy {np.__version__}, "
-             f"fastnn {fastnn.__version__} (kernels built {kernels_built()}), torch {torch_step.version() or 'not installed'}, "
+             versions(),
              f"{load_average()} before timing"]
     for name in OPENBLAS_VARIABLES:
         value = os.environ.get(name)
         lines.append(f"{name}: " + (f"set ({value})" if value is not None else "unset"))
     lines += ["BLAS " + describe_library(info) for info in blas_info()]
+    if torch_step.available():
+        lines.append(torch_step.describe())
     return lines
 
 
-def thread_table(threads, selected, repeat, min_time, markdown):
-    """Measure every selected configuration at `threads` threads; the table's lines."""
-    rows = []
+@contextlib.contextmanager
+def threads_limited(threads):
+    """Every BLAS/OpenMP pool threadpoolctl knows, and torch's, at `threads` threads."""
     with thread_limit(threads):
-        running = ", ".join(f"{name}={n}" for name, n in current_threads().items())
         if torch_step.available():
+            previous = torch_step.torch.get_num_threads()
             torch_step.set_threads(threads)
-        for config in selected:
-            print(f"  timing {config.id} at {threads} thread(s)...", file=sys.stderr, flush=True)
-            rows.append(measure(config, repeat, min_time))
-    title = (f"{threads} thread(s), float32, l2={configs.L2}, medians of {repeat} samples "
-             f"(BLAS threads while timing: {running}; {load_average()})")
-    return [("### " if markdown else "== ") + title, ""] + \
-        format_table(HEADERS, [row_cells(r) for r in rows], markdown) + [""]
+        try:
+            yield
+        finally:
+            if torch_step.available():
+                torch_step.set_threads(previous)
+
+
+def thread_table(threads, selected, timing, markdown):
+    """Measure every selected configuration at `threads` threads: (lines, rows)."""
+    rows = []
+    running = ", ".join(f"{name}={n}" for name, n in current_threads().items())
+    for config in selected:
+        progress(f"timing {config.id} at {threads} thread(s)")
+        rows.append(measure(config, timing))
+    heading = (f"per step, {threads} thread(s), float32, l2={configs.L2}, "
+               f"medians of {timing.repeat} "
+               f"samples (BLAS threads while timing: {running}; {load_average()})")
+    lines = [title(heading, markdown), ""] + \
+        format_table(HEADERS, [row_cells(r) for r in rows], markdown, left=3) + [""]
+    return lines, rows
 
 
 def parse_args(argv=None):
-    """The command line: --quick, --threads, --configs, --markdown."""
+    """The command line: --quick, --threads, --configs, --markdown, --extras."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer, shorter samples (the whole run takes < 60 s)")
+                        help="fewer, shorter samples (the whole run takes < 90 s)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="BLAS thread counts, one table each (default: 1 2)")
     parser.add_argument("--configs", nargs="+", choices=configs.NAMES, default=None,
                         help="configurations to run (default: all)")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
+    parser.add_argument("--extras", nargs="*", choices=EXTRAS, default=list(EXTRAS),
+                        help="measurements besides the per-step tables (default: all; "
+                             "give none to skip them)")
     args = parser.parse_args(argv)
     if any(t < 1 for t in args.threads):
         parser.error("--threads must be positive")
     return args
 
 
+_START = time.perf_counter()
+
+
+def progress(message):
+    """A progress line on stderr, with the seconds since the script started."""
+    print(f"  [{time.perf_counter() - _START:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def emit(lines):
+    print("\n".join(lines), flush=True)
+
+
 def main(argv=None):
-    """Print the environment, then one table per thread count."""
+    """Print the environment, the tables per thread count, then the targets table."""
     args = parse_args(argv)
-    repeat, min_time = TIMING["quick" if args.quick else "full"]
+    timing = TIMING["quick" if args.quick else "full"]
     selected = configs.select(args.configs)
-    print("\n".join(environment_lines()) + "\n", flush=True)
+    extras = set(args.extras)
+    emit(environment_lines() + [""])
+    outcomes = []
     for threads in args.threads:
-        print("\n".join(thread_table(threads, selected, repeat, min_time, args.markdown)),
-              flush=True)
+        with threads_limited(threads):
+            lines, rows = thread_table(threads, selected, timing, args.markdown)
+            emit(lines)
+            outcomes += targets.step_outcomes(rows, threads)
+            sections = []
+            if "chained" in extras:
+                progress(f"timing chained tiny steps at {threads} thread(s)")
+                sections.append(chained.section(threads, args.configs, timing.repeat,
+                                                timing.min_time, args.markdown, timing.warmup))
+            if "float64" in extras:
+                progress(f"timing float64 at {threads} thread(s)")
+                sections.append(precision.section(threads, args.configs, timing.repeat,
+                                                  timing.min_time, args.markdown, timing.warmup))
+            if "epoch" in extras:
+                progress(f"timing epochs at {threads} thread(s)")
+                sections.append(epoch.section(threads, timing.long_repeat, args.markdown,
+                                              timing.warmup))
+            if "gradcheck" in extras:
+                progress(f"timing gradcheck at {threads} thread(s)")
+                sections.append(grad.section(threads, timing.long_repeat, args.markdown,
+                                             timing.warmup))
+            for lines, found in sections:
+                emit(lines)
+                outcomes += found
+    if "memory" in extras:
+        progress("measuring memory")
+        lines, found = memory.section(args.markdown)
+        emit(lines)
+        outcomes += found
+    if "scaling" in extras and {1, 2} <= set(args.threads):
+        progress("timing 1 vs 2 threads")
+        lines, found = scaling.section(selected, timing.scaling_repeat, timing.min_time,
+                                        args.markdown)
+        emit(lines)
+        outcomes += found
+    progress("done")
+    heading = f"targets of issue 5 ({targets.summary(outcomes)}; {load_average()} at the end)"
+    emit([title(heading, args.markdown), ""] +
+         format_table(targets.HEADERS, [targets.target_cells(o) for o in outcomes],
+                      args.markdown, left=3))
 
 
 if __name__ == "__main__":

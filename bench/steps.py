@@ -20,7 +20,10 @@ def time_calls(fn, number):
 
 
 def calibrate(fn, min_time, max_number=10**6):
-    """Calls per sample (1, 2, 5, 10, 20, ...) so that one sample lasts >= `min_time` s."""
+    """Calls per sample (1, 2, 5, 10, 20, ...) so that one sample lasts >= `min_time` s
+    (1 without calling `fn` when `min_time` <= 0)."""
+    if min_time <= 0:
+        return 1
     for number in _one_two_five():
         if number >= max_number or time_calls(fn, number) * number >= min_time:
             return number
@@ -42,8 +45,8 @@ def warm_up(fn, seconds):
         fn()
 
 
-def median_times(fns, repeat=7, min_time=0.02, warmup=0.2):
-    """Median seconds per call of each callable in the dict `fns`, timed one after another.
+def sample_times(fns, repeat=7, min_time=0.02, warmup=0.2):
+    """Seconds per call of each callable in the dict `fns`: {key: list of `repeat` samples}.
 
     Each callable is warmed up for `warmup` seconds, calibrated (so one sample lasts at
     least `min_time` seconds) and timed `repeat` times in a block of its own.  Blocks, not
@@ -51,12 +54,26 @@ def median_times(fns, repeat=7, min_time=0.02, warmup=0.2):
     builds, and the worker threads of the one just used keep spinning for a while after
     it returns, stealing the cores the other one wants; the warm-up outlasts that.
     """
-    medians = {}
+    samples = {}
     for key, fn in fns.items():
         warm_up(fn, warmup)
         number = calibrate(fn, min_time)
-        medians[key] = statistics.median(time_calls(fn, number) for _ in range(repeat))
-    return medians
+        samples[key] = [time_calls(fn, number) for _ in range(repeat)]
+    return samples
+
+
+def median_times(fns, repeat=7, min_time=0.02, warmup=0.2):
+    """Median seconds per call of each callable in the dict `fns` (see :func:`sample_times`)."""
+    return {key: statistics.median(s)
+            for key, s in sample_times(fns, repeat, min_time, warmup).items()}
+
+
+def spread(samples):
+    """Interquartile range over median of timing samples: 0.05 is a quiet block."""
+    if len(samples) < 2:
+        return 0.0
+    q1, q2, q3 = statistics.quantiles(samples, n=4)
+    return (q3 - q1) / q2 if q2 > 0 else 0.0
 
 
 def median_time(fn, **kwargs):

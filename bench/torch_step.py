@@ -63,3 +63,16 @@ class TorchStep:
         loss.backward()
         self.optimizer.step()
         return loss
+
+
+def describe():
+    """One line: torch's version, BLAS, CPU capability and intra-op threads (or None)."""
+    if not available():
+        return None
+    import re
+    shown = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", shown)
+    capability = re.search(r"CPU capability usage: (\w+)", shown)
+    return (f"torch {torch.__version__}: BLAS {blas.group(1) if blas else '?'}, CPU capability "
+            f"{capability.group(1) if capability else '?'}, {torch.get_num_threads()} intra-op "
+            f"threads (its own MKL/OpenMP, not listed by threadpoolctl's BLAS entries)")

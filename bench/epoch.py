@@ -1,0 +1,204 @@
+"""One training epoch of the mnist network: fastnn's ``fit`` vs PyTorch vs scikit-learn.
+
+8,192 training examples in minibatches of 128 (reshuffled), then an evaluation of a
+1,024-example dev set, all float32, L2 lambda = 0.7, plain SGD (lr 0.01):
+
+- fastnn: ``model.fit(X, y, epochs=1, batch_size=128, dev=(X_dev, y_dev), optimizer=SGD)``,
+  which also validates the arrays and records the History (its cost and error on the
+  whole training set as well as on the dev set);
+- PyTorch: a plain loop, ``torch.randperm`` batching (no DataLoader), SGD with
+  ``weight_decay = lambda/128`` on the weights, then the dev set under ``no_grad``;
+- scikit-learn: ``MLPClassifier(solver="sgd", momentum=0, alpha=lambda)`` (its alpha is
+  the course's lambda: ``alpha/(2 m) ||W||^2``), one epoch by ``partial_fit``
+  (``max_iter=1``, shuffle on), then ``predict_proba`` of the dev set.  It has no
+  dropout, so it is compared at keep_prob 1.0 only.
+"""
+import warnings
+
+import numpy as np
+
+import fastnn as fnn
+from bench import configs, torch_step
+
+LAYERS = (784, 256, 256, 10)
+M_TRAIN, M_DEV, BATCH = 8192, 1024, 128
+
+try:
+    from sklearn.neural_network import MLPClassifier
+except ImportError:
+    MLPClassifier = None
+
+
+def sklearn_available():
+    return MLPClassifier is not None
+
+
+def sklearn_version():
+    if MLPClassifier is None:
+        return None
+    import sklearn
+    return sklearn.__version__
+
+
+def epoch_data(seed=0):
+    """((X, y), (X_dev, y_dev)): float32 standard normal inputs, integer labels."""
+    X, y = configs.synthetic_data(LAYERS, "softmax", M_TRAIN + M_DEV, seed)
+    X = X.astype(np.float32)
+    return (X[:M_TRAIN], y[:M_TRAIN]), (X[M_TRAIN:], y[M_TRAIN:])
+
+
+class FastnnEpoch:
+    """A callable: one ``fit`` epoch with its dev evaluation (training continues each call)."""
+
+    def __init__(self, train, dev, keep_prob, seed=0):
+        self.model = fnn.MLP(list(LAYERS), activation="relu", output="softmax",
+                             keep_prob=keep_prob, l2=configs.L2, dtype=configs.DTYPE, seed=seed)
+        self.train, self.dev = train, dev
+        self.optimizer = fnn.SGD(lr=configs.LEARNING_RATE)
+
+    def __call__(self):
+        history = self.model.fit(*self.train, epochs=1, batch_size=BATCH, dev=self.dev,
+                                 optimizer=self.optimizer)
+        return history["dev_error"][-1]
+
+
+class FastnnLoopEpoch(FastnnEpoch):
+    """Informative: fastnn's steps in a loop like PyTorch's, without fit's bookkeeping.
+
+    Shuffled minibatches through ``model._train_step`` and a dev pass, but no History:
+    fit also measures the cost and error on the whole training set every epoch, which
+    the PyTorch loop does not do.
+    """
+
+    def __init__(self, train, dev, keep_prob, seed=0):
+        super().__init__(train, dev, keep_prob, seed)
+        model = self.model
+        self.train = model._check_Xy(*train)
+        self.dev = model._check_Xy(*dev)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self):
+        model, (X, y), optimizer = self.model, self.train, self.optimizer
+        order = self.rng.permutation(len(X))
+        for start in range(0, len(X), BATCH):
+            index = order[start:start + BATCH]
+            model._train_step(X[index], y[index], optimizer)
+        proba, _ = model._evaluate(*self.dev)
+        return float(np.mean(proba.argmax(axis=1) != self.dev[1]))
+
+
+class TorchEpoch:
+    """A callable: one epoch of a plain PyTorch loop, then the dev pass under no_grad."""
+
+    def __init__(self, train, dev, keep_prob, seed=0):
+        torch, nn = torch_step.torch, torch_step.nn
+        torch.manual_seed(seed)
+        self.torch = torch
+        self.net = torch_step.build_network(LAYERS, keep_prob)
+        self.X, self.y = torch.from_numpy(train[0]), torch.from_numpy(train[1]).long()
+        self.X_dev, self.y_dev = torch.from_numpy(dev[0]), torch.from_numpy(dev[1]).long()
+        self.loss = nn.CrossEntropyLoss()
+        linears = [layer for layer in self.net if isinstance(layer, nn.Linear)]
+        self.optimizer = torch.optim.SGD(
+            [{"params": [layer.weight for layer in linears], "weight_decay": configs.L2 / BATCH},
+             {"params": [layer.bias for layer in linears], "weight_decay": 0.0}],
+            lr=configs.LEARNING_RATE)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self):
+        torch, net, optimizer = self.torch, self.net, self.optimizer
+        net.train()
+        order = torch.randperm(len(self.X), generator=self.generator)
+        for start in range(0, len(self.X), BATCH):
+            index = order[start:start + BATCH]
+            optimizer.zero_grad()
+            self.loss(net(self.X[index]), self.y[index]).backward()
+            optimizer.step()
+        net.eval()
+        with torch.no_grad():
+            logits = net(self.X_dev)
+            self.loss(logits, self.y_dev).item()
+            return (logits.argmax(dim=1) != self.y_dev).float().mean().item()
+
+
+class SklearnEpoch:
+    """A callable: one ``partial_fit`` epoch of MLPClassifier, then dev predict_proba."""
+
+    def __init__(self, train, dev, seed=0):
+        self.clf = MLPClassifier(hidden_layer_sizes=LAYERS[1:-1], activation="relu",
+                                 solver="sgd", alpha=configs.L2, batch_size=BATCH,
+                                 learning_rate="constant",
+                                 learning_rate_init=configs.LEARNING_RATE, momentum=0.0,
+                                 max_iter=1, shuffle=True, early_stopping=False,
+                                 random_state=seed)
+        self.train, self.dev = train, dev
+        self.classes = np.arange(LAYERS[-1])
+        self.started = False
+
+    def __call__(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.started:
+                self.clf.partial_fit(*self.train)
+            else:
+                self.clf.partial_fit(*self.train, classes=self.classes)
+                self.started = True
+            proba = self.clf.predict_proba(self.dev[0])
+        return float(np.mean(proba.argmax(axis=1) != self.dev[1]))
+
+
+def epoch_callables(seed=0):
+    """{label: callable} of every epoch implementation available here.
+
+    Labels: "fastnn kp1", "fastnn kp0.8", "torch kp1", "torch kp0.8", "sklearn kp1", and
+    the informative "fastnn-loop kp1", "fastnn-loop kp0.8" (no History, see
+    :class:`FastnnLoopEpoch`).
+    """
+    train, dev = epoch_data(seed)
+    fns = {}
+    for keep in configs.KEEP_PROBS:
+        fns[f"fastnn kp{keep:g}"] = FastnnEpoch(train, dev, keep, seed)
+        fns[f"fastnn-loop kp{keep:g}"] = FastnnLoopEpoch(train, dev, keep, seed)
+        if torch_step.available():
+            fns[f"torch kp{keep:g}"] = TorchEpoch(train, dev, keep, seed)
+    if sklearn_available():
+        fns["sklearn kp1"] = SklearnEpoch(train, dev, seed)
+    return fns
+
+
+EPOCH_GOAL = 1.3  # fastnn at least 1.3x faster than PyTorch and than scikit-learn
+
+
+def section(threads, repeat, markdown, warmup=0.2, seed=0):
+    """(lines, outcomes): the epoch times at `threads` threads and their targets."""
+    from bench.report import format_ratio, format_table, format_time, ratio, title
+    from bench.steps import median_times
+    from bench.targets import Outcome
+
+    # Each call lasts a tenth of a second or more: one call as warm-up is enough.
+    times = median_times(epoch_callables(seed), repeat=repeat, min_time=0.0,
+                         warmup=min(warmup, 0.05))
+    rows, outcomes = [], []
+    for label, seconds in times.items():
+        impl, keep = label.split(" kp")
+        rows.append((impl, keep, format_time(seconds),
+                     format_ratio(ratio(seconds, times[f"fastnn kp{keep}"]))))
+    where = f"mnist epoch, {M_TRAIN} + dev {M_DEV}, b{BATCH}"
+    for keep in configs.KEEP_PROBS:
+        fast = times[f"fastnn kp{keep:g}"]
+        outcomes.append(Outcome("epoch vs PyTorch", f"{where}, keep {keep:g}", str(threads),
+                                ratio(times.get(f"torch kp{keep:g}"), fast), EPOCH_GOAL))
+        outcomes.append(Outcome("epoch vs PyTorch, fastnn loop without History",
+                                f"{where}, keep {keep:g}", str(threads),
+                                ratio(times.get(f"torch kp{keep:g}"),
+                                      times[f"fastnn-loop kp{keep:g}"]), EPOCH_GOAL,
+                                note="informative: no train-set evaluation, like the "
+                                     "PyTorch loop", informative=True))
+    outcomes.append(Outcome("epoch vs scikit-learn", f"{where}, keep 1 (no dropout in sklearn)",
+                            str(threads), ratio(times.get("sklearn kp1"), times["fastnn kp1"]),
+                            EPOCH_GOAL))
+    lines = [title(f"one mnist epoch ({M_TRAIN} examples, batch {BATCH}, shuffled, + dev "
+                   f"evaluation of {M_DEV}), {threads} thread(s), medians of {repeat}", markdown),
+             ""] + format_table(("implementation", "keep", "epoch", "time / fastnn fit's"), rows,
+                                markdown, left=2) + [""]
+    return lines, outcomes

@@ -1,0 +1,58 @@
+"""pytest-benchmark suite for the measurements besides the step: one mnist epoch per
+implementation, the two gradient checks, and a smoke run of ``bench/run.py``.  Nothing
+here asserts a time (benchmarks are not tests).
+"""
+import pytest
+
+from bench import epoch, grad, memory, run, torch_step
+
+EPOCH_LABELS = ["fastnn kp1", "fastnn kp0.8", "fastnn-loop kp1", "fastnn-loop kp0.8",
+                "torch kp1", "torch kp0.8", "sklearn kp1"]
+
+
+@pytest.fixture(scope="module")
+def epochs():
+    return epoch.epoch_callables()
+
+
+@pytest.mark.parametrize("label", EPOCH_LABELS)
+def test_epoch(benchmark, epochs, label):
+    """One mnist epoch (8,192 examples, batch 128, + dev evaluation of 1,024)."""
+    if label not in epochs:
+        pytest.skip(f"{label.split()[0]} is not installed")
+    benchmark.group = f"mnist-epoch-{label.split()[1]}"
+    error = benchmark(epochs[label])
+    assert 0.0 <= error <= 1.0
+
+
+@pytest.mark.parametrize("method", ["batched", "loop"])
+def test_gradcheck(benchmark, method):
+    """Checking every component of a [64, 32, 16, 10] network: batched vs the loop."""
+    benchmark.group = "gradcheck"
+    result = benchmark(grad.gradcheck_callables()[method])
+    assert result.n_checked == 2778 and result.verdict == "correct"
+
+
+def test_memory_peaks_are_measured():
+    peaks = memory.measure()
+    assert set(peaks) == {(b, k) for b in ("cython", "reference") for k in ("warm", "first")}
+    assert all(v >= 0 for v in peaks.values())
+
+
+def test_torch_step_matches_the_network():
+    """The PyTorch step has fastnn's layers: Linear, ReLU, Dropout(1 - keep) on hidden ones."""
+    if not torch_step.available():
+        pytest.skip("torch is not installed")
+    net = torch_step.build_network((64, 128, 64, 10), 0.8)
+    kinds = [type(layer).__name__ for layer in net]
+    assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert all(abs(layer.p - 0.2) < 1e-12 for layer in net if hasattr(layer, "p"))
+
+
+def test_run_script_prints_the_targets_table(capsys):
+    run.main(["--quick", "--configs", "tiny", "--threads", "1", "--extras", "memory"])
+    out = capsys.readouterr().out
+    assert "targets of issue 5" in out and "step vs reference" in out
+    assert "step memory fastnn / reference" in out
+    for name in run.OPENBLAS_VARIABLES:
+        assert name in out
