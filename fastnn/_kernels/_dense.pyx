@@ -215,22 +215,19 @@ cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t
     cdef Py_ssize_t i
     cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
     cdef uint32_t unit = 0
-    cdef floating kp = <floating>keep_prob, inv_keep = <floating>(1.0 / keep_prob), factor
-    if dropout_active(threshold) and activation == RELU:
-        # A kept unit holds a / keep_prob > 0 exactly when z > 0; a dropped one holds 0.
+    cdef floating kp = <floating>keep_prob, inv_keep = <floating>(1.0 / keep_prob)
+    if activation == RELU:
+        # No mask needed: a dropped unit holds A = 0 and a kept one A = relu(z)/keep_prob,
+        # so A > 0 exactly when the unit was kept and z > 0 (inv_keep is 1 without dropout).
         for i in range(size):
-            factor = inv_keep if unit_hash(lo, hi, unit) < t else 0
-            dA[i] = dA[i] * (factor if A[i] > 0 else 0)
-            unit += 1
+            dA[i] = dA[i] * (inv_keep if A[i] > 0 else 0)
     elif dropout_active(threshold):
         for i in range(size):
-            if unit_hash(lo, hi, i) < t:
+            if unit_hash(lo, hi, unit) < t:
                 dA[i] = <floating>(dA[i] * inv_keep * derivative(activation, A[i] * kp))
             else:
                 dA[i] = 0
-    elif activation == RELU:
-        for i in range(size):
-            dA[i] = dA[i] if A[i] > 0 else 0
+            unit += 1
     elif activation != LINEAR:
         for i in range(size):
             dA[i] = <floating>(dA[i] * derivative(activation, A[i]))
