@@ -5,7 +5,7 @@ from numbers import Integral, Real
 from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike, NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Weight initialisers: the variances of the course notes, times a tunable scale factor."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from numpy.typing import DTypeLike
