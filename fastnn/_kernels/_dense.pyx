@@ -184,18 +184,25 @@ cdef inline void bias_activation_rows(floating* out, const floating* b, Py_ssize
                 row[j] = <floating>activate(activation, row[j] + b[j])
 
 
-cdef void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
-                      uint64_t threshold, double keep_prob) noexcept nogil:
-    """out = D * A / keep_prob over `size` units, D the counter-based mask (out may be A)."""
-    cdef Py_ssize_t i
+cdef extern from "_simd.h" nogil:
+    void fastnn_dropout_float(const float* A, float* out, Py_ssize_t size, uint32_t lo,
+                              uint32_t hi, uint32_t t, float inv_keep)
+    void fastnn_dropout_double(const double* A, double* out, Py_ssize_t size, uint32_t lo,
+                               uint32_t hi, uint32_t t, double inv_keep)
+
+
+cdef inline void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
+                             uint64_t threshold, double keep_prob) noexcept nogil:
+    """out = D * A / keep_prob over `size` units, D the counter-based mask (out may be A).
+
+    The loop is C (_simd.h) so that it can be compiled for AVX2 as well as the baseline
+    and picked at load time; it computes _rng.pxd's unit_hash.
+    """
     cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
-    cdef uint32_t unit = 0
-    cdef floating inv_keep = <floating>(1.0 / keep_prob), factor
-    # A 32-bit unit counter and a select (no branch) let the compiler vectorize this.
-    for i in range(size):
-        factor = inv_keep if unit_hash(lo, hi, unit) < t else 0
-        out[i] = A[i] * factor
-        unit += 1
+    if floating is float:
+        fastnn_dropout_float(A, out, size, lo, hi, t, <float>(1.0 / keep_prob))
+    else:
+        fastnn_dropout_double(A, out, size, lo, hi, t, 1.0 / keep_prob)
 
 
 cdef void forward_ptr(const floating* A_prev, const floating* W, const floating* b,

@@ -1,0 +1,48 @@
+/* Inverted dropout with the counter-based mask, compiled twice on x86-64 Linux: for the
+ * baseline (SSE2) and for AVX2, the copy run being chosen once at load time by the CPU
+ * (GCC/Clang function multiversioning, `target_clones`).  The wheels stay runnable on any
+ * x86-64; AVX2 machines get 8-lane native 32-bit multiplies for the hash (SSE2 emulates
+ * them), which is most of the mask's cost.  Elsewhere the plain loop is built once.
+ *
+ * out[i] = A[i] * (unit_hash(lo, hi, i) < t ? inv_keep : 0) with
+ * unit_hash = mix32(mix32(i ^ hi) + lo), mix32 the lowbias32 finaliser: exactly
+ * fastnn/_kernels/_rng.pxd's definition (and fastnn.reference.dropout_mask's).
+ * Element-wise, no reassociation: every copy gives bit-identical results.
+ */
+#ifndef FASTNN_SIMD_H
+#define FASTNN_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(FASTNN_NO_CLONES)
+#define FASTNN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FASTNN_CLONES
+#endif
+
+static inline uint32_t fastnn_mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7FEB352DU;
+    x ^= x >> 15;
+    x *= 0x846CA68BU;
+    x ^= x >> 16;
+    return x;
+}
+
+#define FASTNN_DROPOUT(NAME, T)                                                         \
+    FASTNN_CLONES static void NAME(const T *A, T *out, ptrdiff_t size, uint32_t lo,     \
+                                   uint32_t hi, uint32_t t, T inv_keep)                 \
+    {                                                                                   \
+        uint32_t unit = 0;                                                              \
+        for (ptrdiff_t i = 0; i < size; i++, unit++) {                                  \
+            T factor = fastnn_mix32(fastnn_mix32(unit ^ hi) + lo) < t ? inv_keep : 0;   \
+            out[i] = A[i] * factor;                                                     \
+        }                                                                               \
+    }
+
+FASTNN_DROPOUT(fastnn_dropout_float, float)
+FASTNN_DROPOUT(fastnn_dropout_double, double)
+
+#endif
