@@ -194,6 +194,7 @@ class _EpochLoop:
         self.optimizer, self.batch_size, self.augment = optimizer, batch_size, augment
         self.full_batch = batch_size is None or batch_size >= X.shape[0]
         self.running = _RunningMetrics(model) if running else None
+        self._batch_buffers: Optional[tuple[FloatArray, NDArray[Any]]] = None
         # The model takes this optimizer (and its state) as its own at the first good
         # evaluated epoch; a fit that fails before that leaves the previous one.
         self.previous_optimizer = model.optimizer_
@@ -227,7 +228,7 @@ class _EpochLoop:
             batches = [(X, y)]
         else:
             order = np.random.default_rng([model.seed, 1, epoch])
-            batches = ((X[i], y[i]) for i in minibatches(X.shape[0], self.batch_size, order))
+            batches = (self._gather(i) for i in minibatches(X.shape[0], self.batch_size, order))
         augment_rng = np.random.default_rng([model.seed, 2, epoch]) if self.augment else None
         for Xb, yb in batches:
             if augment_rng is not None and self.augment is not None:
@@ -238,6 +239,17 @@ class _EpochLoop:
             if self.running is not None:
                 self.running.add(cost, yb)
         model.epoch_ = epoch
+
+    def _gather(self, index: NDArray[np.intp]) -> tuple[FloatArray, NDArray[Any]]:
+        """The minibatch rows `index` of X and y, copied into buffers made once per fit."""
+        if self._batch_buffers is None:
+            size = self.batch_size or self.X.shape[0]
+            self._batch_buffers = (np.empty((size,) + self.X.shape[1:], self.X.dtype),
+                                   np.empty((size,) + self.y.shape[1:], self.y.dtype))
+        X_buffer, y_buffer = self._batch_buffers
+        k = len(index)
+        return (np.take(self.X, index, axis=0, out=X_buffer[:k]),
+                np.take(self.y, index, axis=0, out=y_buffer[:k]))
 
     def _snapshot(self) -> _Snapshot:
         """Everything a divergence must roll back: weights, counters, optimizer state."""
