@@ -484,3 +484,22 @@ def test_float32_targets_that_overflow_are_rejected(backend):
         with pytest.raises(ValueError, match=r"\by\b"):
             call()
     assert_unchanged(model, snap)
+
+
+def test_import_without_built_kernels_says_how_to_build(tmp_path):
+    """A source tree whose Cython kernels are not compiled fails to import with a clear
+    message (not a bare ModuleNotFoundError deep in the package)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(fnn.__file__).resolve().parent
+    shutil.copytree(source, tmp_path / "fastnn",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+    result = subprocess.run([sys.executable, "-c", "import fastnn"], cwd=tmp_path,
+                            env={"PATH": "", "PYTHONPATH": str(tmp_path)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "ImportError: fastnn's compiled kernels are not built" in result.stderr
+    assert "pip install" in result.stderr
