@@ -48,6 +48,11 @@ def check_real(name: str, value: Any, low: float | None = None, high: float | No
     return value
 
 
+def check_keep_prob(name: str, value: Any) -> float:
+    """A keep probability: the chance of keeping a unit, in (0, 1]."""
+    return check_real(name, value, 0.0, 1.0, low_open=True)
+
+
 def check_int(name: str, value: Any, low: int | None = None) -> int:
     """`value` must be an integer (not bool) >= low."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -14,8 +14,8 @@ from fastnn.reference import dropout_key
 from fastnn._threads import blas_threads
 from fastnn._typing import (ACTIVATION_NAMES, ActivationName, BackendName, FloatArray,
                             FloatDTypeLike, InitName, OutputName)
-from fastnn._validation import (check_choice, check_dtype, check_int, check_matrix, check_real,
-                                check_seed, per_layer)
+from fastnn._validation import (check_choice, check_dtype, check_int, check_keep_prob,
+                                check_matrix, check_real, check_seed, per_layer)
 
 if TYPE_CHECKING:
     from fastnn.data import Standardizer
@@ -125,7 +125,7 @@ class MLP:
         self.init = check_choice("init", init, _init.INITIALIZERS)
         self.init_scale = check_real("init_scale", init_scale, 0.0, low_open=True)
         self.keep_prob = _check_keep_probs(keep_prob, L)
-        self.input_keep_prob = _check_keep("input_keep_prob", input_keep_prob)
+        self.input_keep_prob = check_keep_prob("input_keep_prob", input_keep_prob)
         self.l2 = per_layer("l2", l2, L, lambda n, v: check_real(n, v, 0.0))
         self.l1 = per_layer("l1", l1, L, lambda n, v: check_real(n, v, 0.0))
         self.dtype = np.dtype(check_dtype(dtype))
@@ -297,11 +297,16 @@ class MLP:
                 total += l1 / (2 * m) * float(np.abs(W).sum())
         return total
 
+    def _penalty_slopes(self, m: int) -> list[tuple[float, float]]:
+        """Per layer, the derivatives' coefficients of the penalty: (lambda/m, lambda_1/(2m)),
+        so that dJ/dW = dW_data + (lambda/m) W + (lambda_1/(2m)) sign(W)."""
+        return [(l2 / m, l1 / (2 * m)) for l2, l1 in zip(self.l2, self.l1)]
+
     def _decay_coefficients(self, m: int) -> tuple[list[float], list[float]]:
-        """(l2, l1) per flat parameter: lambda/m and lambda_1/(2m) for W, 0 for b."""
-        l2 = [c for lam in self.l2 for c in (lam / m, 0.0)]
-        l1 = [c for lam in self.l1 for c in (lam / (2 * m), 0.0)]
-        return l2, l1
+        """(l2, l1) per flat parameter (W1, b1, W2, ...): the slopes for W, 0 for b."""
+        slopes = self._penalty_slopes(m)
+        return ([c for l2, _ in slopes for c in (l2, 0.0)],
+                [c for _, l1 in slopes for c in (l1, 0.0)])
 
     def _train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer) -> float:
         """One forward/backward/update on a validated batch; returns its data cost."""
@@ -340,6 +345,7 @@ class MLP:
         if ws.plan_key != key:
             m = ws.deltas[-1].shape[0]
             slots = [optimizer._state()[slot] for slot in optimizer.slots]
+            slopes = self._penalty_slopes(m)
             layers = []
             for l in range(self.n_layers):
                 hidden = l < self.n_layers - 1
@@ -350,7 +356,7 @@ class MLP:
                     W=self._weights[l], b=self._biases[l], dW=self._grad_weights[l],
                     db=self._grad_biases[l], A=ws.acts[l + 1], dA=ws.deltas[l + 1],
                     activation=self.activation[l] if hidden else "linear",
-                    keep_prob=self.keep_prob[l], l2=self.l2[l] / m, l1=self.l1[l] / (2 * m),
+                    keep_prob=self.keep_prob[l], l2=slopes[l][0], l1=slopes[l][1],
                     state=state))
             ws.plan = self._ops.train_plan(m, self.dtype, self.output, self.seed,
                                            self.input_keep_prob, ws.acts[0], layers, optimizer)
@@ -488,8 +494,9 @@ class MLP:
             _, inputs = self._forward(X, ws, train=False)
             self._backward(inputs, y, ws, train=False)
         grads: dict[str, FloatArray] = {}
-        for l, (W, dW, db) in enumerate(zip(self._weights, self._grad_weights, self._grad_biases), 1):
-            grads[f"dW{l}"] = dW + (self.l2[l - 1] / m) * W + (self.l1[l - 1] / (2 * m)) * np.sign(W)
+        layers = zip(self._weights, self._grad_weights, self._grad_biases, self._penalty_slopes(m))
+        for l, (W, dW, db, (l2, l1)) in enumerate(layers, 1):
+            grads[f"dW{l}"] = dW + l2 * W + l1 * np.sign(W)
             grads[f"db{l}"] = db.copy()
         return grads
 
@@ -580,16 +587,12 @@ def _check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     return sizes
 
 
-def _check_keep(name: str, value: float) -> float:
-    return check_real(name, value, 0.0, 1.0, low_open=True)
-
-
 def _check_keep_probs(keep_prob: Union[float, Sequence[float]], L: int) -> tuple[float, ...]:
     """Per-layer keep probabilities (length L, the output's always 1.0)."""
     if isinstance(keep_prob, (list, tuple, np.ndarray)) and len(keep_prob) == L:
-        probs = per_layer("keep_prob", keep_prob, L, _check_keep)
+        probs = per_layer("keep_prob", keep_prob, L, check_keep_prob)
         if probs[-1] != 1.0:
             raise ValueError(f"keep_prob of the output layer must be 1.0 (no dropout on the "
                              f"output), got {probs[-1]}")
         return probs
-    return per_layer("keep_prob", keep_prob, L - 1, _check_keep) + (1.0,)
+    return per_layer("keep_prob", keep_prob, L - 1, check_keep_prob) + (1.0,)

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from fastnn import reference
 from fastnn._typing import ACTIVATION_NAMES, ActivationName, BackendName, FloatArray
-from fastnn._validation import check_choice, check_int, check_key, check_real
+from fastnn._validation import check_choice, check_int, check_keep_prob, check_key
 
 try:
     # Compiled extension modules: mypy sees them as Any (ignore_missing_imports in
@@ -176,10 +176,6 @@ def _float_array(name: str, A: ArrayLike, dtype: DTypeLike | None = None,
     return np.ascontiguousarray(A)
 
 
-def _check_keep(keep_prob: float) -> float:
-    return check_real("keep_prob", keep_prob, 0.0, 1.0, low_open=True)
-
-
 def _check_activation(activation: str) -> ActivationName:
     return check_choice("activation", activation, ACTIVATION_NAMES)
 
@@ -211,7 +207,7 @@ def dense_forward(A_prev: ArrayLike, W: ArrayLike, b: ArrayLike,
         raise ValueError(f"W must have shape (n, {A_prev.shape[1]}), got {W.shape}")
     W = _float_array("W", W, A_prev.dtype)
     b = _float_array("b", b, A_prev.dtype, (W.shape[0],))
-    activation, keep_prob = _check_activation(activation), _check_keep(keep_prob)
+    activation, keep_prob = _check_activation(activation), check_keep_prob("keep_prob", keep_prob)
     out = np.empty((A_prev.shape[0], W.shape[0]), dtype=A_prev.dtype)
     key = check_key(key)
     return get_backend(backend).dense_forward(A_prev, W, b, out, activation, key, keep_prob)
@@ -247,7 +243,7 @@ def dense_backward(dA: ArrayLike, A: ArrayLike, A_prev: ArrayLike, W: ArrayLike,
     shape = (A_prev.shape[0], W.shape[0])
     A = _float_array("A", A, A_prev.dtype, shape)
     dZ = _float_array("dA", dA, A_prev.dtype, shape).copy()
-    activation, keep_prob = _check_activation(activation), _check_keep(keep_prob)
+    activation, keep_prob = _check_activation(activation), check_keep_prob("keep_prob", keep_prob)
     dW, db = np.empty_like(W), np.empty(W.shape[0], dtype=W.dtype)
     dA_prev = np.empty_like(A_prev) if need_dA_prev else None
     get_backend(backend).dense_backward(dZ, A, A_prev, W, dW, db, dA_prev, activation,
@@ -263,7 +259,7 @@ def dropout_mask(key: int, shape: tuple[int, int], keep_prob: float,
     -------
     d : ndarray of bool (m, n)
     """
-    keep_prob = _check_keep(keep_prob)
+    keep_prob = check_keep_prob("keep_prob", keep_prob)
     if not isinstance(shape, (tuple, list)) or len(shape) != 2:
         raise ValueError(f"shape must be a pair (m, n), got {shape!r}")
     m, n = (check_int(f"shape[{i}]", s, low=0) for i, s in enumerate(shape))

@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 from fastnn.callbacks import EarlyStopping
 from fastnn.model import MLP
-from fastnn.optim import OPTIMIZERS, optimizer_from_config
+from fastnn.optim import OPTIMIZERS
 from fastnn._typing import BackendName, FloatDTypeLike, InitName, OutputName
 from fastnn._validation import check_dtype, check_int, check_real
 
@@ -205,41 +205,6 @@ def _activation(activation: Any) -> Any:
 def _per_layer_value(value: Any) -> Any:
     # Lists and tuples pass through (per-layer values); arrays become lists.
     return list(value) if isinstance(value, np.ndarray) else value
-
-
-class _ModelState:
-    """A fitted fastnn.MLP as plain arrays and JSON-like data, for pickling.
-
-    A fitted MLP caches compiled training plans (Cython objects that cannot be
-    pickled); this keeps what :func:`fastnn.load` would: config, weights, counters,
-    standardizer and optimizer state.
-    """
-
-    def __init__(self, model: MLP) -> None:
-        self.config = model.get_config()
-        self.params = model.params
-        self.step, self.epoch = model.step_, model.epoch_
-        self.standardizer = (None if model.standardizer is None
-                             else model.standardizer.to_dict())
-        opt = model.optimizer_
-        self.optimizer: Optional[tuple[str, dict[str, float], int, dict[str, Any]]] = (
-            None if opt is None else (
-            opt.name, opt.hyperparameters(), opt.t,
-            {k: v.copy() for k, v in opt.state_arrays().items()}))
-
-    def rebuild(self) -> MLP:
-        from fastnn.data import Standardizer
-        model = MLP(**self.config)
-        model.set_params(self.params)
-        model.step_, model.epoch_ = self.step, self.epoch
-        if self.standardizer is not None:
-            model.standardizer = Standardizer.from_dict(self.standardizer)
-        if self.optimizer is not None:
-            name, hyperparameters, t, arrays = self.optimizer
-            opt = optimizer_from_config(name, hyperparameters)
-            opt.load_state(t, arrays, model._flat_params)
-            model.optimizer_ = opt
-        return model
 
 
 class _BaseMLP(BaseEstimator):
@@ -424,20 +389,6 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "model_")
         X = _validate(self, X, reset=False, dtype=self.model_.dtype, accept_sparse=False)
         return self.model_.forward(X).astype(np.float64)
-
-    # -- pickling -----------------------------------------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        if isinstance(state.get("model_"), MLP):
-            state["model_"] = _ModelState(state["model_"])
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        if isinstance(state.get("model_"), _ModelState):
-            state["model_"] = state["model_"].rebuild()
-        super().__setstate__(state)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

@@ -260,8 +260,8 @@ class _EpochLoop:
     def checkpoint(self, history: History) -> None:
         """Keep the current state as the last good one if its cost and weights are finite."""
         cost = history["train_cost"][-1]
-        params = self.model.params
-        if not np.isfinite(cost) or not all(np.isfinite(p).all() for p in params.values()):
+        weights_finite = all(np.isfinite(p).all() for p in self.model._flat_params)
+        if not np.isfinite(cost) or not weights_finite:
             self.diverged(self.model.epoch_, cost)
         self.good = self._snapshot()
         self.model.optimizer_ = self.optimizer
