@@ -3,8 +3,14 @@
 Switches (environment variables read at build time):
   FASTNN_DEBUG=1   bounds, wraparound and initialisation checks on, -O0 -g (for tests
                    under a debugger or sanitizer); the default build has them off.
+  FASTNN_NO_AVX2=1 do not build the AVX2 + FMA copy of the dense kernels.
+
+On x86-64 with GCC or Clang the dense kernels are built twice: for the baseline ISA
+(runs on any x86-64) and with -mavx2 -mfma (`_dense_avx2`, loaded by fastnn.ops when
+the CPU has both).  The wheels stay portable and AVX2 machines get the wide code.
 """
 import os
+import platform
 
 import numpy
 from Cython.Build import cythonize
@@ -25,15 +31,22 @@ compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
 if os.name == "nt":
     compile_args = ["/Od", "/Zi"] if DEBUG else ["/O2"]
 
+
+AVX2_COPY = (platform.machine().lower() in ("x86_64", "amd64") and os.name != "nt"
+             and os.environ.get("FASTNN_NO_AVX2", "0") != "1")
+variants = [(name, compile_args) for name in KERNELS]
+if AVX2_COPY:
+    variants.append(("_dense_avx2", compile_args + ["-mavx2", "-mfma"]))
+
 extensions = [
     Extension(
         f"fastnn._kernels.{name}",
         [f"fastnn/_kernels/{name}.pyx"],
         include_dirs=[numpy.get_include(), "fastnn/_kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=compile_args,
+        extra_compile_args=args,
     )
-    for name in KERNELS
+    for name, args in variants
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

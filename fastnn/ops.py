@@ -7,6 +7,7 @@ tests calling a single kernel.  ``backend="cython"`` is the compiled kernels,
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -19,7 +20,7 @@ from fastnn._validation import check_choice, check_int, check_keep_prob, check_k
 try:
     # Compiled extension modules: mypy sees them as Any (ignore_missing_imports in
     # pyproject.toml); ops is where their arguments are validated and typed.
-    import fastnn._kernels._dense as _dense
+    import fastnn._kernels._dense as _dense_baseline
     import fastnn._kernels._dropout as _dropout
     import fastnn._kernels._loss as _loss
     import fastnn._kernels._optim as _optim
@@ -29,6 +30,35 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         f"({exc}). Install the package with `pip install .` (or `pip install -e .` "
         "from a source checkout) so that the Cython extensions are compiled."
     ) from exc
+
+
+def _select_dense_kernels() -> Any:
+    """The dense-kernel build to run: the AVX2 + FMA copy when it was built and the CPU has
+    both features, else the baseline one.
+
+    ``FASTNN_KERNELS=baseline`` forces the baseline build (to compare the two, or to rule
+    the wide code out); ``FASTNN_KERNELS=avx2`` insists on the AVX2 copy and fails when it
+    cannot run.  The two give the same results up to rounding (FMA rounds once).
+    """
+    choice = os.environ.get("FASTNN_KERNELS", "auto")
+    if choice not in ("auto", "baseline", "avx2"):
+        raise ValueError(f"FASTNN_KERNELS must be 'auto', 'baseline' or 'avx2', got {choice!r}")
+    if choice == "baseline":
+        return _dense_baseline
+    try:
+        import fastnn._kernels._dense_avx2 as _dense_avx2
+    except ImportError:
+        _dense_avx2 = None
+    usable = _dense_avx2 is not None and _dense_baseline.cpu_has_avx2_fma()
+    if choice == "avx2" and not usable:
+        raise ImportError("FASTNN_KERNELS=avx2, but the AVX2 + FMA kernels are "
+                          + ("not built" if _dense_avx2 is None else "not supported by this CPU"))
+    return _dense_avx2 if usable else _dense_baseline
+
+
+_dense = _select_dense_kernels()
+#: Which build of the dense kernels runs: "avx2+fma" or "baseline".
+KERNEL_ISA: str = _dense.ISA
 
 LOSSES = ("sigmoid", "softmax", "linear")
 
@@ -134,8 +164,13 @@ class CythonBackend:
                  for spec in layers]
         return _dense.TrainPlan(m, dtype == np.float64, _dense.LOSS_CODES[output],
                                 _dense.OPTIMIZER_CODES[optimizer.name], seed, input_keep_prob,
-                                reference.keep_threshold(input_keep_prob), input_buffer, specs)
+                                reference.keep_threshold(input_keep_prob), input_buffer, specs,
+                                _dense.LAYOUT_CODES[_PLAN_LAYOUT])
 
+
+#: Layout of the compiled step plans: "auto" (the plan picks rows or, for narrow layers
+#: and a long batch, examples-as-columns), or "rows" / "columns" to force one (tests).
+_PLAN_LAYOUT = "auto"
 
 _CYTHON_LOSSES: dict[str, Callable[..., float]] = {
     "sigmoid": _loss.sigmoid_cross_entropy,

@@ -12,16 +12,49 @@ from cython cimport floating
 from libc.math cimport isfinite, pow
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 cimport numpy as cnp
 
 from fastnn._kernels._rng cimport unit_hash, dropout_active, dropout_key
 from fastnn._kernels._activations cimport activate, derivative, LINEAR, RELU
+from fastnn._kernels._columns cimport (transpose, columns_affine, columns_input_gradient,
+                                       columns_weight_gradient)
 from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
                                          squared_error_ptr)
 from fastnn._kernels._optim_impl cimport sgd_ptr, momentum_ptr, adam_ptr
 
 cnp.import_array()
+
+# What this copy was compiled for, and whether the CPU running it could use the AVX2 copy
+# (fastnn.ops picks the module; see setup.py for the two builds).
+cdef extern from *:
+    """
+    #if defined(__AVX2__) && defined(__FMA__)
+    #define FASTNN_ISA "avx2+fma"
+    #else
+    #define FASTNN_ISA "baseline"
+    #endif
+    static int fastnn_cpu_has_avx2_fma(void)
+    {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #else
+        return 0;
+    #endif
+    }
+    """
+    const char* FASTNN_ISA
+    int fastnn_cpu_has_avx2_fma() nogil
+
+ISA = FASTNN_ISA.decode()
+
+
+def cpu_has_avx2_fma():
+    """True when this CPU can run the AVX2 + FMA build of these kernels."""
+    return bool(fastnn_cpu_has_avx2_fma())
+
 
 ACTIVATION_CODES = {
     "linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4, "selu": 5,
@@ -69,15 +102,6 @@ cdef inline floating dot(const floating* a, const floating* b, Py_ssize_t size) 
         s0 = s0 + a[p] * b[p]
         p += 1
     return (s0 + s1) + (s2 + s3)
-
-
-cdef inline void transpose(const floating* B, floating* Bt, Py_ssize_t rows,
-                           Py_ssize_t cols) noexcept nogil:
-    """Bt (cols, rows) = B (rows, cols)^T."""
-    cdef Py_ssize_t r, c
-    for r in range(rows):
-        for c in range(cols):
-            Bt[c * rows + r] = B[r * cols + c]
 
 
 # The small paths choose their loop order so that the innermost loop runs along a
@@ -184,25 +208,42 @@ cdef inline void bias_activation_rows(floating* out, const floating* b, Py_ssize
                 row[j] = <floating>activate(activation, row[j] + b[j])
 
 
+cdef inline void activate_inplace(floating* out, Py_ssize_t size, int activation) noexcept nogil:
+    """out = g(out) element-wise (the examples-as-columns layout adds b in the product)."""
+    cdef Py_ssize_t i
+    if activation == LINEAR:
+        return
+    if activation == RELU:
+        for i in range(size):
+            out[i] = out[i] if out[i] > 0 else 0
+        return
+    for i in range(size):
+        out[i] = <floating>activate(activation, out[i])
+
+
 cdef extern from "_simd.h" nogil:
     void fastnn_dropout_float(const float* A, float* out, Py_ssize_t size, uint32_t lo,
-                              uint32_t hi, uint32_t t, float inv_keep)
+                              uint32_t hi, uint32_t t, float inv_keep, uint32_t unit0,
+                              uint32_t stride)
     void fastnn_dropout_double(const double* A, double* out, Py_ssize_t size, uint32_t lo,
-                               uint32_t hi, uint32_t t, double inv_keep)
+                               uint32_t hi, uint32_t t, double inv_keep, uint32_t unit0,
+                               uint32_t stride)
 
 
 cdef inline void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
-                             uint64_t threshold, double keep_prob) noexcept nogil:
-    """out = D * A / keep_prob over `size` units, D the counter-based mask (out may be A).
+                             uint64_t threshold, double keep_prob, uint32_t unit0,
+                             uint32_t stride) noexcept nogil:
+    """out = D * A / keep_prob over `size` units numbered unit0, unit0 + stride, ... (their
+    row-major indices), D the counter-based mask (out may be A).
 
     The loop is C (_simd.h) so that it can be compiled for AVX2 as well as the baseline
     and picked at load time; it computes _rng.pxd's unit_hash.
     """
     cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
     if floating is float:
-        fastnn_dropout_float(A, out, size, lo, hi, t, <float>(1.0 / keep_prob))
+        fastnn_dropout_float(A, out, size, lo, hi, t, <float>(1.0 / keep_prob), unit0, stride)
     else:
-        fastnn_dropout_double(A, out, size, lo, hi, t, 1.0 / keep_prob)
+        fastnn_dropout_double(A, out, size, lo, hi, t, 1.0 / keep_prob, unit0, stride)
 
 
 cdef void forward_ptr(const floating* A_prev, const floating* W, const floating* b,
@@ -212,16 +253,18 @@ cdef void forward_ptr(const floating* A_prev, const floating* W, const floating*
     matmul_abt(A_prev, W, out, m, n, n_prev, <floating>1, <floating>0)
     bias_activation_rows(out, b, m, n, activation)
     if dropout_active(threshold):
-        dropout_ptr(out, out, <Py_ssize_t>m * n, key, threshold, keep_prob)
+        dropout_ptr(out, out, <Py_ssize_t>m * n, key, threshold, keep_prob, 0, 1)
 
 
 cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t size,
                                      int activation, uint64_t key, uint64_t threshold,
-                                     double keep_prob) noexcept nogil:
-    """dA := dA * D/keep_prob * g'(z) with g'(z) read off A (= D * g(z) / keep_prob)."""
+                                     double keep_prob, uint32_t unit0,
+                                     uint32_t stride) noexcept nogil:
+    """dA := dA * D/keep_prob * g'(z) with g'(z) read off A (= D * g(z) / keep_prob), over
+    units numbered unit0, unit0 + stride, ... (as in dropout_ptr)."""
     cdef Py_ssize_t i
     cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
-    cdef uint32_t unit = 0
+    cdef uint32_t unit = unit0
     cdef floating kp = <floating>keep_prob, inv_keep = <floating>(1.0 / keep_prob)
     if activation == RELU:
         # No mask needed: a dropped unit holds A = 0 and a kept one A = relu(z)/keep_prob,
@@ -234,7 +277,7 @@ cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t
                 dA[i] = <floating>(dA[i] * inv_keep * derivative(activation, A[i] * kp))
             else:
                 dA[i] = 0
-            unit += 1
+            unit += stride
     elif activation != LINEAR:
         for i in range(size):
             dA[i] = <floating>(dA[i] * derivative(activation, A[i]))
@@ -258,7 +301,7 @@ cdef void backward_ptr(floating* dA, const floating* A, const floating* A_prev,
                        int m, int n_prev, int n, int activation, uint64_t key,
                        uint64_t threshold, double keep_prob) noexcept nogil:
     """dZ = dA * D/keep_prob * g'(z) (in dA), db = 1^T dZ, dW = dZ^T A_prev, dA_prev = dZ W."""
-    activation_gradient(dA, A, <Py_ssize_t>m * n, activation, key, threshold, keep_prob)
+    activation_gradient(dA, A, <Py_ssize_t>m * n, activation, key, threshold, keep_prob, 0, 1)
     column_sums(dA, db, m, n)
     matmul_atb(dA, A_prev, dW, m, n, n_prev, <floating>1, <floating>0)
     if dA_prev != NULL:
@@ -290,7 +333,8 @@ def dropout_into(const floating[:, ::1] A, floating[:, ::1] out, uint64_t key,
                  uint64_t threshold, double keep_prob):
     """out = D * A / keep_prob (inverted dropout) with the counter-based mask D."""
     with nogil:
-        dropout_ptr(&A[0, 0], &out[0, 0], A.shape[0] * A.shape[1], key, threshold, keep_prob)
+        dropout_ptr(&A[0, 0], &out[0, 0], A.shape[0] * A.shape[1], key, threshold, keep_prob,
+                    0, 1)
 
 
 # ---------------------------------------------------------------------------
@@ -301,8 +345,8 @@ cdef struct Layer:
     void* b
     void* dW
     void* db
-    void* A          # (m, n) layer output (after dropout)
-    void* dA         # (m, n) gradient buffer: dA, then dZ in place
+    void* A          # layer output (after dropout): (m, n), or (n, m) in the columns layout
+    void* dA         # gradient buffer of the same shape: dA, then dZ in place
     void* state[4]   # optimizer slots: W slot 1, W slot 2, b slot 1, b slot 2
     int n_prev, n, activation
     uint64_t threshold
@@ -313,25 +357,50 @@ cdef inline void* data_of(object array):
     return cnp.PyArray_DATA(<cnp.ndarray>array) if array is not None else NULL
 
 
+# TrainPlan layouts: rows-as-examples (the public one), or examples-as-columns inside the
+# plan (see _columns.pxd), or the plan's choice.
+LAYOUT_CODES = {"rows": 0, "columns": 1, "auto": -1}
+
+
+cdef bint columns_pay_off(int m, list layers):
+    """The examples-as-columns layout is the faster one when every product is small enough
+    for plain loops and the batch is at least as long as the widest layer (the vector
+    lanes then run along the longest dimension)."""
+    cdef int widest = 0
+    for spec in layers:
+        n, n_prev = spec["W"].shape
+        if <Py_ssize_t>m * n * n_prev > SMALL_PRODUCT:
+            return False
+        widest = max(widest, n, n_prev)
+    return m >= widest
+
+
 cdef class TrainPlan:
     """Pointers to one model's weights, one batch size's buffers and an optimizer's state,
     so that `run` does whole training steps without touching Python objects.
 
     The arrays are kept alive by the plan; the model validates them (C-contiguous, one
-    dtype, shapes matching) before building it.
+    dtype, shapes matching) before building it.  In the columns layout the layer buffers
+    hold (n, m) blocks while `run` works, and the plan owns two more: the batch's inputs
+    transposed, and a scratch block (m, n_L) for the labels or the softmax; the last
+    layer's output is put back in rows when `run` returns.
     """
     cdef Layer* layers
     cdef int n_layers, m, loss_kind, optimizer_kind
     cdef bint is_double
+    cdef readonly bint columns
     cdef uint64_t seed, input_threshold
     cdef double input_keep_prob
     cdef void* input_buffer
+    cdef void* inputs_by_column
+    cdef void* scratch
     cdef object keepalive
 
     def __cinit__(self, int m, bint is_double, int loss_kind, int optimizer_kind,
                   uint64_t seed, double input_keep_prob, uint64_t input_threshold,
-                  object input_buffer, list layers):
+                  object input_buffer, list layers, int layout=-1):
         cdef Py_ssize_t l, s
+        cdef size_t item = sizeof(double) if is_double else sizeof(float)
         self.layers = <Layer*>calloc(len(layers), sizeof(Layer))
         if self.layers == NULL:
             raise MemoryError()
@@ -351,9 +420,17 @@ cdef class TrainPlan:
             self.layers[l].activation = spec["activation"]
             self.layers[l].threshold, self.layers[l].keep_prob = spec["threshold"], spec["keep_prob"]
             self.layers[l].l2, self.layers[l].l1 = spec["l2"], spec["l1"]
+        self.columns = layout == 1 or (layout == -1 and columns_pay_off(m, layers))
+        if self.columns:
+            self.inputs_by_column = calloc(<size_t>m * self.layers[0].n_prev, item)
+            self.scratch = calloc(<size_t>m * self.layers[self.n_layers - 1].n, item)
+            if self.inputs_by_column == NULL or self.scratch == NULL:
+                raise MemoryError()
 
     def __dealloc__(self):
         free(self.layers)
+        free(self.inputs_by_column)
+        free(self.scratch)
 
     def run(self, cnp.ndarray X, cnp.ndarray y, uint64_t step, Py_ssize_t n_steps, double lr,
             double beta1, double beta2, double eps, Py_ssize_t t):
@@ -367,6 +444,14 @@ cdef class TrainPlan:
         cdef Py_ssize_t done = 0
         cdef double cost = 0.0
         with nogil:
+            if self.columns:
+                if self.is_double:
+                    self.to_columns(<double*>x, <double*>labels)
+                else:
+                    self.to_columns(<float*>x, <float*>labels)
+                x = self.inputs_by_column
+                if self.loss_kind != 1:  # softmax labels are class indices, one per example
+                    labels = self.scratch
             while done < n_steps:
                 if self.is_double:
                     cost = self.step_once(<double*>x, labels, step + done, lr, beta1, beta2,
@@ -377,7 +462,35 @@ cdef class TrainPlan:
                 done += 1
                 if not isfinite(cost):
                     break
+            if self.columns:
+                if self.is_double:
+                    output_to_rows(&self.layers[self.n_layers - 1], <double*>self.scratch, self.m)
+                else:
+                    output_to_rows(&self.layers[self.n_layers - 1], <float*>self.scratch, self.m)
         return done, cost
+
+    cdef void to_columns(self, const floating* X, const floating* y) noexcept nogil:
+        """The batch's inputs (m, n_0) into columns; y (m, n_L) too, unless class indices."""
+        transpose(X, <floating*>self.inputs_by_column, self.m, self.layers[0].n_prev)
+        if self.loss_kind != 1:
+            transpose(y, <floating*>self.scratch, self.m, self.layers[self.n_layers - 1].n)
+
+    cdef double loss(self, floating* Z, void* y, floating* dZ) noexcept nogil:
+        """Data cost of the logits Z, and dJ/dZ into dZ (both in the plan's layout)."""
+        cdef int k = self.layers[self.n_layers - 1].n
+        cdef double cost
+        cdef floating* rows = <floating*>self.scratch
+        if self.loss_kind == 0:  # element-wise: the same in both layouts
+            return sigmoid_cross_entropy_ptr(Z, <floating*>y, dZ, self.m, k)
+        if self.loss_kind == 2:
+            return squared_error_ptr(Z, <floating*>y, dZ, self.m, k)
+        if not self.columns:
+            return softmax_cross_entropy_ptr(Z, <Py_ssize_t*>y, dZ, self.m, k)
+        # softmax normalises across an example's classes: a column here, so via rows.
+        transpose(Z, rows, k, self.m)
+        cost = softmax_cross_entropy_ptr(rows, <Py_ssize_t*>y, rows, self.m, k)
+        transpose(rows, dZ, self.m, k)
+        return cost
 
     cdef double step_once(self, floating* X, void* y, uint64_t step, double lr, double beta1,
                           double beta2, double eps, Py_ssize_t t) noexcept nogil:
@@ -390,61 +503,113 @@ cdef class TrainPlan:
         cdef uint64_t key
         cdef double cost
         if dropout_active(self.input_threshold):
-            dropout_ptr(X, <floating*>self.input_buffer, self.m * self.layers[0].n_prev,
-                        dropout_key(self.seed, step, 0), self.input_threshold,
-                        self.input_keep_prob)
+            key = dropout_key(self.seed, step, 0)
+            layer_dropout(X, <floating*>self.input_buffer, self.m, self.layers[0].n_prev, key,
+                          self.input_threshold, self.input_keep_prob, self.columns)
             first_input = <floating*>self.input_buffer
         A_prev = first_input
         for l in range(L):
             layer = &self.layers[l]
             key = dropout_key(self.seed, step, l + 1) if dropout_active(layer.threshold) else 0
-            forward_ptr(A_prev, <floating*>layer.W, <floating*>layer.b, <floating*>layer.A,
-                        self.m, layer.n_prev, layer.n, layer.activation, key,
-                        layer.threshold, layer.keep_prob)
+            layer_forward(layer, A_prev, self.m, key, self.columns)
             A_prev = <floating*>layer.A
         layer = &self.layers[L - 1]
-        if self.loss_kind == 0:
-            cost = sigmoid_cross_entropy_ptr(<floating*>layer.A, <floating*>y,
-                                             <floating*>layer.dA, self.m, layer.n)
-        elif self.loss_kind == 1:
-            cost = softmax_cross_entropy_ptr(<floating*>layer.A, <Py_ssize_t*>y,
-                                             <floating*>layer.dA, self.m, layer.n)
-        else:
-            cost = squared_error_ptr(<floating*>layer.A, <floating*>y, <floating*>layer.dA,
-                                     self.m, layer.n)
+        cost = self.loss(<floating*>layer.A, y, <floating*>layer.dA)
         for l in range(L - 1, -1, -1):
             layer = &self.layers[l]
             key = dropout_key(self.seed, step, l + 1) if dropout_active(layer.threshold) else 0
             layer_input = <const floating*>self.layers[l - 1].A if l > 0 else first_input
             backward_update(layer, <floating*>layer.dA, layer_input,
                             <floating*>self.layers[l - 1].dA if l > 0 else NULL, self.m, key,
-                            self.optimizer_kind, lr, beta1, beta2, eps, t)
+                            self.columns, self.optimizer_kind, lr, beta1, beta2, eps, t)
         return cost
 
 
+cdef void output_to_rows(Layer* last, floating* scratch, int m) noexcept nogil:
+    """The last layer's output (n_L, m) back to rows (m, n_L), as the model reads it."""
+    transpose(<floating*>last.A, scratch, last.n, m)
+    memcpy(last.A, scratch, <size_t>m * last.n * sizeof(floating))
+
+
+cdef void layer_dropout(const floating* A, floating* out, int m, int n, uint64_t key,
+                        uint64_t threshold, double keep_prob, bint columns) noexcept nogil:
+    """out = D * A / keep_prob for a block of m examples by n units in the plan's layout;
+    each unit keeps its row-major number, so both layouts draw the same mask."""
+    cdef Py_ssize_t j
+    if not columns:
+        dropout_ptr(A, out, <Py_ssize_t>m * n, key, threshold, keep_prob, 0, 1)
+        return
+    for j in range(n):
+        dropout_ptr(A + j * m, out + j * m, m, key, threshold, keep_prob, <uint32_t>j,
+                    <uint32_t>n)
+
+
+cdef void layer_forward(Layer* layer, const floating* A_prev, int m, uint64_t key,
+                        bint columns) noexcept nogil:
+    """A = D * g(W A_prev + b) / keep_prob into layer.A, in the plan's layout."""
+    cdef floating* A = <floating*>layer.A
+    if not columns:
+        forward_ptr(A_prev, <floating*>layer.W, <floating*>layer.b, A, m, layer.n_prev,
+                    layer.n, layer.activation, key, layer.threshold, layer.keep_prob)
+        return
+    columns_affine(<floating*>layer.W, <floating*>layer.b, A_prev, A, m, layer.n_prev, layer.n)
+    activate_inplace(A, <Py_ssize_t>m * layer.n, layer.activation)
+    if dropout_active(layer.threshold):
+        layer_dropout(A, A, m, layer.n, key, layer.threshold, layer.keep_prob, True)
+
+
+cdef void layer_delta(Layer* layer, floating* dA, int m, uint64_t key,
+                      bint columns) noexcept nogil:
+    """dZ = dA * D/keep_prob * g'(z) in place (and, in rows, db = the sum of dZ over rows)."""
+    cdef Py_ssize_t j, n = layer.n
+    cdef const floating* A = <floating*>layer.A
+    if columns and dropout_active(layer.threshold):
+        for j in range(n):  # along a row the unit numbers step by n
+            activation_gradient(dA + j * m, A + j * m, m, layer.activation, key,
+                                layer.threshold, layer.keep_prob, <uint32_t>j, <uint32_t>n)
+    else:
+        activation_gradient(dA, A, m * n, layer.activation, key, layer.threshold,
+                            layer.keep_prob, 0, 1)
+    if not columns:  # the columns layout sums db along with dW (columns_weight_gradient)
+        column_sums(dA, <floating*>layer.db, m, n)
+
+
+cdef inline void weight_gradient(Layer* layer, const floating* dZ, const floating* A_prev,
+                                 floating* out, int m, floating alpha, floating beta,
+                                 bint columns) noexcept nogil:
+    """out (n, n_prev) := alpha dZ^T A_prev + beta out, in the plan's layout (in columns,
+    db = the sum of dZ over the examples as well)."""
+    if columns:
+        columns_weight_gradient(dZ, A_prev, out, <floating*>layer.db, m, layer.n_prev, layer.n,
+                                alpha, beta)
+    else:
+        matmul_atb(dZ, A_prev, out, m, layer.n, layer.n_prev, alpha, beta)
+
+
 cdef void backward_update(Layer* layer, floating* dA, const floating* A_prev,
-                          floating* dA_prev, int m, uint64_t key, int optimizer_kind,
-                          double lr, double beta1, double beta2, double eps,
-                          Py_ssize_t t) noexcept nogil:
+                          floating* dA_prev, int m, uint64_t key, bint columns,
+                          int optimizer_kind, double lr, double beta1, double beta2,
+                          double eps, Py_ssize_t t) noexcept nogil:
     """Backward through one layer, then its update: W is free once dA_prev = dZ W is out.
 
     Plain SGD without L1 needs no dW at all: the notes' weight decay
-    W := (1 - lr lambda/m) W - lr dZ^T A_prev is one GEMM with alpha = -lr and
+    W := (1 - lr lambda/m) W - lr dZ^T A_prev is one product with alpha = -lr and
     beta = 1 - lr lambda/m, straight into W.
     """
     cdef floating* W = <floating*>layer.W
-    activation_gradient(dA, <floating*>layer.A, <Py_ssize_t>m * layer.n, layer.activation,
-                        key, layer.threshold, layer.keep_prob)
-    column_sums(dA, <floating*>layer.db, m, layer.n)
+    layer_delta(layer, dA, m, key, columns)
     if dA_prev != NULL:
-        matmul_ab(dA, W, dA_prev, m, layer.n, layer.n_prev)
+        if columns:
+            columns_input_gradient(W, dA, dA_prev, m, layer.n_prev, layer.n)
+        else:
+            matmul_ab(dA, W, dA_prev, m, layer.n, layer.n_prev)
     if optimizer_kind == 0 and layer.l1 == 0:
-        matmul_atb(dA, A_prev, W, m, layer.n, layer.n_prev, <floating>(-lr),
-                   <floating>(1.0 - lr * layer.l2))
+        weight_gradient(layer, dA, A_prev, W, m, <floating>(-lr),
+                        <floating>(1.0 - lr * layer.l2), columns)
         sgd_ptr(<floating*>layer.b, <floating*>layer.db, layer.n, lr, 0.0, 0.0)
         return
-    matmul_atb(dA, A_prev, <floating*>layer.dW, m, layer.n, layer.n_prev, <floating>1,
-               <floating>0)
+    weight_gradient(layer, dA, A_prev, <floating*>layer.dW, m, <floating>1, <floating>0,
+                    columns)
     update_layer(layer, W, <floating*>layer.b, optimizer_kind, lr, beta1, beta2, eps, t)
 
 

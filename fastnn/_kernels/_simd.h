@@ -4,8 +4,10 @@
  * x86-64; AVX2 machines get 8-lane native 32-bit multiplies for the hash (SSE2 emulates
  * them), which is most of the mask's cost.  Elsewhere the plain loop is built once.
  *
- * out[i] = A[i] * (unit_hash(lo, hi, i) < t ? inv_keep : 0) with
- * unit_hash = mix32(mix32(i ^ hi) + lo), mix32 the lowbias32 finaliser: exactly
+ * out[i] = A[i] * (unit_hash(lo, hi, u_i) < t ? inv_keep : 0), u_i = unit0 + i * stride
+ * (mod 2^32: the unit's row-major index, stride 1 for a row-major block, stride n along a
+ * row of the examples-as-columns layout), unit_hash = mix32(mix32(u ^ hi) + lo), mix32 the
+ * lowbias32 finaliser: exactly
  * fastnn/_kernels/_rng.pxd's definition (and fastnn.reference.dropout_mask's).
  * Element-wise, no reassociation: every copy gives bit-identical results.
  */
@@ -33,10 +35,11 @@ static inline uint32_t fastnn_mix32(uint32_t x)
 
 #define FASTNN_DROPOUT(NAME, T)                                                         \
     FASTNN_CLONES static void NAME(const T *A, T *out, ptrdiff_t size, uint32_t lo,     \
-                                   uint32_t hi, uint32_t t, T inv_keep)                 \
+                                   uint32_t hi, uint32_t t, T inv_keep, uint32_t unit0, \
+                                   uint32_t stride)                                     \
     {                                                                                   \
-        uint32_t unit = 0;                                                              \
-        for (ptrdiff_t i = 0; i < size; i++, unit++) {                                  \
+        uint32_t unit = unit0;                                                          \
+        for (ptrdiff_t i = 0; i < size; i++, unit += stride) {                          \
             T factor = fastnn_mix32(fastnn_mix32(unit ^ hi) + lo) < t ? inv_keep : 0;   \
             out[i] = A[i] * factor;                                                     \
         }                                                                               \

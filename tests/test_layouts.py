@@ -1,0 +1,174 @@
+"""The fused step's two layouts and the two builds of the dense kernels.
+
+A compiled step plan keeps its activations rows-as-examples (m, n) or, for narrow layers
+and a long batch, examples-as-columns (n, m).  Both must train exactly as the NumPy
+reference does (same dropout masks, same updates up to rounding) for every activation,
+loss, optimizer and dropout setting, over batch sizes that are not multiples of the
+SIMD chunks.  The AVX2 + FMA build must agree with the baseline build the same way.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn import ops
+
+CASES = {
+    # name: (layer sizes, output, activation, m)
+    "sigmoid-2-outputs": ([3, 7, 5, 2], "sigmoid", ["tanh", "relu"], 37),
+    "softmax": ([4, 9, 6, 3], "softmax", ["leaky_relu", "selu"], 50),
+    "linear": ([3, 6, 2], "linear", ["sigmoid"], 29),
+    "course-net": ([2, 20, 3, 1], "sigmoid", ["relu", "relu"], 211),
+}
+OPTIMIZERS = {
+    "sgd": lambda: fnn.SGD(lr=0.1),
+    "momentum": lambda: fnn.Momentum(lr=0.05, beta=0.9),
+    "adam": lambda: fnn.Adam(lr=0.01),
+}
+
+
+def _data(sizes, output, m, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, sizes[0]))
+    if output == "softmax":
+        y = rng.integers(0, sizes[-1], size=m)
+    elif output == "sigmoid":
+        y = (rng.random((m, sizes[-1])) < 0.5).astype(float)
+    else:
+        y = rng.normal(size=(m, sizes[-1]))
+    return X, y
+
+
+def _model(case, backend, dtype, **kw):
+    sizes, output, activation, _ = CASES[case]
+    return fnn.MLP(sizes, output=output, activation=activation, backend=backend, dtype=dtype,
+                   seed=5, init="xavier", **kw)
+
+
+def _assert_close(got, want, dtype, what):
+    for name in want:
+        if dtype == "float64":
+            np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-10,
+                                       err_msg=f"{what}: {name}")
+        else:
+            scale = np.abs(want[name]).max() + 1e-3
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4 * scale,
+                                       err_msg=f"{what}: {name}")
+
+
+def _train(model, X, y, optimizer, steps, chained):
+    Xv, yv = model._check_Xy(X, y)
+    if chained:
+        model._train_steps(Xv, yv, optimizer, steps)
+    else:
+        for _ in range(steps):
+            model._train_steps(Xv, yv, optimizer, 1)
+    return model
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("regularisation", [
+    dict(keep_prob=0.7, input_keep_prob=0.9, l2=0.5),
+    dict(keep_prob=1.0, l2=0.0, l1=0.05),
+], ids=["dropout-l2", "l1"])
+def test_plan_layouts_train_as_the_reference(monkeypatch, case, optimizer, layout, dtype,
+                                             regularisation):
+    dtype = np.dtype(dtype).name
+    sizes, output, _, m = CASES[case]
+    X, y = _data(sizes, output, m)
+    reference = _train(_model(case, "reference", dtype, **regularisation), X, y,
+                       OPTIMIZERS[optimizer](), 12, chained=False)
+    monkeypatch.setattr(ops, "_PLAN_LAYOUT", layout)
+    for chained in (False, True):
+        model = _train(_model(case, "cython", dtype, **regularisation), X, y,
+                       OPTIMIZERS[optimizer](), 12, chained)
+        plan = model._workspaces[(m, regularisation.get("input_keep_prob", 1) < 1)].plan
+        assert plan.columns == (layout == "columns")
+        _assert_close(model.params, reference.params, dtype, f"{layout}, chained={chained}")
+        # The last step's logits are handed back in rows, whatever the layout.
+        np.testing.assert_allclose(model._training_logits(m), reference._training_logits(m),
+                                   rtol=1e-4 if dtype == "float32" else 1e-9, atol=1e-5)
+
+
+def test_plan_picks_columns_for_narrow_layers_and_a_long_batch(football):
+    X, y, _, _ = football
+    model = fnn.MLP([2, 20, 3, 1], seed=0)
+    model.train_step(X, y, fnn.SGD(lr=0.1))             # 211 examples, widths <= 20
+    model.train_step(X[:16], y[:16], fnn.SGD(lr=0.1))   # batch shorter than the widest layer
+    assert model._workspaces[(211, False)].plan.columns
+    assert not model._workspaces[(16, False)].plan.columns
+    wide = fnn.MLP([64, 128, 10], output="softmax", seed=0)
+    Xw = np.random.default_rng(0).normal(size=(256, 64))
+    wide.train_step(Xw, np.zeros(256, dtype=int), fnn.SGD(lr=0.1))  # products too big
+    assert not wide._workspaces[(256, False)].plan.columns
+
+
+def test_columns_plan_stops_after_a_non_finite_cost():
+    X, y = _data([2, 20, 3, 1], "sigmoid", 211)
+    model = fnn.MLP([2, 20, 3, 1], seed=0)
+    Xv, yv = model._check_Xy(X, y)
+    done, cost = model._train_steps(Xv, yv, fnn.SGD(lr=1e30), 50)
+    assert model._workspaces[(211, False)].plan.columns
+    assert not np.isfinite(cost)
+    assert done < 50
+
+
+# ---------------------------------------------------------------------------
+# The two builds of the dense kernels
+
+
+def test_kernel_build_is_the_avx2_one_when_the_cpu_has_it():
+    baseline = ops._dense_baseline
+    try:
+        import fastnn._kernels._dense_avx2 as avx2
+    except ImportError:
+        avx2 = None
+    expected = "avx2+fma" if avx2 is not None and baseline.cpu_has_avx2_fma() else "baseline"
+    if os.environ.get("FASTNN_KERNELS") == "baseline":
+        expected = "baseline"
+    assert ops.KERNEL_ISA == expected
+    assert baseline.ISA == "baseline"
+
+
+@pytest.mark.skipif(not ops._dense_baseline.cpu_has_avx2_fma(), reason="no AVX2/FMA here")
+def test_avx2_and_baseline_builds_train_alike(monkeypatch, dtype):
+    avx2 = pytest.importorskip("fastnn._kernels._dense_avx2")
+    dtype = np.dtype(dtype).name
+    X, y = _data([4, 9, 6, 3], "softmax", 50)
+    trained = {}
+    for name, module in (("baseline", ops._dense_baseline), ("avx2", avx2)):
+        monkeypatch.setattr(ops, "_dense", module)
+        for layout in ("rows", "columns"):
+            monkeypatch.setattr(ops, "_PLAN_LAYOUT", layout)
+            model = _train(_model("softmax", "cython", dtype, keep_prob=0.8, l2=0.3), X, y,
+                           fnn.Adam(lr=0.01), 10, chained=True)
+            trained[name, layout] = model.params
+    want = trained["baseline", "rows"]
+    for key, params in trained.items():
+        _assert_close(params, want, dtype, str(key))
+
+
+def _run_with_kernels(value, tmp_path):
+    package_root = Path(fnn.__file__).resolve().parent.parent
+    env = dict(os.environ, FASTNN_KERNELS=value,
+               PYTHONPATH=os.pathsep.join([str(package_root), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-c", "import fastnn.ops as o; print(o.KERNEL_ISA)"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+
+
+def test_fastnn_kernels_baseline_forces_the_baseline_build(tmp_path):
+    result = _run_with_kernels("baseline", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "baseline"
+
+
+def test_fastnn_kernels_rejects_unknown_values(tmp_path):
+    result = _run_with_kernels("sse9", tmp_path)
+    assert result.returncode != 0
+    assert "FASTNN_KERNELS must be 'auto', 'baseline' or 'avx2'" in result.stderr
