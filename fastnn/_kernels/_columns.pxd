@@ -77,12 +77,10 @@ cdef inline void columns_input_gradient(const floating* W, const floating* dZ,
 
 
 cdef enum:
-    # dot() and total() keep this many interleaved partial sums: four AVX2 registers of
-    # float, so four independent multiply-add chains hide the instruction's latency; a
-    # second loop of EIGHT and a scalar one finish the row.  Fixed orders, so results repeat
-    # exactly.
+    # dot() and total() keep LANES interleaved partial sums (one AVX2 register of float):
+    # the reduction vectorises without reassociation flags, in a fixed order, so results
+    # repeat exactly.  (Measured on the course net: 16 or 32 lanes were no faster.)
     LANES = 8
-    EIGHT = 8
 
 
 cdef inline floating dot(const floating* a, const floating* b, Py_ssize_t size) noexcept nogil:
@@ -95,10 +93,6 @@ cdef inline floating dot(const floating* a, const floating* b, Py_ssize_t size) 
         for q in range(LANES):
             s[q] = s[q] + a[p + q] * b[p + q]
         p += LANES
-    while p + EIGHT <= size:
-        for q in range(EIGHT):
-            s[q] = s[q] + a[p + q] * b[p + q]
-        p += EIGHT
     for q in range(size - p):
         s[q] = s[q] + a[p + q] * b[p + q]
     return fold(s)
@@ -114,22 +108,14 @@ cdef inline floating total(const floating* a, Py_ssize_t size) noexcept nogil:
         for q in range(LANES):
             s[q] = s[q] + a[p + q]
         p += LANES
-    while p + EIGHT <= size:
-        for q in range(EIGHT):
-            s[q] = s[q] + a[p + q]
-        p += EIGHT
     for q in range(size - p):
         s[q] = s[q] + a[p + q]
     return fold(s)
 
 
 cdef inline floating fold(floating* s) noexcept nogil:
-    """The sum of the LANES (= 32) partial sums, pairwise in a fixed order (constant trip
-    counts, so the halving steps are unrolled and vectorised)."""
-    cdef Py_ssize_t q
-    for q in range(4):
-        s[q] = s[q] + s[q + 4]
-    return (s[0] + s[2]) + (s[1] + s[3])
+    """The sum of the LANES (= 8) partial sums, pairwise in a fixed order."""
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
 
 
 cdef inline void columns_weight_gradient(const floating* dZ, const floating* A_prev,

@@ -455,10 +455,10 @@ cdef class TrainPlan:
             while done < n_steps:
                 if self.is_double:
                     cost = self.step_once(<double*>x, labels, step + done, lr, beta1, beta2,
-                                          eps, t + done + 1)
+                                          eps, t + done + 1, done == n_steps - 1)
                 else:
                     cost = self.step_once(<float*>x, labels, step + done, lr, beta1, beta2,
-                                          eps, t + done + 1)
+                                          eps, t + done + 1, done == n_steps - 1)
                 done += 1
                 if not isfinite(cost):
                     break
@@ -475,13 +475,14 @@ cdef class TrainPlan:
         if self.loss_kind != 1:
             transpose(y, <floating*>self.scratch, self.m, self.layers[self.n_layers - 1].n)
 
-    cdef double loss(self, floating* Z, void* y, floating* dZ) noexcept nogil:
-        """Data cost of the logits Z, and dJ/dZ into dZ (both in the plan's layout)."""
+    cdef double loss(self, floating* Z, void* y, floating* dZ, bint want_cost) noexcept nogil:
+        """Data cost of the logits Z, and dJ/dZ into dZ (both in the plan's layout); without
+        want_cost the cost may be skipped, leaving 0 or NaN (see sigmoid_cross_entropy_ptr)."""
         cdef int k = self.layers[self.n_layers - 1].n
         cdef double cost
         cdef floating* rows = <floating*>self.scratch
         if self.loss_kind == 0:  # element-wise: the same in both layouts
-            return sigmoid_cross_entropy_ptr(Z, <floating*>y, dZ, self.m, k)
+            return sigmoid_cross_entropy_ptr(Z, <floating*>y, dZ, self.m, k, want_cost)
         if self.loss_kind == 2:
             return squared_error_ptr(Z, <floating*>y, dZ, self.m, k)
         if not self.columns:
@@ -493,8 +494,12 @@ cdef class TrainPlan:
         return cost
 
     cdef double step_once(self, floating* X, void* y, uint64_t step, double lr, double beta1,
-                          double beta2, double eps, Py_ssize_t t) noexcept nogil:
-        """Forward with dropout, fused loss, backward, and the regularised update."""
+                          double beta2, double eps, Py_ssize_t t, bint want_cost) noexcept nogil:
+        """Forward with dropout, fused loss, backward, and the regularised update.
+
+        Returns the data cost when want_cost (the last step of a run); otherwise a value that
+        is finite exactly when the cost would be (the divergence check), not the cost.
+        """
         cdef Py_ssize_t l, L = self.n_layers
         cdef Layer* layer
         cdef const floating* first_input = X
@@ -514,7 +519,7 @@ cdef class TrainPlan:
             layer_forward(layer, A_prev, self.m, key, self.columns)
             A_prev = <floating*>layer.A
         layer = &self.layers[L - 1]
-        cost = self.loss(<floating*>layer.A, y, <floating*>layer.dA)
+        cost = self.loss(<floating*>layer.A, y, <floating*>layer.dA, want_cost)
         for l in range(L - 1, -1, -1):
             layer = &self.layers[l]
             key = dropout_key(self.seed, step, l + 1) if dropout_active(layer.threshold) else 0
