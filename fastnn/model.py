@@ -47,7 +47,7 @@ class _Workspace:
         self.deltas: list[Any] = [None] + [np.empty((m, n), dtype) for n in layer_sizes[1:]]
         # The compiled step plan (a _dense.TrainPlan), when fused, and what it was built for.
         self.plan: Any = None
-        self.plan_key: Optional[tuple[int, int]] = None
+        self.plan_key: Optional[tuple[Any, Any]] = None  # (optimizer, its state object)
 
 
 class MLP:
@@ -317,7 +317,6 @@ class MLP:
         """Up to `n_steps` steps on the same validated batch, stopping after a step whose
         cost is not finite; returns (steps taken, data cost of the last one)."""
         ws = self._workspace(X.shape[0], train=True)
-        optimizer.ensure_state(self._flat_params)
         if self._ops.fused_training:
             plan = self._train_plan(ws, optimizer)
             done, cost = plan.run(X, y, self.step_, n_steps, *optimizer.kernel_arguments(),
@@ -325,6 +324,7 @@ class MLP:
             self.step_ += done
             optimizer.t += done
             return done, cost
+        optimizer.ensure_state(self._flat_params)
         for done in range(1, n_steps + 1):
             _, inputs = self._forward(X, ws, train=True)
             cost = self._backward(inputs, y, ws, train=True)
@@ -340,9 +340,15 @@ class MLP:
         return self._workspace(m, train=True).acts[-1]
 
     def _train_plan(self, ws: _Workspace, optimizer: Optimizer) -> Any:
-        """The compiled step plan of this workspace and optimizer (built once, then reused)."""
-        key = (id(optimizer), id(optimizer.state))
-        if ws.plan_key != key:
+        """The compiled step plan of this workspace and optimizer (built once, then reused).
+
+        The plan points at the optimizer's state arrays, so it is rebuilt whenever the
+        optimizer or its state object changes (compared by identity, not by id(), which a
+        new object may reuse); the state is allocated first.
+        """
+        key = ws.plan_key
+        if key is None or key[0] is not optimizer or key[1] is not optimizer.state:
+            optimizer.ensure_state(self._flat_params)
             m = ws.deltas[-1].shape[0]
             slots = [optimizer._state()[slot] for slot in optimizer.slots]
             slopes = self._penalty_slopes(m)
@@ -360,7 +366,7 @@ class MLP:
                     state=state))
             ws.plan = self._ops.train_plan(m, self.dtype, self.output, self.seed,
                                            self.input_keep_prob, ws.acts[0], layers, optimizer)
-            ws.plan_key = key
+            ws.plan_key = (optimizer, optimizer.state)
         return ws.plan
 
     def _evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[FloatArray, float]:

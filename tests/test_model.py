@@ -447,3 +447,33 @@ def test_set_params_rejects_bad_input_without_changing_anything(backend, mutate)
         model.set_params(bad)
     for k, v in model.params.items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_a_new_optimizer_gets_a_new_step_plan_and_fresh_state(football):
+    """The fused step plan points at the optimizer's state; a new optimizer (even one that
+    Python places at the address of a freed one) must bring its own state."""
+    X, y, _, _ = football
+    model = fnn.MLP([2, 20, 3, 1], seed=0)
+    for _ in range(3):
+        old = fnn.Adam(lr=0.01)
+        model.train_step(X, y, old)
+        del old  # the next Adam may reuse its address
+    twin = fnn.MLP([2, 20, 3, 1], seed=0)
+    twin.set_params(model.params)
+    for m in (model, twin):
+        m.train_step(X, y, fnn.Adam(lr=0.01))
+    for name, value in twin.params.items():
+        np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+    # Replacing the state object (as loading one does) rebuilds the plan too: zeroed state
+    # at t = 1 must step exactly as a brand-new optimizer whose count is 1.
+    opt, twin_opt = fnn.Adam(lr=0.01), fnn.Adam(lr=0.01)
+    model.train_step(X, y, opt)
+    twin.train_step(X, y, twin_opt)
+    opt.state = {slot: [np.zeros_like(a) for a in arrays] for slot, arrays in opt.state.items()}
+    fresh = fnn.Adam(lr=0.01)
+    fresh.t = 1
+    model.train_step(X, y, opt)
+    twin.train_step(X, y, fresh)
+    for name, value in twin.params.items():
+        np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+    assert opt.state["m1"][0].any()  # the plan wrote into the new state arrays
