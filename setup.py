@@ -17,7 +17,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") == "1"
-KERNELS = ["_dense", "_loss", "_optim", "_dropout"]
+KERNELS = ["_dense", "_loss", "_optim", "_dropout", "_gradcheck"]
 
 directives = {
     "language_level": 3,

@@ -7,9 +7,10 @@ about 1e-7 is correct, about 1e-5 deserves a second look, about 1e-3 is a bug.
 
 ``model.gradients`` gives dtheta and the cost J is ``model.cost`` (dropout off, the
 regularisation terms included), both in float64.  For a plain MLP the perturbed costs
-are computed in batches: perturbing W[l][j, k] changes only column j of Z[l], which
-enters Z[l+1] as a rank-1 update, so the layers before l are never recomputed and
-many components share one vectorised pass.  A model whose ``cost`` is overridden
+are computed by a compiled pass: perturbing W[l][j, k] changes only column j of Z[l],
+which enters Z[l+1] as a rank-1 update, so the layers before l are never recomputed;
+only the examples whose row changes are followed, as differences from the unperturbed
+pass, so J(theta +- eps e_i) - J(theta) keeps its precision.  A model whose ``cost`` is overridden
 (a subclass, or patched on the instance) is checked by calling ``model.cost`` itself.
 """
 from __future__ import annotations
@@ -17,12 +18,12 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fastnn import reference
+from fastnn import ops, reference
 from fastnn.model import MLP
 from fastnn.optim import SGD
 from fastnn._typing import FloatArray
@@ -31,8 +32,6 @@ from fastnn._validation import check_int, check_real, check_seed
 # The notes' bands sit at 1e-7 / 1e-5 / 1e-3; the boundaries are their geometric midpoints.
 CORRECT_BELOW = 1e-6
 SUSPECT_BELOW = 1e-4
-# Bound on the elements of one batched pass (C components x m examples x units).
-CHUNK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -224,69 +223,48 @@ def _loop_differences(model: MLP, X: ArrayLike, y: ArrayLike,
 def _batched_differences(model: MLP, X: FloatArray, y: NDArray[Any],
                          selection: dict[str, NDArray[np.integer[Any]]],
                          epsilon: float) -> dict[str, NDArray[Any]]:
-    """Central differences of MLP's cost for many components per vectorised pass."""
-    L, m = model.n_layers, X.shape[0]
+    """Central differences of MLP's cost, all components of a parameter in one compiled pass.
+
+    The unperturbed forward pass is computed once; each perturbation is followed, as a
+    difference, through the rows it changes only (ops.perturbation_slopes).
+    """
+    L = model.n_layers
     activations: list[str] = [*model.activation, "linear"]
     Zs: list[FloatArray] = []
-    As: list[FloatArray] = [X]
+    As: list[FloatArray] = [np.ascontiguousarray(X, dtype=np.float64)]
     for W, b, g in zip(model._weights, model._biases, activations):
         Zs.append(As[-1] @ W.T + b)
         As.append(reference.activation_forward(g, Zs[-1]))
+    base, labels = _loss_base(model.output, Zs[-1], y)
     approx: dict[str, NDArray[Any]] = {}
     for l in range(1, L + 1):
         W = model._weights[l - 1]
         for name, is_bias in ((f"W{l}", False), (f"b{l}", True)):
             flat_index = selection[name]
-            rows: NDArray[Any]
-            cols: NDArray[Any]
-            # For a bias, cols is never read (it was None); flat_index keeps one array type.
-            rows, cols = (flat_index, flat_index) if is_bias else np.divmod(flat_index, W.shape[1])
-            chunk = max(1, CHUNK_ELEMENTS // (m * max(model.layer_sizes[l:])))
-            values = []
-            for start in range(0, len(flat_index), chunk):
-                part = slice(start, start + chunk)
-                j = rows[part]
-                # dZ[l][:, j] per unit perturbation: A[l-1][:, k] for W[j, k], 1 for b[j].
-                direction = np.ones((len(j), m)) if is_bias else As[l - 1][:, cols[part]].T
-                costs = [_perturbed_costs(model, l, j, sign * epsilon * direction, Zs, As,
-                                          activations, y, m) for sign in (1.0, -1.0)]
-                data = (costs[0] - costs[1]) / (2 * epsilon)
-                if not is_bias:
-                    data += _regularization_slope(model, l, W[j, cols[part]], epsilon, m)
-                values.append(data)
-            approx[name] = np.concatenate(values) if values else np.empty(0)
+            units, cols = (flat_index, flat_index) if is_bias else np.divmod(flat_index, W.shape[1])
+            # dZ[l][:, j] per unit perturbation: A[l-1][:, k] for W[j, k], 1 for b[j].
+            directions = (np.ones((len(units), X.shape[0])) if is_bias
+                          else np.ascontiguousarray(As[l - 1][:, cols].T))
+            values = ops.perturbation_slopes(model._weights, Zs, As, activations, model.output,
+                                             base, labels, l - 1, units.astype(np.intp),
+                                             directions, epsilon)
+            if not is_bias:
+                values += _regularization_slope(model, l, W[units, cols], epsilon, X.shape[0])
+            approx[name] = values
     return approx
 
 
-def _perturbed_costs(model: MLP, l: int, j: NDArray[Any], dz: NDArray[Any],
-                     Zs: Sequence[FloatArray], As: Sequence[FloatArray],
-                     activations: Sequence[str], y: NDArray[Any], m: int) -> NDArray[Any]:
-    """Data cost J for each of C perturbations dz (C, m) of column j[c] of Z[l]."""
-    index = np.arange(len(j))
-    if l == model.n_layers:
-        Z = np.broadcast_to(Zs[l - 1], (len(j),) + Zs[l - 1].shape).copy()
-        Z[index, :, j] += dz
-        return _data_costs(model.output, Z, y, m)
-    # Only column j of A[l] changes, which enters Z[l+1] as the rank-1 update
-    # (a_j - a0_j) outer W[l+1][:, j]; the layers after it are recomputed in batch.
-    a_j = reference.activation_forward(activations[l - 1], Zs[l - 1][:, j].T + dz)
-    delta = a_j - As[l][:, j].T
-    Z = Zs[l] + delta[:, :, None] * model._weights[l][:, j].T[:, None, :]
-    for depth in range(l + 1, model.n_layers):
-        A = reference.activation_forward(activations[depth - 1], Z)
-        Z = A @ model._weights[depth].T + model._biases[depth]
-    return _data_costs(model.output, Z, y, m)
-
-
-def _data_costs(output: str, Z: NDArray[Any], y: NDArray[Any], m: int) -> NDArray[Any]:
-    """The loss of each logits batch Z (C, m, k) against y, as MLP's loss kernels define it."""
-    if output == "sigmoid":
-        return np.sum(np.maximum(Z, 0) - Z * y + np.log1p(np.exp(-np.abs(Z))), axis=(1, 2)) / m
+def _loss_base(output: str, Z: FloatArray,
+               y: NDArray[Any]) -> tuple[NDArray[np.float64], Optional[NDArray[Any]]]:
+    """(per-example quantities the loss changes are taken from, the labels the kernel reads):
+    softmax(Z) and the class indices, sigmoid(Z) and the targets, or Z - y and None."""
     if output == "softmax":
-        top = Z.max(axis=2, keepdims=True)
-        lse = top[..., 0] + np.log(np.exp(Z - top).sum(axis=2))
-        return np.sum(lse - Z[:, np.arange(m), y], axis=1) / m
-    return np.sum((Z - y) ** 2, axis=(1, 2)) / (2 * m * Z.shape[2])
+        shifted = np.exp(Z - Z.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True), np.ascontiguousarray(y, np.intp)
+    if output == "sigmoid":
+        return (np.ascontiguousarray(reference.sigmoid(Z)),
+                np.ascontiguousarray(y, dtype=np.float64))
+    return np.ascontiguousarray(Z - y), None
 
 
 def _regularization_slope(model: MLP, l: int, w: NDArray[Any], epsilon: float,

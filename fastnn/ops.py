@@ -22,6 +22,7 @@ try:
     # pyproject.toml); ops is where their arguments are validated and typed.
     import fastnn._kernels._dense as _dense_baseline
     import fastnn._kernels._dropout as _dropout
+    import fastnn._kernels._gradcheck as _gradcheck
     import fastnn._kernels._loss as _loss
     import fastnn._kernels._optim as _optim
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
@@ -179,6 +180,24 @@ _CYTHON_LOSSES: dict[str, Callable[..., float]] = {
 _CYTHON_OUTPUTS: dict[str, Callable[[FloatArray], None]] = {
     "sigmoid": _loss.sigmoid_inplace,
     "softmax": _loss.softmax_inplace}
+
+def perturbation_slopes(weights: Sequence[FloatArray], Zs: Sequence[FloatArray],
+                        As: Sequence[FloatArray], activations: Sequence[str],
+                        output: str, base: NDArray[np.float64], y: Optional[NDArray[Any]],
+                        layer: int, units: NDArray[np.intp],
+                        directions: NDArray[np.float64], epsilon: float) -> NDArray[np.float64]:
+    """(J(+eps) - J(-eps)) / (2 eps) of the data cost for each perturbation c of column
+    units[c] of Z[layer] (0-based) by eps * directions[c], in float64 (compiled; see
+    fastnn/_kernels/_gradcheck.pyx).  Private to fastnn.gradcheck, which builds and
+    checks every argument; `activations` names every layer's, the output's "linear".
+    """
+    out = np.empty(len(units))
+    if len(units):
+        _gradcheck.perturbation_slopes(
+            list(weights), list(Zs), list(As), [_dense.ACTIVATION_CODES[a] for a in activations],
+            _dense.LOSS_CODES[output], base, y, layer, units, directions, epsilon, out)
+    return out
+
 
 #: A backend is one of the two classes themselves (their static methods are the kernels).
 Backend = Union[type[CythonBackend], type[ReferenceBackend]]

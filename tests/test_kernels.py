@@ -673,3 +673,14 @@ def test_large_random_init_gives_finite_cost(football, backend, dtype):
     # Saturated: a few training steps still give finite numbers.
     model.fit(X, y, epochs=5, optimizer=fnn.SGD(lr=0.3))
     assert np.isfinite(model.cost(X, y))
+
+
+def test_selu_derivative_is_zero_where_its_exponential_underflows(dtype):
+    """Found by the fuzzer: a = lam*alpha*(e^z - 1) rounds to -lam*alpha in the layer's
+    precision, and a + lam*alpha must then be 0 in that precision too (not float32's
+    rounding error of lam*alpha, which times a huge input made dW = -1.7e10)."""
+    X = np.array([[-9223372036854775808.0]])
+    for backend in ("cython", "reference"):
+        model = fnn.MLP([1, 1, 1], output="sigmoid", activation="selu", init="he",
+                        dtype=np.dtype(dtype).name, seed=0, backend=backend)
+        assert model.gradients(X, np.array([1.0]))["dW1"][0, 0] == 0.0, backend

@@ -1,5 +1,6 @@
 # Activation functions and their derivatives, written from the activation a = g(z)
 # so backward needs no cache of Z (only the layer outputs the model keeps anyway).
+from cython cimport floating
 from libc.math cimport exp, expm1, tanh
 
 cdef enum Activation:
@@ -44,8 +45,12 @@ cdef inline double activate(int kind, double z) noexcept nogil:
         return SELU_LAMBDA * z if z > 0 else SELU_LAMBDA * SELU_ALPHA * expm1(z)
     return z
 
-cdef inline double derivative(int kind, double a) noexcept nogil:
-    """g'(z) expressed through a = g(z) (relu: z > 0 <=> a > 0; selu: lam*alpha*e^z = a + lam*alpha)."""
+cdef inline double derivative(int kind, floating a) noexcept nogil:
+    """g'(z) expressed through a = g(z) (relu: z > 0 <=> a > 0; selu: lam*alpha*e^z = a + lam*alpha).
+
+    The selu sum is taken in a's own precision: where e^z underflows, a is lam*alpha
+    rounded to that precision, and the derivative must come out 0, not the rounding error.
+    """
     if kind == RELU:
         return 1.0 if a > 0 else 0.0
     if kind == LEAKY_RELU:
@@ -55,5 +60,5 @@ cdef inline double derivative(int kind, double a) noexcept nogil:
     if kind == SIGMOID:
         return a * (1.0 - a)
     if kind == SELU:
-        return SELU_LAMBDA if a > 0 else a + SELU_LAMBDA * SELU_ALPHA
+        return SELU_LAMBDA if a > 0 else a + <floating>(SELU_LAMBDA * SELU_ALPHA)
     return 1.0

@@ -1,0 +1,214 @@
+# cython: language_level=3
+"""Gradient checking's perturbed costs, in float64, propagated as differences.
+
+Perturbing one parameter of layer l by +-eps changes column j of Z[l] by +-eps d (d is
+A[l-1][:, k] for W[l][j, k], ones for b[l][j]).  Example r's row then changes only if
+d[r] != 0, and only those rows are followed through the later layers, as differences
+from the unperturbed forward pass:
+
+    dA[l]    = g(Z[l] + dZ[l]) - A[l]   (exactly dZ where a piecewise-linear g keeps its piece)
+    dZ[l+1]  = W[l+1] dA[l]             (for layer l: dA[l][r, j] W[l+1][:, j], a rank-1 update)
+
+and the row's loss difference is taken from dZ[L] without subtracting two costs:
+
+    softmax:   L(z + dz) - L(z) = log1p(sum_c p_c expm1(dz_c)) - dz_y     (p = softmax(z))
+    sigmoid:   sum_c log1p(s_c expm1(dz_c)) - y_c dz_c                      (s = sigmoid(z))
+    squared:   sum_c (2 (z_c - y_c) dz_c + dz_c^2) / (2 k)
+
+so J(theta +- eps e_i) - J(theta) keeps its precision (no cancellation against J itself)
+and costs a few multiply-adds per changed row instead of a forward pass per component.
+"""
+from libc.math cimport expm1, fabs, log1p
+from libc.stdlib cimport calloc, malloc, free
+
+from fastnn._kernels._activations cimport activate, LINEAR, RELU, LEAKY_RELU, LEAKY_SLOPE
+
+cdef enum:
+    SOFTMAX = 1
+    SIGMOID = 0
+    SQUARED = 2
+
+# Below this |dz| the cubic Taylor polynomial is expm1 to well under an ulp (the next
+# term, dz^4/24, is below 5e-22 relative to dz).
+cdef extern from *:
+    """
+    #define FASTNN_TAYLOR_BELOW 1e-5
+    """
+    const double TAYLOR_BELOW "FASTNN_TAYLOR_BELOW"
+
+
+cdef inline double small_expm1(double x) noexcept nogil:
+    """e^x - 1, by its Taylor polynomial for the tiny x a perturbation makes."""
+    if fabs(x) < TAYLOR_BELOW:
+        return x * (1.0 + x * (0.5 + x * (1.0 / 6.0)))
+    return expm1(x)
+
+
+cdef inline double activation_change(int kind, double z, double dz, double a) noexcept nogil:
+    """g(z + dz) - g(z), with a = g(z): dz times the slope while a piecewise-linear g stays
+    on one piece, so that no rounding of z + dz enters."""
+    cdef double moved = z + dz
+    if kind == LINEAR:
+        return dz
+    if kind == RELU or kind == LEAKY_RELU:
+        if (z > 0) == (moved > 0):
+            return dz if z > 0 else (LEAKY_SLOPE * dz if kind == LEAKY_RELU else 0.0)
+    return activate(kind, moved) - a
+
+
+cdef double row_loss_change(int output, const double* dz, const double* base, const double* y_row,
+                            Py_ssize_t label, Py_ssize_t k) noexcept nogil:
+    """L(z + dz) - L(z) of one example; base = softmax(z), sigmoid(z) or z - y."""
+    cdef Py_ssize_t c
+    cdef double total = 0.0
+    if output == SOFTMAX:
+        for c in range(k):
+            total += base[c] * small_expm1(dz[c])
+        return log1p(total) - dz[label]
+    if output == SIGMOID:
+        for c in range(k):
+            total += log1p(base[c] * small_expm1(dz[c])) - y_row[c] * dz[c]
+        return total
+    for c in range(k):
+        total += (2.0 * base[c] + dz[c]) * dz[c]
+    return total / (2.0 * k)
+
+
+cdef struct Net:
+    # Raw float64 pointers to one network's weights and its unperturbed forward pass:
+    # W[l] (n_{l+1}, n_l), Z[l] and A[l + 1] (m, n_{l+1}), A[0] = X; sizes[0..L].
+    int L, widest
+    int* sizes
+    int* kinds
+    double** W
+    double** Z
+    double** A
+
+
+cdef Net* new_net(list weights, list Zs, list As, list kinds) except NULL:
+    """A Net over the arrays (which the caller keeps alive); free it with free_net."""
+    cdef Py_ssize_t l, L = len(weights)
+    cdef double[:, ::1] view
+    cdef Net* net = <Net*>calloc(1, sizeof(Net))
+    if net == NULL:
+        raise MemoryError()
+    net.L = L
+    net.sizes = <int*>calloc(L + 1, sizeof(int))
+    net.kinds = <int*>calloc(L, sizeof(int))
+    net.W = <double**>calloc(L, sizeof(double*))
+    net.Z = <double**>calloc(L, sizeof(double*))
+    net.A = <double**>calloc(L + 1, sizeof(double*))
+    if not (net.sizes and net.kinds and net.W and net.Z and net.A):
+        free_net(net)
+        raise MemoryError()
+    net.sizes[0] = net.widest = weights[0].shape[1]
+    for l in range(L):
+        net.sizes[l + 1] = weights[l].shape[0]
+        net.widest = max(net.widest, net.sizes[l + 1])
+        net.kinds[l] = kinds[l]
+        view = weights[l]
+        net.W[l] = &view[0, 0]
+        view = Zs[l]
+        net.Z[l] = &view[0, 0]
+    for l in range(L + 1):
+        view = As[l]
+        net.A[l] = &view[0, 0]
+    return net
+
+
+cdef void free_net(Net* net) noexcept:
+    free(net.sizes)
+    free(net.kinds)
+    free(net.W)
+    free(net.Z)
+    free(net.A)
+    free(net)
+
+
+cdef double row_change(const Net* net, Py_ssize_t layer, Py_ssize_t j, Py_ssize_t r, double dz_j,
+                       int output, const double* base, const double* y, const Py_ssize_t* labels,
+                       double* buf_a, double* buf_b) noexcept nogil:
+    """Example r's loss change when Z[layer][r, j] moves by dz_j (layer is 0-based)."""
+    cdef Py_ssize_t L = net.L, k = net.sizes[L], n, n_prev, i, s, depth
+    cdef double d_a, change
+    cdef double* dZ = buf_a
+    cdef double* dA = buf_b
+    cdef double* swap
+    cdef const double* W
+    if layer == L - 1:
+        for i in range(k):
+            dZ[i] = 0.0
+        dZ[j] = dz_j
+    else:
+        n_prev = net.sizes[layer + 1]
+        d_a = activation_change(net.kinds[layer], net.Z[layer][r * n_prev + j], dz_j,
+                                net.A[layer + 1][r * n_prev + j])
+        if d_a == 0.0:
+            return 0.0
+        n = net.sizes[layer + 2]
+        W = net.W[layer + 1]
+        for i in range(n):  # the rank-1 update: column j of W[layer + 1]
+            dZ[i] = d_a * W[i * n_prev + j]
+        for depth in range(layer + 1, L - 1):
+            n_prev, n = net.sizes[depth + 1], net.sizes[depth + 2]
+            for i in range(n_prev):
+                dA[i] = activation_change(net.kinds[depth], net.Z[depth][r * n_prev + i], dZ[i],
+                                          net.A[depth + 1][r * n_prev + i])
+            W = net.W[depth + 1]
+            for i in range(n):
+                change = 0.0
+                for s in range(n_prev):
+                    change += W[i * n_prev + s] * dA[s]
+                dZ[i] = change
+    return row_loss_change(output, dZ, base + r * k, y + r * k if y != NULL else NULL,
+                           labels[r] if labels != NULL else 0, k)
+
+
+def perturbation_slopes(list weights, list Zs, list As, list kinds, int output,
+                        const double[:, ::1] base, object y, Py_ssize_t layer,
+                        const Py_ssize_t[::1] units, const double[:, ::1] directions,
+                        double epsilon, double[::1] out):
+    """out[c] = (J(+eps) - J(-eps)) / (2 eps) of the data cost when column units[c] of
+    Z[layer] (0-based) moves by +-eps directions[c] (m,); J's changes as differences.
+
+    weights: W[l] (n_l, n_{l-1}); Zs, As: the unperturbed Z[l] (m, n_l) and A[l] (A[0] = X);
+    kinds: activation codes (the last, the output's, is linear); output: 0 sigmoid,
+    1 softmax, 2 squared; base (m, k): softmax(Z[L]), sigmoid(Z[L]) or Z[L] - y;
+    y: class indices (m,) for softmax, targets (m, k) for sigmoid, None for squared.
+    All float64, C-contiguous, shapes checked by the caller.
+    """
+    cdef Net* net
+    cdef Py_ssize_t m = directions.shape[1], c, r, j
+    cdef double plus, minus, d
+    cdef const double[:, ::1] y_real
+    cdef const Py_ssize_t[::1] y_label
+    cdef const double* y_ptr = NULL
+    cdef const Py_ssize_t* label_ptr = NULL
+    if output == SOFTMAX:
+        y_label = y
+        label_ptr = &y_label[0]
+    elif output == SIGMOID:
+        y_real = y
+        y_ptr = &y_real[0, 0]
+    net = new_net(weights, Zs, As, kinds)
+    cdef double* buffers = <double*>malloc(2 * net.widest * sizeof(double))
+    if buffers == NULL:
+        free_net(net)
+        raise MemoryError()
+    try:
+        with nogil:
+            for c in range(units.shape[0]):
+                j = units[c]
+                plus = minus = 0.0
+                for r in range(m):
+                    d = directions[c, r]
+                    if d == 0.0:
+                        continue
+                    plus += row_change(net, layer, j, r, epsilon * d, output, &base[0, 0],
+                                       y_ptr, label_ptr, buffers, buffers + net.widest)
+                    minus += row_change(net, layer, j, r, -epsilon * d, output, &base[0, 0],
+                                        y_ptr, label_ptr, buffers, buffers + net.widest)
+                out[c] = (plus - minus) / (2.0 * epsilon * m)
+    finally:
+        free(buffers)
+        free_net(net)
