@@ -6,8 +6,8 @@ import pytest
 
 from bench import epoch, grad, memory, run, torch_step
 
-EPOCH_LABELS = ["fastnn kp1", "fastnn kp0.8", "fastnn-loop kp1", "fastnn-loop kp0.8",
-                "torch kp1", "torch kp0.8", "sklearn kp1"]
+EPOCH_LABELS = ["fastnn kp1", "fastnn kp0.8", "fastnn-full-history kp1",
+                "fastnn-full-history kp0.8", "torch kp1", "torch kp0.8", "sklearn kp1"]
 
 
 @pytest.fixture(scope="module")
