@@ -123,8 +123,11 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
         of the model: backprop can be right near initialisation only (the notes).
     method : {"auto", "batched", "loop"}, default "auto"
         "loop" calls ``model.cost`` twice per component (the notes' procedure
-        verbatim); "batched" is the vectorised pass for a plain MLP; "auto" picks
-        "batched" unless ``cost`` is overridden.
+        verbatim); "batched" is the compiled pass for a plain MLP, which follows each
+        perturbation through the examples it changes, as differences, so no two costs of
+        size J are subtracted: on a correct network it reads about 1e-12 to 1e-10 where
+        the loop reads about 1e-8 (the same bands apply); "auto" picks "batched" unless
+        ``cost`` is overridden.
 
     Returns
     -------

@@ -28,8 +28,8 @@ cdef enum:
     SIGMOID = 0
     SQUARED = 2
 
-# Below this |dz| the cubic Taylor polynomial is expm1 to well under an ulp (the next
-# term, dz^4/24, is below 5e-22 relative to dz).
+# Below this |x| the cubic Taylor polynomials are expm1 and log1p to well under an ulp
+# (the next terms, x^4/24 and x^4/4, are below 3e-21 relative to x).
 cdef extern from *:
     """
     #define FASTNN_TAYLOR_BELOW 1e-5
@@ -42,6 +42,13 @@ cdef inline double small_expm1(double x) noexcept nogil:
     if fabs(x) < TAYLOR_BELOW:
         return x * (1.0 + x * (0.5 + x * (1.0 / 6.0)))
     return expm1(x)
+
+
+cdef inline double small_log1p(double x) noexcept nogil:
+    """log(1 + x), by its Taylor polynomial for the tiny x a perturbation makes."""
+    if fabs(x) < TAYLOR_BELOW:
+        return x * (1.0 - x * (0.5 - x * (1.0 / 3.0)))
+    return log1p(x)
 
 
 cdef inline double activation_change(int kind, double z, double dz, double a) noexcept nogil:
@@ -64,10 +71,10 @@ cdef double row_loss_change(int output, const double* dz, const double* base, co
     if output == SOFTMAX:
         for c in range(k):
             total += base[c] * small_expm1(dz[c])
-        return log1p(total) - dz[label]
+        return small_log1p(total) - dz[label]
     if output == SIGMOID:
         for c in range(k):
-            total += log1p(base[c] * small_expm1(dz[c])) - y_row[c] * dz[c]
+            total += small_log1p(base[c] * small_expm1(dz[c])) - y_row[c] * dz[c]
         return total
     for c in range(k):
         total += (2.0 * base[c] + dz[c]) * dz[c]
@@ -75,19 +82,20 @@ cdef double row_loss_change(int output, const double* dz, const double* base, co
 
 
 cdef struct Net:
-    # Raw float64 pointers to one network's weights and its unperturbed forward pass:
-    # W[l] (n_{l+1}, n_l), Z[l] and A[l + 1] (m, n_{l+1}), A[0] = X; sizes[0..L].
+    # Raw float64 pointers to one network's weights, transposed, and its unperturbed
+    # forward pass: WT[l] = W[l]^T (n_l, n_{l+1}), Z[l] and A[l + 1] (m, n_{l+1}),
+    # A[0] = X; sizes[0..L].
     int L, widest
     int* sizes
     int* kinds
-    double** W
+    double** WT
     double** Z
     double** A
 
 
-cdef Net* new_net(list weights, list Zs, list As, list kinds) except NULL:
+cdef Net* new_net(list transposed_weights, list Zs, list As, list kinds) except NULL:
     """A Net over the arrays (which the caller keeps alive); free it with free_net."""
-    cdef Py_ssize_t l, L = len(weights)
+    cdef Py_ssize_t l, L = len(transposed_weights)
     cdef double[:, ::1] view
     cdef Net* net = <Net*>calloc(1, sizeof(Net))
     if net == NULL:
@@ -95,19 +103,19 @@ cdef Net* new_net(list weights, list Zs, list As, list kinds) except NULL:
     net.L = L
     net.sizes = <int*>calloc(L + 1, sizeof(int))
     net.kinds = <int*>calloc(L, sizeof(int))
-    net.W = <double**>calloc(L, sizeof(double*))
+    net.WT = <double**>calloc(L, sizeof(double*))
     net.Z = <double**>calloc(L, sizeof(double*))
     net.A = <double**>calloc(L + 1, sizeof(double*))
-    if not (net.sizes and net.kinds and net.W and net.Z and net.A):
+    if not (net.sizes and net.kinds and net.WT and net.Z and net.A):
         free_net(net)
         raise MemoryError()
-    net.sizes[0] = net.widest = weights[0].shape[1]
+    net.sizes[0] = net.widest = transposed_weights[0].shape[0]
     for l in range(L):
-        net.sizes[l + 1] = weights[l].shape[0]
+        net.sizes[l + 1] = transposed_weights[l].shape[1]
         net.widest = max(net.widest, net.sizes[l + 1])
         net.kinds[l] = kinds[l]
-        view = weights[l]
-        net.W[l] = &view[0, 0]
+        view = transposed_weights[l]
+        net.WT[l] = &view[0, 0]
         view = Zs[l]
         net.Z[l] = &view[0, 0]
     for l in range(L + 1):
@@ -119,7 +127,7 @@ cdef Net* new_net(list weights, list Zs, list As, list kinds) except NULL:
 cdef void free_net(Net* net) noexcept:
     free(net.sizes)
     free(net.kinds)
-    free(net.W)
+    free(net.WT)
     free(net.Z)
     free(net.A)
     free(net)
@@ -146,35 +154,40 @@ cdef double row_change(const Net* net, Py_ssize_t layer, Py_ssize_t j, Py_ssize_
         if d_a == 0.0:
             return 0.0
         n = net.sizes[layer + 2]
-        W = net.W[layer + 1]
-        for i in range(n):  # the rank-1 update: column j of W[layer + 1]
-            dZ[i] = d_a * W[i * n_prev + j]
+        W = net.WT[layer + 1] + j * n  # the rank-1 update: column j of W[layer + 1]
+        for i in range(n):
+            dZ[i] = d_a * W[i]
         for depth in range(layer + 1, L - 1):
             n_prev, n = net.sizes[depth + 1], net.sizes[depth + 2]
             for i in range(n_prev):
                 dA[i] = activation_change(net.kinds[depth], net.Z[depth][r * n_prev + i], dZ[i],
                                           net.A[depth + 1][r * n_prev + i])
-            W = net.W[depth + 1]
+            # dZ = W dA as a sum of W's columns (rows of W^T): contiguous, independent
+            # accumulators, and the units that did not move (dA = 0) skipped.
             for i in range(n):
-                change = 0.0
-                for s in range(n_prev):
-                    change += W[i * n_prev + s] * dA[s]
-                dZ[i] = change
+                dZ[i] = 0.0
+            for s in range(n_prev):
+                change = dA[s]
+                if change != 0.0:
+                    W = net.WT[depth + 1] + s * n
+                    for i in range(n):
+                        dZ[i] += change * W[i]
     return row_loss_change(output, dZ, base + r * k, y + r * k if y != NULL else NULL,
                            labels[r] if labels != NULL else 0, k)
 
 
-def perturbation_slopes(list weights, list Zs, list As, list kinds, int output,
+def perturbation_slopes(list transposed_weights, list Zs, list As, list kinds, int output,
                         const double[:, ::1] base, object y, Py_ssize_t layer,
                         const Py_ssize_t[::1] units, const double[:, ::1] directions,
                         double epsilon, double[::1] out):
     """out[c] = (J(+eps) - J(-eps)) / (2 eps) of the data cost when column units[c] of
     Z[layer] (0-based) moves by +-eps directions[c] (m,); J's changes as differences.
 
-    weights: W[l] (n_l, n_{l-1}); Zs, As: the unperturbed Z[l] (m, n_l) and A[l] (A[0] = X);
-    kinds: activation codes (the last, the output's, is linear); output: 0 sigmoid,
-    1 softmax, 2 squared; base (m, k): softmax(Z[L]), sigmoid(Z[L]) or Z[L] - y;
-    y: class indices (m,) for softmax, targets (m, k) for sigmoid, None for squared.
+    transposed_weights: W[l]^T (n_{l-1}, n_l); Zs, As: the unperturbed Z[l] (m, n_l) and
+    A[l] (A[0] = X); kinds: activation codes (the last, the output's, is linear); output:
+    0 sigmoid, 1 softmax, 2 squared; base (m, k): softmax(Z[L]), sigmoid(Z[L]) or
+    Z[L] - y; y: class indices (m,) for softmax, targets (m, k) for sigmoid, None for
+    squared.
     All float64, C-contiguous, shapes checked by the caller.
     """
     cdef Net* net
@@ -190,7 +203,7 @@ def perturbation_slopes(list weights, list Zs, list As, list kinds, int output,
     elif output == SIGMOID:
         y_real = y
         y_ptr = &y_real[0, 0]
-    net = new_net(weights, Zs, As, kinds)
+    net = new_net(transposed_weights, Zs, As, kinds)
     cdef double* buffers = <double*>malloc(2 * net.widest * sizeof(double))
     if buffers == NULL:
         free_net(net)
