@@ -194,7 +194,8 @@ def perturbation_slopes(weights: Sequence[FloatArray], Zs: Sequence[FloatArray],
     out = np.empty(len(units))
     if len(units):
         _gradcheck.perturbation_slopes(
-            [np.ascontiguousarray(W.T) for W in weights], list(Zs), list(As), [_dense.ACTIVATION_CODES[a] for a in activations],
+            [np.ascontiguousarray(W.T) for W in weights], list(Zs), list(As),
+            [_dense.ACTIVATION_CODES[a] for a in activations],
             _dense.LOSS_CODES[output], base, y, layer, units, directions, epsilon, out)
     return out
 
