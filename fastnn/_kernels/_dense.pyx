@@ -230,6 +230,15 @@ cdef extern from "_simd.h" nogil:
                                uint32_t stride)
 
 
+cdef extern from "_simd.h" nogil:
+    void fastnn_bias_relu_dropout_float(float* out, const float* b, Py_ssize_t m,
+                                        Py_ssize_t n, uint32_t lo, uint32_t hi, uint32_t t,
+                                        float inv_keep)
+    void fastnn_bias_relu_dropout_double(double* out, const double* b, Py_ssize_t m,
+                                         Py_ssize_t n, uint32_t lo, uint32_t hi, uint32_t t,
+                                         double inv_keep)
+
+
 cdef inline void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, uint64_t key,
                              uint64_t threshold, double keep_prob, uint32_t unit0,
                              uint32_t stride) noexcept nogil:
@@ -250,7 +259,14 @@ cdef void forward_ptr(const floating* A_prev, const floating* W, const floating*
                       floating* out, int m, int n_prev, int n, int activation,
                       uint64_t key, uint64_t threshold, double keep_prob) noexcept nogil:
     """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
+    cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
     matmul_abt(A_prev, W, out, m, n, n_prev, <floating>1, <floating>0)
+    if activation == RELU and dropout_active(threshold):  # the common case: one pass
+        if floating is float:
+            fastnn_bias_relu_dropout_float(out, b, m, n, lo, hi, t, <float>(1.0 / keep_prob))
+        else:
+            fastnn_bias_relu_dropout_double(out, b, m, n, lo, hi, t, 1.0 / keep_prob)
+        return
     bias_activation_rows(out, b, m, n, activation)
     if dropout_active(threshold):
         dropout_ptr(out, out, <Py_ssize_t>m * n, key, threshold, keep_prob, 0, 1)
@@ -296,13 +312,42 @@ cdef inline void column_sums(const floating* dZ, floating* db, Py_ssize_t m,
             db[j] += row[j]
 
 
+cdef inline void relu_gradient_column_sums(floating* dA, const floating* A, floating* db,
+                                           Py_ssize_t m, Py_ssize_t n,
+                                           double keep_prob) noexcept nogil:
+    """dZ = dA * (A > 0) / keep_prob in place and db[j] = sum_i dZ[i, j], in one pass (a
+    relu layer's activation_gradient and column_sums, with the same sums in the same order)."""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    cdef const floating* a
+    cdef floating v, inv_keep = <floating>(1.0 / keep_prob)
+    for j in range(n):
+        db[j] = 0
+    for i in range(m):
+        row, a = dA + i * n, A + i * n
+        for j in range(n):
+            v = row[j] * (inv_keep if a[j] > 0 else 0)
+            row[j] = v
+            db[j] += v
+
+
+cdef inline void delta_rows(floating* dA, const floating* A, floating* db, Py_ssize_t m,
+                            Py_ssize_t n, int activation, uint64_t key, uint64_t threshold,
+                            double keep_prob) noexcept nogil:
+    """Rows layout: dZ = dA * D/keep_prob * g'(z) in place, and db = 1^T dZ."""
+    if activation == RELU:
+        relu_gradient_column_sums(dA, A, db, m, n, keep_prob)
+        return
+    activation_gradient(dA, A, m * n, activation, key, threshold, keep_prob, 0, 1)
+    column_sums(dA, db, m, n)
+
+
 cdef void backward_ptr(floating* dA, const floating* A, const floating* A_prev,
                        const floating* W, floating* dW, floating* db, floating* dA_prev,
                        int m, int n_prev, int n, int activation, uint64_t key,
                        uint64_t threshold, double keep_prob) noexcept nogil:
     """dZ = dA * D/keep_prob * g'(z) (in dA), db = 1^T dZ, dW = dZ^T A_prev, dA_prev = dZ W."""
-    activation_gradient(dA, A, <Py_ssize_t>m * n, activation, key, threshold, keep_prob, 0, 1)
-    column_sums(dA, db, m, n)
+    delta_rows(dA, A, db, m, n, activation, key, threshold, keep_prob)
     matmul_atb(dA, A_prev, dW, m, n, n_prev, <floating>1, <floating>0)
     if dA_prev != NULL:
         matmul_ab(dA, W, dA_prev, m, n, n_prev)
@@ -568,15 +613,18 @@ cdef void layer_delta(Layer* layer, floating* dA, int m, uint64_t key,
     """dZ = dA * D/keep_prob * g'(z) in place (and, in rows, db = the sum of dZ over rows)."""
     cdef Py_ssize_t j, n = layer.n
     cdef const floating* A = <floating*>layer.A
-    if columns and dropout_active(layer.threshold):
+    if not columns:
+        delta_rows(dA, A, <floating*>layer.db, m, n, layer.activation, key, layer.threshold,
+                   layer.keep_prob)
+        return
+    # The columns layout sums db along with dW (columns_weight_gradient).
+    if dropout_active(layer.threshold):
         for j in range(n):  # along a row the unit numbers step by n
             activation_gradient(dA + j * m, A + j * m, m, layer.activation, key,
                                 layer.threshold, layer.keep_prob, <uint32_t>j, <uint32_t>n)
     else:
         activation_gradient(dA, A, m * n, layer.activation, key, layer.threshold,
                             layer.keep_prob, 0, 1)
-    if not columns:  # the columns layout sums db along with dW (columns_weight_gradient)
-        column_sums(dA, <floating*>layer.db, m, n)
 
 
 cdef inline void weight_gradient(Layer* layer, const floating* dZ, const floating* A_prev,

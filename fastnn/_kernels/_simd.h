@@ -48,4 +48,25 @@ static inline uint32_t fastnn_mix32(uint32_t x)
 FASTNN_DROPOUT(fastnn_dropout_float, float)
 FASTNN_DROPOUT(fastnn_dropout_double, double)
 
+/* The forward epilogue of a relu layer with dropout in one pass over the (m, n) block:
+ * out[i, j] = relu(out[i, j] + b[j]) * (unit_hash(lo, hi, i n + j) < t ? inv_keep : 0),
+ * the same mask as FASTNN_DROPOUT's with unit0 = 0, stride = 1. */
+#define FASTNN_BIAS_RELU_DROPOUT(NAME, T)                                               \
+    FASTNN_CLONES static void NAME(T *out, const T *b, ptrdiff_t m, ptrdiff_t n,        \
+                                   uint32_t lo, uint32_t hi, uint32_t t, T inv_keep)    \
+    {                                                                                   \
+        uint32_t unit = 0;                                                              \
+        for (ptrdiff_t i = 0; i < m; i++) {                                             \
+            T *row = out + i * n;                                                       \
+            for (ptrdiff_t j = 0; j < n; j++, unit++) {                                 \
+                T z = row[j] + b[j];                                                    \
+                T factor = fastnn_mix32(fastnn_mix32(unit ^ hi) + lo) < t ? inv_keep : 0; \
+                row[j] = (z > 0 ? z : 0) * factor;                                      \
+            }                                                                           \
+        }                                                                               \
+    }
+
+FASTNN_BIAS_RELU_DROPOUT(fastnn_bias_relu_dropout_float, float)
+FASTNN_BIAS_RELU_DROPOUT(fastnn_bias_relu_dropout_double, double)
+
 #endif
