@@ -65,7 +65,8 @@ def section(selected, repeat, min_time, markdown):
         outcomes.append(Outcome("2 threads never slower (worst 1t/2t)", f"all {len(rows)} "
                                 f"configs; worst: {worst[1].id}", "1 vs 2", worst[0],
                                 NEVER_SLOWER, tolerance=worst[2],
-                                note="met within the noise" if worst[0] < NEVER_SLOWER else ""))
+                                note="within the noise" if NEVER_SLOWER - worst[2]
+                                <= worst[0] < NEVER_SLOWER else ""))
     lines = [title(f"thread scaling of the fastnn step (1 and 2 threads alternating, medians "
                    f"of {repeat})", markdown), ""]
     lines += format_table(("config", "keep", "batch", "1 thread", "2 threads", "1t/2t", "noise"),

@@ -684,3 +684,19 @@ def test_selu_derivative_is_zero_where_its_exponential_underflows(dtype):
         model = fnn.MLP([1, 1, 1], output="sigmoid", activation="selu", init="he",
                         dtype=np.dtype(dtype).name, seed=0, backend=backend)
         assert model.gradients(X, np.array([1.0]))["dW1"][0, 0] == 0.0, backend
+
+
+def test_sigmoid_cost_log_term_is_accurate_over_the_whole_range():
+    """The fused sigmoid loss computes log(1 + e^-|z|) by its own series (no libm call, so
+    the loop vectorises); it must match log1p to double precision, tiny e^-|z| included
+    (correctly classified examples, where the cost is ~ e^-|z| and relative error shows)."""
+    z = np.concatenate([np.linspace(-40, 40, 4001), [-700.0, -35.5, 0.0, 35.5, 700.0]])
+    Z = z.reshape(-1, 1)
+    y = (z > 0).astype(float).reshape(-1, 1)  # every example right: each term ~ log1p(e^-|z|)
+    cost, _ = ops.loss("sigmoid", Z, y, backend="cython", gradient=False)
+    expected = np.sum(np.log1p(np.exp(-np.abs(z)))) / len(z)
+    assert cost == pytest.approx(expected, rel=1e-14)
+    for value in (1e-300, 1e-20, 1e-8, 0.3, 1.0):  # one example alone: its own log term
+        one = np.array([[-np.log(value)]])
+        cost, _ = ops.loss("sigmoid", one, np.ones((1, 1)), backend="cython", gradient=False)
+        assert cost == pytest.approx(np.log1p(value), rel=4e-16), value
