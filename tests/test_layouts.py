@@ -172,3 +172,12 @@ def test_fastnn_kernels_rejects_unknown_values(tmp_path):
     result = _run_with_kernels("sse9", tmp_path)
     assert result.returncode != 0
     assert "FASTNN_KERNELS must be 'auto', 'baseline' or 'avx2'" in result.stderr
+
+
+def test_fastnn_kernels_avx2_fails_clearly_where_the_cpu_lacks_it(monkeypatch):
+    monkeypatch.setenv("FASTNN_KERNELS", "avx2")
+    monkeypatch.setattr(ops._dense_baseline, "cpu_has_avx2_fma", lambda: False, raising=False)
+    with pytest.raises(ImportError, match="FASTNN_KERNELS=avx2, but the AVX2 \\+ FMA kernels"):
+        ops._select_dense_kernels()
+    monkeypatch.setenv("FASTNN_KERNELS", "auto")
+    assert ops._select_dense_kernels() is ops._dense_baseline
