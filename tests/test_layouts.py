@@ -7,6 +7,7 @@ loss, optimizer and dropout setting, over batch sizes that are not multiples of 
 SIMD chunks.  The AVX2 + FMA build must agree with the baseline build the same way.
 """
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -129,6 +130,8 @@ def test_kernel_build_is_the_avx2_one_when_the_cpu_has_it():
         import fastnn._kernels._dense_avx2 as avx2
     except ImportError:
         avx2 = None
+    if platform.machine() == "x86_64" and sys.platform == "linux":
+        assert avx2 is not None, "setup.py builds the AVX2 copy on x86-64 Linux"
     expected = "avx2+fma" if avx2 is not None and baseline.cpu_has_avx2_fma() else "baseline"
     if os.environ.get("FASTNN_KERNELS") == "baseline":
         expected = "baseline"
