@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import fastnn as fnn
 from fastnn import ops
@@ -95,6 +96,34 @@ def test_plan_layouts_train_as_the_reference(monkeypatch, case, optimizer, layou
         # The last step's logits are handed back in rows, whatever the layout.
         np.testing.assert_allclose(model._training_logits(m), reference._training_logits(m),
                                    rtol=1e-4 if dtype == "float32" else 1e-9, atol=1e-5)
+
+
+@given(sizes=st.lists(st.integers(1, 9), min_size=2, max_size=4),
+       m=st.integers(1, 70), output=st.sampled_from(["sigmoid", "softmax", "linear"]),
+       activation=st.sampled_from(["relu", "tanh", "leaky_relu", "selu", "sigmoid"]),
+       keep_prob=st.sampled_from([1.0, 0.6]), input_keep_prob=st.sampled_from([1.0, 0.7]),
+       l1=st.sampled_from([0.0, 0.1]), layout=st.sampled_from(["rows", "columns"]),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_plan_layouts_match_the_reference_for_any_shape(sizes, m, output, activation,
+                                                        keep_prob, input_keep_prob, l1,
+                                                        layout, dtype, seed):
+    """Any widths and batch length, either layout forced (columns even where the plan
+    would not pick it): three chained SGD steps equal the reference's."""
+    if output == "softmax" and sizes[-1] < 2:
+        sizes = sizes[:-1] + [2]
+    X, y = _data(sizes, output, m, seed)
+    kw = dict(output=output, activation=activation, keep_prob=keep_prob,
+              input_keep_prob=input_keep_prob, l2=0.3, l1=l1, dtype=dtype, seed=seed)
+    reference = fnn.MLP(sizes, backend="reference", **kw)
+    _train(reference, X, y, fnn.SGD(lr=0.05), 3, chained=False)
+    previous = ops._PLAN_LAYOUT
+    ops._PLAN_LAYOUT = layout  # not monkeypatch: hypothesis reruns the body per example
+    try:
+        model = _train(fnn.MLP(sizes, backend="cython", **kw), X, y, fnn.SGD(lr=0.05), 3,
+                       chained=True)
+    finally:
+        ops._PLAN_LAYOUT = previous
+    _assert_close(model.params, reference.params, dtype, layout)
 
 
 def test_plan_picks_columns_for_narrow_layers_and_a_long_batch(football):
