@@ -1,8 +1,11 @@
-/* Inverted dropout with the counter-based mask, compiled twice on x86-64 Linux: for the
- * baseline (SSE2) and for AVX2, the copy run being chosen once at load time by the CPU
- * (GCC/Clang function multiversioning, `target_clones`).  The wheels stay runnable on any
- * x86-64; AVX2 machines get 8-lane native 32-bit multiplies for the hash (SSE2 emulates
- * them), which is most of the mask's cost.  Elsewhere the plain loop is built once.
+/* Inverted dropout with the counter-based mask, compiled three times on x86-64 Linux: for
+ * the baseline (SSE2), AVX2 and AVX-512F, the copy run being chosen once at load time by
+ * the CPU (GCC/Clang function multiversioning, `target_clones`).  The wheels stay runnable
+ * on any x86-64; AVX2 machines get 8-lane native 32-bit multiplies for the hash (SSE2
+ * emulates them), AVX-512 machines 16 lanes: the hash is most of the mask's cost, and the
+ * mask most of a dropout layer's work besides its products (measured: mnist b1024 with
+ * dropout at 2 threads went from 1.15x to 1.03x its GEMM floor with the AVX-512 copy).
+ * Elsewhere the plain loop is built once.
  *
  * out[i] = A[i] * (unit_hash(lo, hi, u_i) < t ? inv_keep : 0), u_i = unit0 + i * stride
  * (mod 2^32: the unit's row-major index, stride 1 for a row-major block, stride n along a
@@ -18,7 +21,7 @@
 #include <stdint.h>
 
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(FASTNN_NO_CLONES)
-#define FASTNN_CLONES __attribute__((target_clones("avx2", "default")))
+#define FASTNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FASTNN_CLONES
 #endif
