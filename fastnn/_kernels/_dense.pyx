@@ -6,7 +6,11 @@ Every BLAS call of fastnn lives in this file.  Arrays are C-contiguous and
 rows-as-examples: A_prev (m, n_prev), W (n, n_prev), b (n,), A (m, n).  The three
 row-major products (matmul_abt, matmul_atb, matmul_ab) hand BLAS the column-major
 transposes (a row-major matrix is its own column-major transpose): C = A @ B.T is
-BLAS's C^T = B @ A^T, and so on.
+BLAS's C^T = B @ A^T, and so on.  Inside a TrainPlan whose layers are all narrow and
+whose batch is long, the activations are kept examples-as-columns instead (A (n, m), the
+course's layout; products in _columns.pxd); everything the plan hands back is in rows.
+
+This file is also compiled as _dense_avx2 (-mavx2 -mfma; see setup.py and fastnn.ops).
 """
 from cython cimport floating
 from libc.math cimport isfinite, pow
