@@ -120,3 +120,40 @@ def test_plans_leave_an_unidentified_blas_alone(monkeypatch):
     model = fnn.MLP([64, 128, 64, 10], output="softmax", seed=0)
     model.train_step(X, y, fnn.SGD(lr=0.1))
     assert not model._workspaces[(64, False)].plan.one_thread
+
+
+def test_one_thread_plans_beside_other_training_threads():
+    """Small-product plans switch the BLAS thread count while other Python threads train
+    (their own plans, small or large): every model still ends bit-identical to training it
+    alone, and the count ends where it started."""
+    X, y = data(m=64, n=64, classes=10)
+    Xb, yb = data(m=256, n=96, classes=5, seed=1)
+
+    def train(kind):
+        if kind == "small":
+            model = fnn.MLP([64, 128, 64, 10], output="softmax", keep_prob=0.8, seed=1)
+            model.fit(X, y, epochs=60, batch_size=32, optimizer=fnn.SGD(lr=0.05),
+                      train_metrics="running")
+        else:
+            model = fnn.MLP([96, 512, 256, 5], output="softmax", seed=2)
+            model.fit(Xb, yb, epochs=6, batch_size=128, optimizer=fnn.SGD(lr=0.05),
+                      train_metrics="running")
+        return model.params
+
+    kinds = ["small", "small", "big"]
+    alone = [train(kind) for kind in kinds]
+    before = _kernel_blas_threads()
+    together = [None] * len(kinds)
+
+    def work(i):
+        together[i] = train(kinds[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(kinds))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for one, other in zip(alone, together):
+        for name in one:
+            np.testing.assert_array_equal(one[name], other[name], err_msg=name)
+    assert _kernel_blas_threads() == before
