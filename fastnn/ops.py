@@ -14,7 +14,6 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from fastnn import reference
-from fastnn._threads import kernel_blas_thread_functions
 from fastnn._typing import ACTIVATION_NAMES, ActivationName, BackendName, FloatArray
 from fastnn._validation import check_choice, check_int, check_keep_prob, check_key
 
@@ -167,8 +166,7 @@ class CythonBackend:
         return _dense.TrainPlan(m, dtype == np.float64, _dense.LOSS_CODES[output],
                                 _dense.OPTIMIZER_CODES[optimizer.name], seed, input_keep_prob,
                                 reference.keep_threshold(input_keep_prob), input_buffer, specs,
-                                _dense.LAYOUT_CODES[_PLAN_LAYOUT],
-                                *kernel_blas_thread_functions())
+                                _dense.LAYOUT_CODES[_PLAN_LAYOUT])
 
 
 #: Layout of the compiled step plans: "auto" (the plan picks rows or, for narrow layers

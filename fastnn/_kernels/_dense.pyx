@@ -410,25 +410,6 @@ cdef inline void* data_of(object array):
 # plan (see _columns.pxd), or the plan's choice.
 LAYOUT_CODES = {"rows": 0, "columns": 1, "auto": -1}
 
-# A plan whose products all have at most this many multiply-adds runs its steps on one
-# BLAS thread.  Measured on the 2-vCPU machine of bench/RESULTS.md: the [64, 128, 64, 10]
-# step at batch 64 (products of 0.5 M) gains 5-14 % from a second thread when that core is
-# free and loses 1.6x when the hand-off to it is slow; mnist's products (26 M) gain 1.6x.
-cdef enum:
-    ONE_THREAD_PRODUCTS = 1 << 21
-
-ctypedef void (*set_threads_t)(int) noexcept nogil
-ctypedef int (*get_threads_t)() noexcept nogil
-
-
-cdef Py_ssize_t largest_product(int m, list layers):
-    """The most multiply-adds of any one product of a step (m n n_prev for some layer)."""
-    cdef Py_ssize_t largest = 0
-    for spec in layers:
-        n, n_prev = spec["W"].shape
-        largest = max(largest, <Py_ssize_t>m * n * n_prev)
-    return largest
-
 
 cdef bint columns_pay_off(int m, list layers):
     """The examples-as-columns layout is the faster one when every product is small enough
@@ -457,9 +438,6 @@ cdef class TrainPlan:
     cdef int n_layers, m, loss_kind, optimizer_kind
     cdef bint is_double
     cdef readonly bint columns
-    cdef readonly bint one_thread   # steps run on one BLAS thread (small products only)
-    cdef set_threads_t set_threads
-    cdef get_threads_t get_threads
     cdef uint64_t seed, input_threshold
     cdef double input_keep_prob
     cdef void* input_buffer
@@ -469,8 +447,7 @@ cdef class TrainPlan:
 
     def __cinit__(self, int m, bint is_double, int loss_kind, int optimizer_kind,
                   uint64_t seed, double input_keep_prob, uint64_t input_threshold,
-                  object input_buffer, list layers, int layout=-1,
-                  size_t set_threads_address=0, size_t get_threads_address=0):
+                  object input_buffer, list layers, int layout=-1):
         cdef Py_ssize_t l, s
         cdef size_t item = sizeof(double) if is_double else sizeof(float)
         self.layers = <Layer*>calloc(len(layers), sizeof(Layer))
@@ -493,13 +470,6 @@ cdef class TrainPlan:
             self.layers[l].threshold, self.layers[l].keep_prob = spec["threshold"], spec["keep_prob"]
             self.layers[l].l2, self.layers[l].l1 = spec["l2"], spec["l1"]
         self.columns = layout == 1 or (layout == -1 and columns_pay_off(m, layers))
-        # The columns layout calls no BLAS; the addresses are those of the set/get thread
-        # count functions of the BLAS cython_blas calls (0: unknown, leave it alone).
-        self.set_threads = <set_threads_t>set_threads_address
-        self.get_threads = <get_threads_t>get_threads_address
-        self.one_thread = (not self.columns and set_threads_address != 0
-                           and get_threads_address != 0
-                           and largest_product(m, layers) <= ONE_THREAD_PRODUCTS)
         if self.columns:
             self.inputs_by_column = calloc(<size_t>m * self.layers[0].n_prev, item)
             self.scratch = calloc(<size_t>m * self.layers[self.n_layers - 1].n, item)
@@ -516,20 +486,13 @@ cdef class TrainPlan:
         """Take up to n_steps steps on (X, y) from dropout counter `step` and optimizer
         step `t`; stop after a step whose cost is not finite.
 
-        Returns (steps taken, data cost of the last step).  A one_thread plan sets the
-        BLAS library's thread count to 1 for the call and puts it back after (a process-wide
-        setting: another thread's BLAS calls meanwhile run on one thread too).
+        Returns (steps taken, data cost of the last step).
         """
         cdef void* x = cnp.PyArray_DATA(X)
         cdef void* labels = cnp.PyArray_DATA(y)
         cdef Py_ssize_t done = 0
         cdef double cost = 0.0
-        cdef int threads = 0
         with nogil:
-            if self.one_thread:
-                threads = self.get_threads()
-                if threads > 1:
-                    self.set_threads(1)
             if self.columns:
                 if self.is_double:
                     self.to_columns(<double*>x, <double*>labels)
@@ -553,8 +516,6 @@ cdef class TrainPlan:
                     output_to_rows(&self.layers[self.n_layers - 1], <double*>self.scratch, self.m)
                 else:
                     output_to_rows(&self.layers[self.n_layers - 1], <float*>self.scratch, self.m)
-            if threads > 1:
-                self.set_threads(threads)
         return done, cost
 
     cdef void to_columns(self, const floating* X, const floating* y) noexcept nogil:
