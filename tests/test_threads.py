@@ -72,3 +72,39 @@ def test_n_threads_is_saved(tmp_path):
     model = fnn.MLP([2, 3, 1], n_threads=2)
     model.save(tmp_path / "m.npz")
     assert fnn.load(tmp_path / "m.npz").n_threads == 2
+
+
+def test_small_and_large_models_trained_in_threads_match_training_alone():
+    """Small-product models (whose steps could be tempted to change the process-wide BLAS
+    thread count) trained beside a large one in Python threads: every model ends
+    bit-identical to training it alone (a global thread switch would change the large
+    model's rounding mid-training; this caught one)."""
+    X, y = data(m=64, n=64, classes=10)
+    Xb, yb = data(m=256, n=96, classes=5, seed=1)
+
+    def train(kind):
+        if kind == "small":
+            model = fnn.MLP([64, 128, 64, 10], output="softmax", keep_prob=0.8, seed=1)
+            model.fit(X, y, epochs=60, batch_size=32, optimizer=fnn.SGD(lr=0.05),
+                      train_metrics="running")
+        else:
+            model = fnn.MLP([96, 512, 256, 5], output="softmax", seed=2)
+            model.fit(Xb, yb, epochs=6, batch_size=128, optimizer=fnn.SGD(lr=0.05),
+                      train_metrics="running")
+        return model.params
+
+    kinds = ["small", "small", "big"]
+    alone = [train(kind) for kind in kinds]
+    together = [None] * len(kinds)
+
+    def work(i):
+        together[i] = train(kinds[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(kinds))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for one, other in zip(alone, together):
+        for name in one:
+            np.testing.assert_array_equal(one[name], other[name], err_msg=name)
