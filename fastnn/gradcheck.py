@@ -229,7 +229,7 @@ def _batched_differences(model: MLP, X: FloatArray, y: NDArray[Any],
     """Central differences of MLP's cost, all components of a parameter in one compiled pass.
 
     The unperturbed forward pass is computed once; each perturbation is followed, as a
-    difference, through the rows it changes only (ops.perturbation_slopes).
+    difference, through the rows it changes only (ops.PerturbationPass).
     """
     L = model.n_layers
     activations: list[str] = [*model.activation, "linear"]
@@ -238,7 +238,8 @@ def _batched_differences(model: MLP, X: FloatArray, y: NDArray[Any],
     for W, b, g in zip(model._weights, model._biases, activations):
         Zs.append(As[-1] @ W.T + b)
         As.append(reference.activation_forward(g, Zs[-1]))
-    base, labels = _loss_base(model.output, Zs[-1], y)
+    compiled = ops.PerturbationPass(model._weights, Zs, As, activations, model.output,
+                                    *_loss_base(model.output, Zs[-1], y))
     approx: dict[str, NDArray[Any]] = {}
     for l in range(1, L + 1):
         W = model._weights[l - 1]
@@ -248,9 +249,7 @@ def _batched_differences(model: MLP, X: FloatArray, y: NDArray[Any],
             # dZ[l][:, j] per unit perturbation: A[l-1][:, k] for W[j, k], 1 for b[j].
             directions = (np.ones((len(units), X.shape[0])) if is_bias
                           else np.ascontiguousarray(As[l - 1][:, cols].T))
-            values = ops.perturbation_slopes(model._weights, Zs, As, activations, model.output,
-                                             base, labels, l - 1, units.astype(np.intp),
-                                             directions, epsilon)
+            values = compiled.slopes(l - 1, units.astype(np.intp), directions, epsilon)
             if not is_bias:
                 values += _regularization_slope(model, l, W[units, cols], epsilon, X.shape[0])
             approx[name] = values
@@ -262,8 +261,9 @@ def _loss_base(output: str, Z: FloatArray,
     """(per-example quantities the loss changes are taken from, the labels the kernel reads):
     softmax(Z) and the class indices, sigmoid(Z) and the targets, or Z - y and None."""
     if output == "softmax":
-        shifted = np.exp(Z - Z.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True), np.ascontiguousarray(y, np.intp)
+        probabilities = Z.copy()
+        reference.softmax_inplace(probabilities)
+        return probabilities, np.ascontiguousarray(y, np.intp)
     if output == "sigmoid":
         return (np.ascontiguousarray(reference.sigmoid(Z)),
                 np.ascontiguousarray(y, dtype=np.float64))

@@ -181,23 +181,32 @@ _CYTHON_OUTPUTS: dict[str, Callable[[FloatArray], None]] = {
     "sigmoid": _loss.sigmoid_inplace,
     "softmax": _loss.softmax_inplace}
 
-def perturbation_slopes(weights: Sequence[FloatArray], Zs: Sequence[FloatArray],
-                        As: Sequence[FloatArray], activations: Sequence[str],
-                        output: str, base: NDArray[np.float64], y: Optional[NDArray[Any]],
-                        layer: int, units: NDArray[np.intp],
-                        directions: NDArray[np.float64], epsilon: float) -> NDArray[np.float64]:
-    """(J(+eps) - J(-eps)) / (2 eps) of the data cost for each perturbation c of column
-    units[c] of Z[layer] (0-based) by eps * directions[c], in float64 (compiled; see
-    fastnn/_kernels/_gradcheck.pyx).  Private to fastnn.gradcheck, which builds and
-    checks every argument; `activations` names every layer's, the output's "linear".
+class PerturbationPass:
+    """Gradient checking's compiled pass (fastnn/_kernels/_gradcheck.pyx) over one
+    unperturbed float64 forward pass: the weights are transposed and the names turned into
+    codes once, then :meth:`slopes` is called once per parameter.  Private to
+    fastnn.gradcheck, which builds and checks every argument.
+
+    `activations` names every layer's (the output's "linear"); `base` and `y` are what the
+    loss changes are taken from (see fastnn.gradcheck._loss_base).
     """
-    out = np.empty(len(units))
-    if len(units):
-        _gradcheck.perturbation_slopes(
-            [np.ascontiguousarray(W.T) for W in weights], list(Zs), list(As),
-            [_dense.ACTIVATION_CODES[a] for a in activations],
-            _dense.LOSS_CODES[output], base, y, layer, units, directions, epsilon, out)
-    return out
+
+    def __init__(self, weights: Sequence[FloatArray], Zs: Sequence[FloatArray],
+                 As: Sequence[FloatArray], activations: Sequence[str], output: str,
+                 base: NDArray[np.float64], y: Optional[NDArray[Any]]) -> None:
+        self._arguments = ([np.ascontiguousarray(W.T) for W in weights], list(Zs), list(As),
+                           [_dense.ACTIVATION_CODES[a] for a in activations],
+                           _dense.LOSS_CODES[output], base, y)
+
+    def slopes(self, layer: int, units: NDArray[np.intp], directions: NDArray[np.float64],
+               epsilon: float) -> NDArray[np.float64]:
+        """(J(+eps) - J(-eps)) / (2 eps) of the data cost for each perturbation c of column
+        units[c] of Z[layer] (0-based) by eps * directions[c] (C, m)."""
+        out = np.empty(len(units))
+        if len(units):
+            _gradcheck.perturbation_slopes(*self._arguments, layer, units, directions, epsilon,
+                                           out)
+        return out
 
 
 #: A backend is one of the two classes themselves (their static methods are the kernels).

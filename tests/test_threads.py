@@ -45,21 +45,30 @@ def test_n_threads_caps_blas_inside_fit():
     assert seen and all(n == 1 for snapshot in seen for n in snapshot.values())
 
 
-def test_two_models_in_two_python_threads_match_sequential():
-    sequential = [trained(None, epochs=2) for _ in range(2)]
-    results = [None, None]
+def in_threads(calls):
+    """Run each no-argument callable in its own Python thread; their results, in order."""
+    results = [None] * len(calls)
 
     def work(i):
-        results[i] = trained(None, epochs=2)
+        results[i] = calls[i]()
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(calls))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for got, expected in zip(results, sequential):
-        for name in expected:
-            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    return results
+
+
+def assert_same_params(got, expected):
+    for one, other in zip(got, expected):
+        for name in other:
+            np.testing.assert_array_equal(one[name], other[name], err_msg=name)
+
+
+def test_two_models_in_two_python_threads_match_sequential():
+    sequential = [trained(None, epochs=2) for _ in range(2)]
+    assert_same_params(in_threads([lambda: trained(None, epochs=2)] * 2), sequential)
 
 
 @pytest.mark.parametrize("bad,error", [(0, ValueError), (-2, ValueError), (1.5, TypeError)])
@@ -95,16 +104,4 @@ def test_small_and_large_models_trained_in_threads_match_training_alone():
 
     kinds = ["small", "small", "big"]
     alone = [train(kind) for kind in kinds]
-    together = [None] * len(kinds)
-
-    def work(i):
-        together[i] = train(kinds[i])
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(kinds))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for one, other in zip(alone, together):
-        for name in one:
-            np.testing.assert_array_equal(one[name], other[name], err_msg=name)
+    assert_same_params(in_threads([lambda kind=kind: train(kind) for kind in kinds]), alone)

@@ -22,8 +22,8 @@ cimport numpy as cnp
 
 from fastnn._kernels._rng cimport unit_hash, dropout_active, dropout_key
 from fastnn._kernels._activations cimport activate, derivative, LINEAR, RELU
-from fastnn._kernels._columns cimport (transpose, columns_affine, columns_input_gradient,
-                                       columns_weight_gradient)
+from fastnn._kernels._columns cimport (dot, transpose, columns_affine,
+                                       columns_input_gradient, columns_weight_gradient)
 from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
                                          squared_error_ptr)
 from fastnn._kernels._optim_impl cimport sgd_ptr, momentum_ptr, adam_ptr
@@ -90,22 +90,6 @@ cdef inline void scale(floating* C, Py_ssize_t size, floating beta) noexcept nog
     cdef Py_ssize_t i
     for i in range(size):
         C[i] = 0 if beta == 0 else beta * C[i]
-
-
-cdef inline floating dot(const floating* a, const floating* b, Py_ssize_t size) noexcept nogil:
-    """sum_p a[p] b[p] with four independent partial sums (ILP without reassociation flags)."""
-    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t p = 0
-    while p + 4 <= size:
-        s0 = s0 + a[p] * b[p]
-        s1 = s1 + a[p + 1] * b[p + 1]
-        s2 = s2 + a[p + 2] * b[p + 2]
-        s3 = s3 + a[p + 3] * b[p + 3]
-        p += 4
-    while p < size:
-        s0 = s0 + a[p] * b[p]
-        p += 1
-    return (s0 + s1) + (s2 + s3)
 
 
 # The small paths choose their loop order so that the innermost loop runs along a

@@ -36,6 +36,12 @@ static inline uint32_t fastnn_mix32(uint32_t x)
     return x;
 }
 
+/* 1 when unit `unit` is kept under the key (lo, hi) and threshold t: _rng.pxd's keep_unit. */
+static inline int fastnn_kept(uint32_t unit, uint32_t lo, uint32_t hi, uint32_t t)
+{
+    return fastnn_mix32(fastnn_mix32(unit ^ hi) + lo) < t;
+}
+
 #define FASTNN_DROPOUT(NAME, T)                                                         \
     FASTNN_CLONES static void NAME(const T *A, T *out, ptrdiff_t size, uint32_t lo,     \
                                    uint32_t hi, uint32_t t, T inv_keep, uint32_t unit0, \
@@ -43,7 +49,7 @@ static inline uint32_t fastnn_mix32(uint32_t x)
     {                                                                                   \
         uint32_t unit = unit0;                                                          \
         for (ptrdiff_t i = 0; i < size; i++, unit += stride) {                          \
-            T factor = fastnn_mix32(fastnn_mix32(unit ^ hi) + lo) < t ? inv_keep : 0;   \
+            T factor = fastnn_kept(unit, lo, hi, t) ? inv_keep : 0;                   \
             out[i] = A[i] * factor;                                                     \
         }                                                                               \
     }
@@ -63,7 +69,7 @@ FASTNN_DROPOUT(fastnn_dropout_double, double)
             T *row = out + i * n;                                                       \
             for (ptrdiff_t j = 0; j < n; j++, unit++) {                                 \
                 T z = row[j] + b[j];                                                    \
-                T factor = fastnn_mix32(fastnn_mix32(unit ^ hi) + lo) < t ? inv_keep : 0; \
+                T factor = fastnn_kept(unit, lo, hi, t) ? inv_keep : 0;               \
                 row[j] = (z > 0 ? z : 0) * factor;                                      \
             }                                                                           \
         }                                                                               \
