@@ -700,3 +700,23 @@ def test_sigmoid_cost_log_term_is_accurate_over_the_whole_range():
         one = np.array([[-np.log(value)]])
         cost, _ = ops.loss("sigmoid", one, np.ones((1, 1)), backend="cython", gradient=False)
         assert cost == pytest.approx(np.log1p(value), rel=4e-16), value
+
+
+def test_call_free_exponential_is_within_two_ulp_of_exp():
+    """The losses' e^x for x <= 0 (_exp.h, vectorisable) against NumPy's exp, from 0 down
+    to where it returns 0 (below -708) instead of a number under 3.3e-308; NaN stays NaN."""
+    from fastnn._kernels._loss import exp_nonpositive_into
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([-np.logspace(-300, np.log10(708.0), 20001),
+                        -rng.uniform(0, 708, 20001), [0.0, -0.0, -np.log(2), -708.0]])
+    got = np.empty_like(x)
+    exp_nonpositive_into(x, got)
+    expected = np.exp(x)
+    ulps = np.abs(got - expected) / np.spacing(expected)
+    assert ulps.max() <= 2, x[np.argmax(ulps)]
+    assert got[x == 0].tolist() == [1.0, 1.0]
+    edges = np.array([-708.5, -745.0, -np.inf, np.nan])
+    out = np.empty_like(edges)
+    exp_nonpositive_into(edges, out)
+    assert out[:3].tolist() == [0.0, 0.0, 0.0] and np.isnan(out[3])

@@ -16,52 +16,30 @@ cdef inline void transpose(const floating* B, floating* Bt, Py_ssize_t rows,
             Bt[c * rows + r] = B[r * cols + c]
 
 
-cdef enum:
-    # combine_rows works on CHUNK examples at a time, kept in registers across the sum
-    # (two AVX2 registers of float, four of double): one store per output chunk instead of
-    # one per term.  Measured on the course net: 32 examples per chunk, or two outputs per
-    # pass (to break the chain of dependent multiply-adds), ran 1.5-1.8x slower, because
-    # GCC then stopped vectorising the loops.
-    CHUNK = 16
-
-
-cdef inline void combine_chunk(const floating* C, Py_ssize_t stride_out, Py_ssize_t stride_in,
-                               const floating* bias, const floating* src, floating* dst,
-                               Py_ssize_t m, Py_ssize_t n_in, Py_ssize_t n_out,
-                               Py_ssize_t width) noexcept nogil:
-    """dst[i, :width] = bias[i] + sum_s C[i, s] src[s, :width] (rows of length m apart)."""
-    cdef floating acc[CHUNK]
-    cdef floating c
-    cdef const floating* row
-    cdef Py_ssize_t i, s, q
-    for i in range(n_out):
-        for q in range(width):
-            acc[q] = bias[i] if bias != NULL else 0
-        for s in range(n_in):
-            c = C[i * stride_out + s * stride_in]
-            row = src + s * m
-            for q in range(width):
-                acc[q] = acc[q] + c * row[q]
-        for q in range(width):
-            dst[i * m + q] = acc[q]
+cdef extern from "_columns.h" nogil:
+    void combine_rows_float "fastnn_combine_rows_float"(
+        const float* C, Py_ssize_t stride_out, Py_ssize_t stride_in, const float* bias,
+        const float* src, float* dst, Py_ssize_t m, Py_ssize_t n_in, Py_ssize_t n_out)
+    void combine_rows_double "fastnn_combine_rows_double"(
+        const double* C, Py_ssize_t stride_out, Py_ssize_t stride_in, const double* bias,
+        const double* src, double* dst, Py_ssize_t m, Py_ssize_t n_in, Py_ssize_t n_out)
+    void weight_gradient_float "fastnn_weight_gradient_float"(
+        const float* dZ, const float* A, float* out, float* db, Py_ssize_t m,
+        Py_ssize_t n_prev, Py_ssize_t n, float alpha, float beta)
+    void weight_gradient_double "fastnn_weight_gradient_double"(
+        const double* dZ, const double* A, double* out, double* db, Py_ssize_t m,
+        Py_ssize_t n_prev, Py_ssize_t n, double alpha, double beta)
 
 
 cdef inline void combine_rows(const floating* C, Py_ssize_t stride_out, Py_ssize_t stride_in,
                               const floating* bias, const floating* src, floating* dst,
                               Py_ssize_t m, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
-    """dst (n_out, m) = bias[:, None] + C @ src (n_in, m), C[i, s] at i*stride_out + s*stride_in.
-
-    The full chunks pass the constant CHUNK as width, so that after inlining the compiler
-    unrolls and vectorises their inner loops; the last, partial chunk runs the same code
-    with its own width.
-    """
-    cdef Py_ssize_t r0 = 0
-    while r0 + CHUNK <= m:
-        combine_chunk(C, stride_out, stride_in, bias, src + r0, dst + r0, m, n_in, n_out, CHUNK)
-        r0 += CHUNK
-    if r0 < m:
-        combine_chunk(C, stride_out, stride_in, bias, src + r0, dst + r0, m, n_in, n_out,
-                      m - r0)
+    """dst (n_out, m) = bias[:, None] + C @ src (n_in, m), C[i, s] at i*stride_out + s*stride_in
+    (register-blocked vectors in _columns.h)."""
+    if floating is float:
+        combine_rows_float(C, stride_out, stride_in, bias, src, dst, m, n_in, n_out)
+    else:
+        combine_rows_double(C, stride_out, stride_in, bias, src, dst, m, n_in, n_out)
 
 
 cdef inline void columns_affine(const floating* W, const floating* b, const floating* A_prev,
@@ -126,11 +104,8 @@ cdef inline void columns_weight_gradient(const floating* dZ, const floating* A_p
                                          Py_ssize_t n_prev, Py_ssize_t n, floating alpha,
                                          floating beta) noexcept nogil:
     """out (n, n_prev) := alpha dZ (n, m) @ A_prev (n_prev, m)^T + beta out, and
-    db[j] = sum_r dZ[j, r] (the bias gradient)."""
-    cdef Py_ssize_t j, k
-    cdef floating g
-    for j in range(n):
-        db[j] = total(dZ + j * m, m)
-        for k in range(n_prev):
-            g = alpha * dot(dZ + j * m, A_prev + k * m, m)
-            out[j * n_prev + k] = g if beta == 0 else beta * out[j * n_prev + k] + g
+    db[j] = sum_r dZ[j, r] (the bias gradient; register-blocked vectors in _columns.h)."""
+    if floating is float:
+        weight_gradient_float(dZ, A_prev, out, db, m, n_prev, n, alpha, beta)
+    else:
+        weight_gradient_double(dZ, A_prev, out, db, m, n_prev, n, alpha, beta)

@@ -5,11 +5,10 @@ Each loss kernel returns the mean data cost J = (1/m) sum_i L_i in double and, w
 `dZ` is given, writes dJ/dZ into it (dZ may be the same array as Z).
 """
 from cython cimport floating
-from libc.math cimport exp
 
 from fastnn._kernels._activations cimport stable_sigmoid
-from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
-                                         squared_error_ptr)
+from fastnn._kernels._loss_impl cimport (exp_nonpositive, sigmoid_cross_entropy_ptr,
+                                         softmax_cross_entropy_ptr, squared_error_ptr)
 
 
 def sigmoid_cross_entropy(const floating[:, ::1] Z, const floating[:, ::1] Y,
@@ -62,7 +61,15 @@ def softmax_inplace(floating[:, ::1] Z):
                     zmax = Z[i, j]
             total = 0.0
             for j in range(k):
-                Z[i, j] = <floating>exp(Z[i, j] - zmax)
+                Z[i, j] = <floating>exp_nonpositive(Z[i, j] - zmax)
                 total += Z[i, j]
             for j in range(k):
                 Z[i, j] = <floating>(Z[i, j] / total)
+
+
+def exp_nonpositive_into(const double[::1] x, double[::1] out):
+    """out = e^x for x <= 0 by the losses' call-free exponential (_exp.h), for its tests."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            out[i] = exp_nonpositive(x[i])

@@ -2,26 +2,46 @@
 # the fused training step (_dense.pyx).  Each returns the mean data cost in double and,
 # when dZ is not NULL, writes dJ/dZ (dZ may alias Z).
 from cython cimport floating
-from libc.math cimport exp, log, fabs
+from libc.math cimport log, fabs
 
 from fastnn._kernels._columns cimport total as lane_sum
 
 
+cdef extern from "_exp.h" nogil:
+    double exp_nonpositive "fastnn_exp_nonpositive"(double x)
+    const double LN2 "FASTNN_LN2"
+
+
 cdef enum:
     # sigmoid_cross_entropy_ptr works in blocks of this many logits: their exponentials
-    # first (libm calls), then loops without calls, which the compiler vectorises.
+    # first, then the cost terms into a small array that lane_sum adds in a fixed order.
     LOSS_BLOCK = 64
 
 
 cdef inline double log1p_unit(double e) noexcept nogil:
-    """log(1 + e) for 0 <= e <= 1, as 2 atanh(s) with s = e / (2 + e) <= 1/3: the odd
-    series s + s^3/3 + ... + s^35/35 (the next term is below 2e-19 of the sum).  No libm
-    call, so a loop over it vectorises; accurate for tiny e too (it is ~e there)."""
-    cdef double s = e / (2.0 + e), t = s * s, p = 1.0 / 35.0
-    cdef int k
-    for k in range(33, 0, -2):
-        p = p * t + 1.0 / k
-    return 2.0 * s * p
+    """log(1 + e) for 0 <= e <= 1 without a libm call (so a loop over it vectorises).
+
+    log(1 + e) = 2 atanh(s) with s = e / (2 + e), or, above e = sqrt(2) - 1, log 2 +
+    2 atanh(s) with s = (e - 1) / (e + 3) (the same for (1 + e) / 2); either way |s| <=
+    0.1716, and the odd series s + s^3/3 + ... + s^21/21 leaves out less than 1e-18 of the
+    sum.  Accurate for tiny e too (it is ~e there).  Selects, not branches; the
+    coefficients written out (a loop computing 1/k kept a division per term in the loop).
+    """
+    cdef bint upper = e > 0.41421356237309503
+    cdef double s = (e - 1.0 if upper else e) / (e + 3.0 if upper else e + 2.0)
+    cdef double t = s * s
+    cdef double p = 1.0 / 21.0
+    p = p * t + 1.0 / 19.0
+    p = p * t + 1.0 / 17.0
+    p = p * t + 1.0 / 15.0
+    p = p * t + 1.0 / 13.0
+    p = p * t + 1.0 / 11.0
+    p = p * t + 1.0 / 9.0
+    p = p * t + 1.0 / 7.0
+    p = p * t + 1.0 / 5.0
+    p = p * t + 1.0 / 3.0
+    p = p * t + 1.0
+    return (LN2 if upper else 0.0) + 2.0 * s * p
 
 
 cdef inline double sigmoid_cross_entropy_ptr(const floating* Z, const floating* Y, floating* dZ,
@@ -40,7 +60,7 @@ cdef inline double sigmoid_cross_entropy_ptr(const floating* Z, const floating* 
     while start < size:
         n = min(<Py_ssize_t>LOSS_BLOCK, size - start)
         for i in range(n):
-            e[i] = exp(-fabs(<double>Z[start + i]))  # one exponential per logit serves both
+            e[i] = exp_nonpositive(-fabs(<double>Z[start + i]))  # one exponential per logit serves both
         for i in range(n):
             z = Z[start + i]
             if want_cost:
@@ -79,11 +99,11 @@ cdef inline double softmax_cross_entropy_ptr(const floating* Z, const Py_ssize_t
         sumexp = 0.0
         if dZ == NULL:
             for j in range(k):
-                sumexp += exp(z[j] - zmax)
+                sumexp += exp_nonpositive(z[j] - zmax)
         else:
             g = dZ + i * k
             for j in range(k):
-                e = exp(z[j] - zmax)
+                e = exp_nonpositive(z[j] - zmax)
                 sumexp += e
                 g[j] = <floating>e
             scale = inv_m / sumexp
