@@ -9,6 +9,7 @@ On x86-64 with GCC or Clang the dense kernels are built twice: for the baseline 
 (runs on any x86-64) and with -mavx2 -mfma (`_dense_avx2`, loaded by fastnn.ops when
 the CPU has both).  The wheels stay portable and AVX2 machines get the wide code.
 """
+import glob
 import os
 import platform
 
@@ -46,6 +47,7 @@ extensions = [
         f"fastnn._kernels.{name}",
         [f"fastnn/_kernels/{name}.pyx"],
         include_dirs=[numpy.get_include(), "fastnn/_kernels"],
+        depends=sorted(glob.glob("fastnn/_kernels/*.h")),  # rebuild when a C header changes
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=args,
     )

@@ -3,7 +3,9 @@
 # (the course's [2, 20, 3, 1] net on 211 examples).  In that layout each inner loop runs
 # along a row of m contiguous examples, whatever the layer widths (2, 3 or 1), so it fills
 # the SIMD lanes; the row-major products would run along rows of 1 to 3 units.  W (n,
-# n_prev), b, dW and db are the same arrays in both layouts.
+# n_prev), b, dW and db are the same arrays in both layouts.  The two products' loops are
+# C with explicit vectors (_columns.h); this file holds their typed entry points and the
+# small helpers (transpose, dot, total) that other kernels share.
 from cython cimport floating
 
 
