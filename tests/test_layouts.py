@@ -127,12 +127,17 @@ def test_plan_layouts_match_the_reference_for_any_shape(sizes, m, output, activa
 
 
 def test_plan_picks_columns_for_narrow_layers_and_a_long_batch(football):
+    """Columns when the batch is at least the widest layer and the products are small or
+    the layers narrow (<= 24 units); rows otherwise."""
     X, y, _, _ = football
     model = fnn.MLP([2, 20, 3, 1], seed=0)
     model.train_step(X, y, fnn.SGD(lr=0.1))             # 211 examples, widths <= 20
     model.train_step(X[:16], y[:16], fnn.SGD(lr=0.1))   # batch shorter than the widest layer
     assert model._workspaces[(211, False)].plan.columns
     assert not model._workspaces[(16, False)].plan.columns
+    long_batch = np.tile(X, (5, 1))                     # 1055 examples: big products, but
+    model.train_step(long_batch, np.tile(y, 5), fnn.SGD(lr=0.1))  # every layer narrow
+    assert model._workspaces[(1055, False)].plan.columns
     wide = fnn.MLP([64, 128, 10], output="softmax", seed=0)
     Xw = np.random.default_rng(0).normal(size=(256, 64))
     wide.train_step(Xw, np.zeros(256, dtype=int), fnn.SGD(lr=0.1))  # products too big
