@@ -248,8 +248,10 @@ class _EpochLoop:
                                    np.empty((size,) + self.y.shape[1:], self.y.dtype))
         X_buffer, y_buffer = self._batch_buffers
         k = len(index)
-        return (np.take(self.X, index, axis=0, out=X_buffer[:k]),
-                np.take(self.y, index, axis=0, out=y_buffer[:k]))
+        # The methods, not np.take: its dispatch wrapper cost more than the copy itself at
+        # the course's sizes (a few microseconds per minibatch).
+        return (self.X.take(index, axis=0, out=X_buffer[:k]),
+                self.y.take(index, axis=0, out=y_buffer[:k]))
 
     def _snapshot(self) -> _Snapshot:
         """Everything a divergence must roll back: weights, counters, optimizer state."""
