@@ -46,7 +46,7 @@ class Target:
 
     def __str__(self):
         if self.metric == "floor":
-            return f"fnn/GEMM<={self.bound:.2f}"
+            return f"fnn/products<={self.bound:.2f}"
         short = {"reference": "ref"}.get(self.metric, self.metric)
         return f"{short}/fnn>={self.bound:g}"
 

@@ -33,8 +33,9 @@ import fastnn  # noqa: E402
 from bench import (chained, configs, epoch, grad, memory, precision, scaling, targets,  # noqa: E402
                    torch_step)
 from bench.report import format_ratio, format_table, format_time, ratio, title  # noqa: E402
-from bench.steps import (GemmFloor, blas_info, current_threads, describe_library,  # noqa: E402
-                         sample_times, spread, thread_limit, train_step)
+from bench.steps import (GemmFloor, PlanFloor, blas_info, current_threads,  # noqa: E402
+                         describe_library, interleaved_samples, sample_times, spread,
+                         thread_limit, train_step)
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -56,7 +57,7 @@ class Timing:
 
 TIMING = {"quick": Timing(5, 0.005, 3, 0.1, 1, 3), "full": Timing(15, 0.05, 7, 0.2, 3, 9)}
 # A block whose samples' interquartile range exceeds this fraction of their median, or a
-# step timed below 0.9x its own GEMM floor (the floor's block was disturbed), is noisy:
+# step timed below 0.9x its floor (the floor's timing was disturbed), is noisy:
 # the configuration is measured again (full runs) and flagged in the table if it stays so.
 NOISY_SPREAD = 0.15
 BELOW_FLOOR = 0.9
@@ -71,6 +72,7 @@ class Row:
     fastnn: float
     reference: float
     floor: float
+    plan_floor: float
     torch: float = None
     noise: float = 0.0
     plausible: bool = True
@@ -82,34 +84,46 @@ class Row:
 
     def ratio(self, metric):
         """"reference" / "torch": their time over fastnn's (> 1: fastnn is faster);
-        "floor": fastnn's over the GEMM floor; "reference_floor" / "torch_floor": theirs
-        over the floor.  None without torch."""
+        "floor": fastnn's over its own products alone (PlanFloor, timed interleaved with
+        it); "reference_floor" / "torch_floor": theirs over NumPy's GEMMs of the same
+        shapes (GemmFloor).  None without torch."""
         return {"reference": ratio(self.reference, self.fastnn),
                 "torch": ratio(self.torch, self.fastnn),
-                "floor": ratio(self.fastnn, self.floor),
+                "floor": ratio(self.fastnn, self.plan_floor),
+                "numpy_floor": ratio(self.fastnn, self.floor),
                 "reference_floor": ratio(self.reference, self.floor),
                 "torch_floor": ratio(self.torch, self.floor)}[metric]
 
 
 def measure(config, timing):
-    """Time fastnn, the reference, the GEMM floor (and torch) on one configuration.
+    """Time fastnn and its own products alone (interleaved, sample by sample), then the
+    reference, NumPy's GEMM floor (and torch), each in a block, on one configuration.
 
+    fastnn and PlanFloor call the same OpenBLAS, so alternating them is safe and both see
+    the same machine: on this VM a process's 2-thread BLAS speed can change by 1.5x
+    from one second to the next, which blocks timed a second apart would turn into a
+    false ratio.  The others call other libraries (NumPy's OpenBLAS, PyTorch's MKL),
+    whose idle worker threads spin for a while after a call and would steal the cores
+    from an interleaved neighbour: they are timed in blocks, each warmed up.
     A noisy attempt (see NOISY_SPREAD) is repeated up to ``timing.attempts`` times; the
     quietest attempt is kept.
     """
     fast, ref = (configs.build(config, backend) for backend in ("cython", "reference"))
-    steps = {"fastnn": train_step(fast), "reference": train_step(ref),
-             "floor": GemmFloor(config.layer_sizes, config.batch, configs.DTYPE)}
+    paired = {"fastnn": train_step(fast), "plan_floor": PlanFloor(fast)}
+    blocks = {"reference": train_step(ref),
+              "floor": GemmFloor(config.layer_sizes, config.batch, configs.DTYPE)}
     if torch_step.available():
         X, y = configs.config_data(config)
-        steps["torch"] = torch_step.TorchStep(config, X, y, configs.LEARNING_RATE, configs.L2)
+        blocks["torch"] = torch_step.TorchStep(config, X, y, configs.LEARNING_RATE, configs.L2)
     best = None
     for attempt in range(1, timing.attempts + 1):
-        samples = sample_times(steps, timing.repeat, timing.min_time, timing.warmup)
+        samples = sample_times(blocks, timing.repeat, timing.min_time, timing.warmup)
+        samples.update(interleaved_samples(paired, timing.repeat, timing.min_time,
+                                           timing.warmup))
         times = {key: statistics.median(s) for key, s in samples.items()}
         row = Row(config, **times, noise=max(spread(s) for s in samples.values()),
-                  plausible=(min(times["fastnn"], times["reference"])
-                             >= BELOW_FLOOR * times["floor"]),
+                  plausible=(times["fastnn"] >= BELOW_FLOOR * times["plan_floor"]
+                             and times["reference"] >= BELOW_FLOOR * times["floor"]),
                   attempts=attempt)
         if best is None or (best.noisy, best.noise) > (row.noisy, row.noise):
             best = row
@@ -127,8 +141,9 @@ def target_cell(row):
     return ", ".join(cells) or "-"
 
 
-HEADERS = ("config", "keep", "batch", "fastnn", "reference", "torch", "GEMM floor",
-           "ref/fnn", "torch/fnn", "fnn/GEMM", "ref/GEMM", "torch/GEMM", "noise", "targets")
+HEADERS = ("config", "keep", "batch", "fastnn", "reference", "torch", "fnn products",
+           "NumPy GEMMs", "ref/fnn", "torch/fnn", "fnn/products", "ref/GEMM", "torch/GEMM",
+           "noise", "targets")
 
 
 def noise_cell(row):
@@ -145,7 +160,8 @@ def row_cells(row):
     """The table cells of one row, as strings, in HEADERS order."""
     c = row.config
     return (c.name, f"{c.keep_prob:g}", str(c.batch), format_time(row.fastnn),
-            format_time(row.reference), format_time(row.torch), format_time(row.floor),
+            format_time(row.reference), format_time(row.torch), format_time(row.plan_floor),
+            format_time(row.floor),
             *(format_ratio(row.ratio(m)) for m in ("reference", "torch", "floor",
                                                    "reference_floor", "torch_floor")),
             noise_cell(row), target_cell(row))

@@ -62,6 +62,21 @@ def sample_times(fns, repeat=7, min_time=0.02, warmup=0.2):
     return samples
 
 
+def interleaved_samples(fns, repeat=7, min_time=0.02, warmup=0.2):
+    """Like :func:`sample_times`, but one sample of each callable in turn, `repeat`
+    rounds: for callables that share one BLAS (no cross-library spinning), so that a
+    change of the machine's speed hits them alike."""
+    numbers = {}
+    for key, fn in fns.items():
+        warm_up(fn, warmup)
+        numbers[key] = calibrate(fn, min_time)
+    samples = {key: [] for key in fns}
+    for _ in range(repeat):
+        for key, fn in fns.items():
+            samples[key].append(time_calls(fn, numbers[key]))
+    return samples
+
+
 def median_times(fns, repeat=7, min_time=0.02, warmup=0.2):
     """Median seconds per call of each callable in the dict `fns` (see :func:`sample_times`)."""
     return {key: statistics.median(s)
@@ -123,6 +138,25 @@ class GemmFloor:
             np.matmul(deltas[l].T, acts[l - 1], out=grads[l - 1])
             if l > 1:
                 np.matmul(deltas[l], weights[l - 1], out=deltas[l - 1])
+
+
+class PlanFloor:
+    """The matrix products of fastnn's own training step, alone: ``TrainPlan.run_products``
+    on the plan and buffers `train_step(setup)` uses, so through the same BLAS library
+    (SciPy's ``cython_blas``), call sequence and shapes, with no Python between products.
+
+    This is the floor the step's ratio is judged against.  :class:`GemmFloor` (NumPy's
+    ``@``, another OpenBLAS build) stays the floor of the reference backend, which calls it.
+    """
+
+    def __init__(self, setup):
+        model, X, y, optimizer = setup
+        model._train_step(X, y, optimizer)  # builds the plan and fills its buffers
+        self.plan = model._train_plan(model._workspace(X.shape[0], train=True), optimizer)
+        self.X = X
+
+    def __call__(self):
+        self.plan.run_products(self.X)
 
 
 def load_blas():

@@ -49,15 +49,16 @@ class Outcome:
 def step_outcomes(rows, threads):
     """The per-step targets (speed-ups and floor ratios) of a thread table's rows."""
     names = {"reference": "step vs reference", "torch": "step vs PyTorch",
-             "floor": "step / GEMM floor"}
+             "floor": "step / its GEMMs alone"}
     out = []
     for row in rows:
         for target in row.config.targets:
             ratio = row.ratio(target.metric)
             note = ""
             if target.metric == "floor":
-                note = (f"reference {_x(row.ratio('reference_floor'))}, "
-                        f"PyTorch {_x(row.ratio('torch_floor'))} of the floor")
+                note = (f"over NumPy's GEMMs: fastnn {_x(row.ratio('numpy_floor'))}, "
+                        f"reference {_x(row.ratio('reference_floor'))}, "
+                        f"PyTorch {_x(row.ratio('torch_floor'))}")
             out.append(Outcome(names[target.metric], _where(row.config), str(threads), ratio,
                                target.bound, target.higher_is_better, note))
     return out

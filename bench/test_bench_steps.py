@@ -1,11 +1,11 @@
 """pytest-benchmark suite: one training step per (config, keep_prob, backend), and the
-bare-GEMM floor of each network and batch.  Run with ``pytest bench/``; nothing here
+bare-GEMM floors of each network and batch (NumPy's, and fastnn's own products alone).  Run with ``pytest bench/``; nothing here
 asserts a time (benchmarks are not tests).  Ratios: ``pytest bench/ --benchmark-group-by=group``.
 """
 import pytest
 
 from bench import configs
-from bench.steps import GemmFloor, current_threads, train_step
+from bench.steps import GemmFloor, PlanFloor, current_threads, train_step
 
 # The configurations cheap enough for a pytest run: tiny, small and mnist at batch 128.
 SMALL_CONFIGS = tuple(c for c in configs.select(["tiny", "small", "mnist"]) if c.batch <= 211)
@@ -33,3 +33,11 @@ def test_gemm_floor(benchmark, config):
     benchmark.group = group(config)
     benchmark.extra_info["blas_threads"] = current_threads()
     benchmark(GemmFloor(config.layer_sizes, config.batch, configs.DTYPE))
+
+
+@pytest.mark.parametrize("config", NETWORKS, ids=group)
+def test_plan_floor(benchmark, config):
+    """fastnn's own products of one step alone (``TrainPlan.run_products``)."""
+    benchmark.group = group(config)
+    benchmark.extra_info["blas_threads"] = current_threads()
+    benchmark(PlanFloor(configs.build(config, "cython")))

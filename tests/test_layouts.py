@@ -218,3 +218,29 @@ def test_fastnn_kernels_avx2_fails_clearly_where_the_cpu_lacks_it(monkeypatch):
         ops._select_dense_kernels()
     monkeypatch.setenv("FASTNN_KERNELS", "auto")
     assert ops._select_dense_kernels() is ops._dense_baseline
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+def test_run_products_computes_the_step_products_and_changes_no_weight(monkeypatch, layout):
+    """TrainPlan.run_products (the benchmark's floor) does the step's products alone:
+    A[l] = W[l] A[l-1] with no bias or activation, dW = dZ^T A_prev, and no update."""
+    monkeypatch.setattr(ops, "_PLAN_LAYOUT", layout)
+    X, y = _data([3, 5, 4, 1], "sigmoid", 40)
+    model = fnn.MLP([3, 5, 4, 1], keep_prob=0.8, seed=0, dtype="float64")
+    Xv, yv = model._check_Xy(X, y)
+    optimizer = fnn.SGD(lr=0.1)
+    model._train_step(Xv, yv, optimizer)
+    ws = model._workspace(40, train=True)
+    plan = model._train_plan(ws, optimizer)
+    assert plan.columns == (layout == "columns")
+    weights = [W.copy() for W in model._weights]
+    plan.run_products(Xv, 3)
+    assert all(np.array_equal(W, V) for W, V in zip(model._weights, weights))
+    A1 = Xv @ weights[0].T                                  # (m, n1), no bias, no relu
+    got = ws.acts[1].reshape(-1)[:A1.size]
+    np.testing.assert_allclose(got.reshape(A1.T.shape).T if plan.columns else got.reshape(A1.shape),
+                               A1, rtol=1e-12)
+    dZ3 = ws.deltas[3].reshape(-1)[:40]                     # one unit: the same in both layouts
+    A2 = ws.acts[2].reshape(-1)[:40 * 4]
+    A2 = A2.reshape(4, 40).T if plan.columns else A2.reshape(40, 4)
+    np.testing.assert_allclose(model._grad_weights[2], dZ3[None, :] @ A2, rtol=1e-12)

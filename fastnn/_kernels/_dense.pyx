@@ -512,6 +512,51 @@ cdef class TrainPlan:
                     output_to_rows(&self.layers[self.n_layers - 1], <float*>self.scratch, self.m)
         return done, cost
 
+    def run_products(self, cnp.ndarray X, Py_ssize_t n_steps=1):
+        """The matrix products of n_steps training steps alone, on this plan's buffers: the
+        floor a step cannot beat, through the same BLAS calls (or columns kernels) as `run`.
+
+        Forward ``A[l] = W[l] A[l-1]`` (no bias, activation or dropout), then per layer from
+        the last ``dW[l] = dZ[l]^T A[l-1]`` and ``dA[l-1] = dZ[l] W[l]``; no loss and no
+        update (weights unchanged).  In the columns layout the inputs are the ones the last
+        `run` transposed.  For benchmarks (bench/steps.py: PlanFloor).
+        """
+        cdef void* x = self.inputs_by_column if self.columns else cnp.PyArray_DATA(X)
+        cdef Py_ssize_t done
+        with nogil:
+            for done in range(n_steps):
+                if self.is_double:
+                    self.products_once(<double*>x)
+                else:
+                    self.products_once(<float*>x)
+
+    cdef void products_once(self, const floating* X) noexcept nogil:
+        cdef Py_ssize_t l
+        cdef Layer* layer
+        cdef const floating* A_prev = X
+        for l in range(self.n_layers):
+            layer = &self.layers[l]
+            if self.columns:
+                columns_affine(<floating*>layer.W, <const floating*>NULL, A_prev,
+                               <floating*>layer.A, self.m, layer.n_prev, layer.n)
+            else:
+                matmul_abt(A_prev, <floating*>layer.W, <floating*>layer.A, self.m, layer.n,
+                           layer.n_prev, <floating>1, <floating>0)
+            A_prev = <floating*>layer.A
+        for l in range(self.n_layers - 1, -1, -1):
+            layer = &self.layers[l]
+            A_prev = <const floating*>self.layers[l - 1].A if l > 0 else X
+            weight_gradient(layer, <floating*>layer.dA, A_prev, <floating*>layer.dW, self.m,
+                            <floating>1, <floating>0, self.columns)
+            if l > 0:
+                if self.columns:
+                    columns_input_gradient(<floating*>layer.W, <floating*>layer.dA,
+                                           <floating*>self.layers[l - 1].dA, self.m,
+                                           layer.n_prev, layer.n)
+                else:
+                    matmul_ab(<floating*>layer.dA, <floating*>layer.W,
+                              <floating*>self.layers[l - 1].dA, self.m, layer.n, layer.n_prev)
+
     cdef void to_columns(self, const floating* X, const floating* y) noexcept nogil:
         """The batch's inputs (m, n_0) into columns; y (m, n_L) too, unless class indices."""
         transpose(X, <floating*>self.inputs_by_column, self.m, self.layers[0].n_prev)
