@@ -720,3 +720,28 @@ def test_call_free_exponential_is_within_two_ulp_of_exp():
     out = np.empty_like(edges)
     exp_nonpositive_into(edges, out)
     assert out[:3].tolist() == [0.0, 0.0, 0.0] and np.isnan(out[3])
+
+
+# Layers whose products (m * n * n_prev multiply-adds each) fall where OpenBLAS would take
+# a second thread and fastnn issues them as one-thread blocks (_dense.pyx, gemm): both
+# ways of cutting C, odd lengths whose blocks differ in width, and up to the limit.
+SPLIT_PRODUCT_SHAPES = [(64, 64, 128), (67, 70, 113), (200, 50, 60), (16, 256, 200),
+                        (1023, 31, 33)]
+
+
+@pytest.mark.parametrize("m, n_prev, n", SPLIT_PRODUCT_SHAPES)
+def test_products_issued_in_blocks_equal_the_reference(dtype, m, n_prev, n):
+    assert 524288 <= m * n * n_prev < 1048576
+    A_prev, W, b = make_layer(0, m, n_prev, n, dtype)
+    key = 12345
+    A_c = ops.dense_forward(A_prev, W, b, "relu", 0.8, key, backend="cython")
+    A_r = ops.dense_forward(A_prev, W, b, "relu", 0.8, key, backend="reference")
+    mask = ops.dropout_mask(key, (m, n), 0.8, backend="reference")
+    _, S = forward_oracle(A_prev, W, b, "relu", 0.8, mask)
+    assert_close(A_c, A_r, dtype, S, what="forward in blocks")
+    dA, A, A_prev, W = backward_inputs(0, m, n_prev, n, "relu", 0.8, key, dtype)
+    c = ops.dense_backward(dA, A, A_prev, W, "relu", 0.8, key, backend="cython")
+    r = ops.dense_backward(dA, A, A_prev, W, "relu", 0.8, key, backend="reference")
+    scales = backward_oracle(dA, A, A_prev, W, "relu", 0.8, mask)
+    for name in ("dW", "db", "dA_prev"):
+        assert_close(c[name], r[name], dtype, scales[name][1], what=f"{name} in blocks")

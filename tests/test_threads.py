@@ -32,6 +32,23 @@ def test_one_and_two_threads_agree(backend, dtype):
                                    atol=1e-6 if dtype == "float32" else 1e-13, err_msg=name)
 
 
+def test_models_of_small_products_train_bit_identically_at_any_thread_count():
+    """Every product of a [64, 128, 64, 10] step on 64 examples has at most 524288
+    multiply-adds: OpenBLAS runs those below it on the calling thread and fastnn issues
+    the ones at it in one-thread blocks, so the thread count cannot change a bit."""
+    X, y = data(m=64, n=64, classes=10)
+
+    def train(n_threads):
+        model = fnn.MLP([64, 128, 64, 10], output="softmax", keep_prob=0.8, l2=0.7, seed=1,
+                        n_threads=n_threads)
+        model.fit(X, y, epochs=20, optimizer=fnn.Adam(lr=0.01))
+        return model.params
+
+    one, two = train(1), train(2)
+    for name in one:
+        np.testing.assert_array_equal(one[name], two[name], err_msg=name)
+
+
 def test_n_threads_caps_blas_inside_fit():
     seen = []
 

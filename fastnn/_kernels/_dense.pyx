@@ -67,10 +67,64 @@ LOSS_CODES = {"sigmoid": 0, "softmax": 1, "linear": 2}
 OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2}
 
 
+cdef enum:
+    # OpenBLAS (interface/gemm.c, 0.3.x) gives a product of M*N*K multiply-adds
+    # min(threads, M*N*K / 262144) threads: one below 2 * 262144, two from there.  Just
+    # above that line the second thread saves a few microseconds of arithmetic and its
+    # hand-off costs about as much, or, on this shared VM, at times much more: the
+    # [64, 128, 64, 10] step (products of exactly 524288) ran 1.6x slower at 2 threads
+    # than at 1 in several benchmark runs.  Products from TWO_THREAD_PRODUCT up to
+    # SPLIT_LIMIT are therefore issued as column (or row) blocks of C below
+    # TWO_THREAD_PRODUCT, each of which OpenBLAS runs on the calling thread: steady speed
+    # at any thread count (measured: 35 us at 1 and at 2 threads, against 32 / 31-56 us
+    # unsplit), and results that do not depend on the thread count.
+    TWO_THREAD_PRODUCT = 524288
+    SPLIT_LIMIT = 1048576
+
+
 cdef inline void gemm(char transa, char transb, int M, int N, int K, floating alpha,
                       const floating* A, int lda, const floating* B, int ldb, floating beta,
                       floating* C, int ldc) noexcept nogil:
-    """C := alpha op(A) @ op(B) + beta C in BLAS's column-major terms."""
+    """C := alpha op(A) @ op(B) + beta C in BLAS's column-major terms (products just big
+    enough for two OpenBLAS threads split in one-thread blocks; see TWO_THREAD_PRODUCT)."""
+    cdef double size = <double>M * N * K
+    cdef int pieces, width, start
+    if size < TWO_THREAD_PRODUCT or size >= SPLIT_LIMIT:
+        blas_gemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+        return
+    if N >= M:  # blocks of columns of C: columns of op(B)
+        pieces = blocks_below(N, size / N)
+        width = (N + pieces - 1) // pieces
+        start = 0
+        while start < N:
+            blas_gemm(transa, transb, M, min(width, N - start), K, alpha, A, lda,
+                      B + (<Py_ssize_t>start * ldb if transb == c'N' else start), ldb, beta,
+                      C + <Py_ssize_t>start * ldc, ldc)
+            start += width
+    else:  # blocks of rows of C: rows of op(A)
+        pieces = blocks_below(M, size / M)
+        width = (M + pieces - 1) // pieces
+        start = 0
+        while start < M:
+            blas_gemm(transa, transb, min(width, M - start), N, K, alpha,
+                      A + (start if transa == c'N' else <Py_ssize_t>start * lda), lda, B, ldb,
+                      beta, C + start, ldc)
+            start += width
+
+
+cdef inline int blocks_below(int length, double per_unit) noexcept nogil:
+    """The fewest equal blocks of `length` units (each costing `per_unit` multiply-adds)
+    whose every block stays below TWO_THREAD_PRODUCT."""
+    cdef int pieces = 2
+    while pieces < length and ((length + pieces - 1) // pieces) * per_unit >= TWO_THREAD_PRODUCT:
+        pieces += 1
+    return pieces
+
+
+cdef inline void blas_gemm(char transa, char transb, int M, int N, int K, floating alpha,
+                           const floating* A, int lda, const floating* B, int ldb,
+                           floating beta, floating* C, int ldc) noexcept nogil:
+    """One sgemm / dgemm call."""
     if floating is float:
         sgemm(&transa, &transb, &M, &N, &K, &alpha, <float*>A, &lda, <float*>B, &ldb,
               &beta, C, &ldc)
