@@ -56,3 +56,13 @@ def test_run_script_prints_the_targets_table(capsys):
     assert "step memory fastnn / reference" in out
     for name in run.OPENBLAS_VARIABLES:
         assert name in out
+
+
+def test_never_slower_is_judged_row_by_row_against_each_rows_noise():
+    """A noisy row slower only within its noise must not hide a quiet row really slower."""
+    from bench.scaling import worst_row
+
+    noisy, quiet, fine = (0.63, "noisy", 0.42), (0.64, "quiet", 0.03), (1.10, "fine", 0.02)
+    assert worst_row([noisy, quiet, fine]) == quiet
+    assert worst_row([noisy, fine]) == noisy          # nothing beyond its noise: the lowest
+    assert worst_row([]) is None
