@@ -244,3 +244,15 @@ def test_run_products_computes_the_step_products_and_changes_no_weight(monkeypat
     A2 = ws.acts[2].reshape(-1)[:40 * 4]
     A2 = A2.reshape(4, 40).T if plan.columns else A2.reshape(40, 4)
     np.testing.assert_allclose(model._grad_weights[2], dZ3[None, :] @ A2, rtol=1e-12)
+
+
+def test_run_products_refuses_a_batch_that_is_not_the_plans():
+    X, y = _data([3, 5, 1], "sigmoid", 20)
+    model = fnn.MLP([3, 5, 1], seed=0)
+    Xv, yv = model._check_Xy(X, y)
+    optimizer = fnn.SGD(lr=0.1)
+    model._train_step(Xv, yv, optimizer)
+    plan = model._train_plan(model._workspace(20, train=True), optimizer)
+    for bad in (Xv[:10], Xv.astype(np.float64), np.asfortranarray(Xv), Xv[:, :2]):
+        with pytest.raises(ValueError, match="the plan's batch"):
+            plan.run_products(bad)

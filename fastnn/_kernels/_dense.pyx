@@ -19,6 +19,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 cimport numpy as cnp
+import numpy as np
 
 from fastnn._kernels._rng cimport unit_hash, dropout_active, dropout_key
 from fastnn._kernels._activations cimport activate, derivative, LINEAR, RELU
@@ -76,8 +77,9 @@ cdef enum:
     # than at 1 in several benchmark runs.  Products from TWO_THREAD_PRODUCT up to
     # SPLIT_LIMIT are therefore issued as column (or row) blocks of C below
     # TWO_THREAD_PRODUCT, each of which OpenBLAS runs on the calling thread: steady speed
-    # at any thread count (measured: 35 us at 1 and at 2 threads, against 32 / 31-56 us
-    # unsplit), and results that do not depend on the thread count.
+    # at any thread count (measured on that step: 36-38 us at 1 and at 2 threads, against
+    # 33-34 us at 1 and 30-56 us at 2 unsplit; the shared operand is packed once per
+    # block), and results that do not depend on the thread count.
     TWO_THREAD_PRODUCT = 524288
     SPLIT_LIMIT = 1048576
 
@@ -575,8 +577,15 @@ cdef class TrainPlan:
         update (weights unchanged).  In the columns layout the inputs are the ones the last
         `run` transposed.  For benchmarks (bench/steps.py: PlanFloor).
         """
-        cdef void* x = self.inputs_by_column if self.columns else cnp.PyArray_DATA(X)
+        cdef void* x
         cdef Py_ssize_t done
+        if (X.ndim != 2 or X.shape[0] != self.m or X.shape[1] != self.layers[0].n_prev
+                or not X.flags.c_contiguous
+                or X.dtype != (np.float64 if self.is_double else np.float32)):
+            raise ValueError(f"X must be a C-contiguous ({self.m}, {self.layers[0].n_prev}) "
+                             f"{'float64' if self.is_double else 'float32'} array, the plan's "
+                             f"batch; got {X.dtype} {(<object>X).shape}")
+        x = self.inputs_by_column if self.columns else cnp.PyArray_DATA(X)
         with nogil:
             for done in range(n_steps):
                 if self.is_double:
@@ -585,6 +594,7 @@ cdef class TrainPlan:
                     self.products_once(<float*>x)
 
     cdef void products_once(self, const floating* X) noexcept nogil:
+        """A[l] = W[l] A[l-1] for each layer, then dW[l] = dZ[l]^T A[l-1], dA[l-1] = dZ[l] W[l]."""
         cdef Py_ssize_t l
         cdef Layer* layer
         cdef const floating* A_prev = X
