@@ -145,6 +145,7 @@ class MLP:
         # Workspaces hold compiled step plans (raw pointers): rebuilt on demand, not pickled.
         state = self.__dict__.copy()
         state["_workspaces"] = {}
+        state["_eval_plans"] = {}
         return state
 
     # -- parameters ---------------------------------------------------------
@@ -158,6 +159,8 @@ class MLP:
         self._flat_grads = [a.reshape(-1) for pair in zip(self._grad_weights, self._grad_biases)
                             for a in pair]
         self._workspaces: dict[tuple[int, bool], _Workspace] = {}
+        # Compiled evaluations of fit's train and dev sets, by batch size (see _evaluate).
+        self._eval_plans: dict[int, Any] = {}
 
     @property
     def params(self) -> dict[str, FloatArray]:
@@ -369,13 +372,36 @@ class MLP:
             ws.plan_key = (optimizer, optimizer.state)
         return ws.plan
 
-    def _evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[FloatArray, float]:
-        """(output activations (m, n_L), data cost) of validated arrays, dropout off."""
-        ws = self._workspace(X.shape[0], train=False)
+    def _evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[float, float]:
+        """(data cost, error rate) of validated arrays, dropout off, as fit records them.
+
+        With the cython backend and a classification output this is one compiled call
+        (_dense.EvalPlan), its buffers kept for this set size until
+        :meth:`_release_eval_plans` (fit's train and dev sets, evaluated every epoch).
+        """
+        m = X.shape[0]
+        if self._ops.fused_training and self.output != "linear":
+            plan = self._eval_plans.get(m)
+            if plan is None:
+                if len(self._eval_plans) >= MAX_WORKSPACES:
+                    self._eval_plans.pop(next(iter(self._eval_plans)))
+                layers = [dict(W=W, b=b, A=np.empty((m, W.shape[0]), self.dtype),
+                               activation=self.activation[l] if l < self.n_layers - 1
+                               else "linear")
+                          for l, (W, b) in enumerate(zip(self._weights, self._biases))]
+                plan = self._eval_plans[m] = self._ops.eval_plan(m, self.dtype, self.output,
+                                                                 layers)
+            cost, wrong = plan.run(X, y)
+            return cost, wrong / y.size
+        ws = self._workspace(m, train=False)
         logits, _ = self._forward(X, ws, train=False)
         cost = self._ops.loss(self.output, logits, y)
         self._ops.output_activation(self.output, logits)
-        return logits, cost
+        return cost, error_rate(self.output, logits, y)
+
+    def _release_eval_plans(self) -> None:
+        """Drop the cached evaluations (and their m x n buffers): the end of a fit."""
+        self._eval_plans.clear()
 
     def _output(self, X: FloatArray) -> FloatArray:
         ws = self._workspace(X.shape[0], train=False)

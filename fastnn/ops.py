@@ -96,6 +96,12 @@ class ReferenceBackend:
         """Not available: with ``fused_training = False`` the model never asks for a plan."""
         raise NotImplementedError("the reference backend runs training steps layer by layer")
 
+    @staticmethod
+    def eval_plan(m: int, dtype: DTypeLike, output: str,
+                  layers: Sequence[dict[str, Any]]) -> Any:
+        """Not available: with ``fused_training = False`` the model evaluates layer by layer."""
+        raise NotImplementedError("the reference backend evaluates layer by layer")
+
 
 _REFERENCE_LOSSES: dict[str, Callable[[Any, Any, Optional[FloatArray]], float]] = {
     "sigmoid": reference.sigmoid_cross_entropy,
@@ -167,6 +173,17 @@ class CythonBackend:
                                 _dense.OPTIMIZER_CODES[optimizer.name], seed, input_keep_prob,
                                 reference.keep_threshold(input_keep_prob), input_buffer, specs,
                                 _dense.LAYOUT_CODES[_PLAN_LAYOUT])
+
+
+    @staticmethod
+    def eval_plan(m: int, dtype: DTypeLike, output: str,
+                  layers: Sequence[dict[str, Any]]) -> Any:
+        """A compiled evaluation of a set (see _dense.EvalPlan): forward with dropout off,
+        data cost, output activation, error count.  `layers` are dicts with W, b, A (the
+        output buffer (m, n)) and activation (name)."""
+        specs = [dict(spec, activation=_dense.ACTIVATION_CODES[spec["activation"]])
+                 for spec in layers]
+        return _dense.EvalPlan(m, dtype == np.float64, _dense.LOSS_CODES[output], specs)
 
 
 #: Layout of the compiled step plans: "auto" (the plan picks rows or, for narrow layers

@@ -156,6 +156,7 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         loop.rollback()
         raise
     finally:
+        model._release_eval_plans()
         if bar is not None:
             bar.close()
     for cb in hooks:
@@ -336,8 +337,7 @@ def _evaluate(model: MLP, X: FloatArray, y: NDArray[Any],
               running: Optional[tuple[float, float, int]] = None) -> None:
     """Record the epoch's figures: train (whole set, dropout off, or `running`) and dev."""
     if running is None:
-        proba, data_cost = model._evaluate(X, y)
-        train_error = error_rate(model.output, proba, y)
+        data_cost, train_error = model._evaluate(X, y)
         m = X.shape[0]
     else:
         data_cost, train_error, m = running
@@ -345,8 +345,8 @@ def _evaluate(model: MLP, X: FloatArray, y: NDArray[Any],
     values: dict[str, Any] = {"epoch": epoch, "train_cost": data_cost + reg,
                               "train_data_cost": data_cost, "train_error": train_error}
     if dev is not None:
-        dev_proba, dev_cost = model._evaluate(*dev)
-        values.update(dev_cost=dev_cost, dev_error=error_rate(model.output, dev_proba, dev[1]))
+        dev_cost, dev_error = model._evaluate(*dev)
+        values.update(dev_cost=dev_cost, dev_error=dev_error)
     history.record(**values)
 
 

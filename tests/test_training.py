@@ -782,3 +782,48 @@ def test_no_progress_bar_by_default(monkeypatch):
 
     monkeypatch.setattr(tqdm.auto, "tqdm", lambda *a, **k: pytest.fail("bar created"))
     fnn.MLP([2, 1]).fit(np.zeros((4, 2)), np.zeros(4), epochs=2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes, output", [
+    ([2, 20, 3, 1], "sigmoid"),          # narrow: the evaluation runs examples-as-columns
+    ([2, 40, 2], "sigmoid"),             # rows, two independent sigmoid outputs
+    ([5, 48, 16, 4], "softmax"),         # rows, classes
+    ([3, 8, 4], "softmax"),              # columns, classes
+    ([3, 8, 2], "linear"),               # the layer-by-layer path
+])
+def test_fit_history_equals_the_models_own_cost_and_error(dtype, sizes, output):
+    """fit's compiled evaluation (one call per set) records what model.cost and
+    model.error, layer by layer, report for the same weights, on the train and dev sets."""
+    rng = np.random.default_rng(0)
+    X, X_dev = rng.standard_normal((300, sizes[0])), rng.standard_normal((70, sizes[0]))
+    if output == "softmax":
+        y, y_dev = rng.integers(0, sizes[-1], 300), rng.integers(0, sizes[-1], 70)
+    elif output == "sigmoid":
+        y = (rng.random((300, sizes[-1])) < 0.5).astype(float)
+        y_dev = (rng.random((70, sizes[-1])) < 0.5).astype(float)
+    else:
+        y, y_dev = rng.standard_normal((300, sizes[-1])), rng.standard_normal((70, sizes[-1]))
+    model = fnn.MLP(sizes, output=output, dtype=dtype, keep_prob=0.8, l2=0.3, seed=1)
+    history = model.fit(X, y, dev=(X_dev, y_dev), epochs=3, batch_size=64,
+                        optimizer=fnn.Adam(lr=0.01))
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    assert history["train_cost"][-1] == pytest.approx(model.cost(X, y), rel=rtol)
+    assert history["train_error"][-1] == pytest.approx(model.error(X, y), rel=rtol)
+    reg = model._regularization_cost(70)
+    assert history["dev_cost"][-1] == pytest.approx(model.cost(X_dev, y_dev) - reg, rel=rtol)
+    assert history["dev_error"][-1] == pytest.approx(model.error(X_dev, y_dev), rel=rtol)
+    assert model._eval_plans == {}  # the evaluation buffers go with the fit
+    if output != "linear":  # and both layouts were exercised
+        model._evaluate(*model._check_Xy(X, y))
+        assert model._eval_plans[300].columns == (max(sizes) <= 24)
+
+
+def test_compiled_evaluation_counts_softmax_ties_as_argmax_does():
+    """Tied probabilities: the first largest is the prediction, as np.argmax picks."""
+    model = fnn.MLP([2, 3], output="softmax", dtype="float64", seed=0)
+    model.set_params({"W1": np.zeros((3, 2)), "b1": np.zeros(3)})  # every class 1/3
+    X = np.ones((4, 2))
+    y = np.array([0, 1, 2, 0])
+    assert model._evaluate(*model._check_Xy(X, y))[1] == 0.5  # class 0 predicted for all
+    assert model._evaluate(*model._check_Xy(X, y))[1] == model.error(X, y)

@@ -25,7 +25,9 @@ from fastnn._kernels._rng cimport unit_hash, dropout_active, dropout_key
 from fastnn._kernels._activations cimport activate, derivative, LINEAR, RELU
 from fastnn._kernels._columns cimport (dot, transpose, columns_affine,
                                        columns_input_gradient, columns_weight_gradient)
-from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, softmax_cross_entropy_ptr,
+from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, sigmoid_errors_ptr,
+                                         sigmoid_ptr, softmax_cross_entropy_ptr,
+                                         softmax_errors_ptr, softmax_rows_ptr,
                                          squared_error_ptr)
 from fastnn._kernels._optim_impl cimport sgd_ptr, momentum_ptr, adam_ptr
 
@@ -679,6 +681,96 @@ cdef class TrainPlan:
             backward_update(layer, <floating*>layer.dA, layer_input,
                             <floating*>self.layers[l - 1].dA if l > 0 else NULL, self.m, key,
                             self.columns, self.optimizer_kind, lr, beta1, beta2, eps, t)
+        return cost
+
+
+cdef class EvalPlan:
+    """Pointers to one model's weights and one batch size's output buffers, so that `run`
+    evaluates a set — forward pass with dropout off, data cost, output activation and the
+    classification error count — in one nogil call (fit measures its train and dev sets
+    after every epoch; layer by layer from Python that cost more than the course net's
+    training epoch itself).  The forward pass takes the examples-as-columns layout where
+    a training plan would (columns_pay_off); the outputs are handed back in rows.  The
+    arrays are validated by the model.
+    """
+    cdef Layer* layers
+    cdef int n_layers, m, loss_kind
+    cdef bint is_double
+    cdef readonly bint columns
+    cdef void* inputs_by_column
+    cdef void* scratch
+    cdef object keepalive
+
+    def __cinit__(self, int m, bint is_double, int loss_kind, list layers):
+        cdef Py_ssize_t l
+        self.layers = <Layer*>calloc(len(layers), sizeof(Layer))
+        if self.layers == NULL:
+            raise MemoryError()
+        self.n_layers, self.m, self.is_double, self.loss_kind = len(layers), m, is_double, loss_kind
+        self.keepalive = layers
+        for l, spec in enumerate(layers):
+            self.layers[l].W, self.layers[l].b = data_of(spec["W"]), data_of(spec["b"])
+            self.layers[l].A = data_of(spec["A"])
+            self.layers[l].n_prev, self.layers[l].n = spec["W"].shape[1], spec["W"].shape[0]
+            self.layers[l].activation = spec["activation"]
+            self.layers[l].threshold, self.layers[l].keep_prob = (<uint64_t>1) << 32, 1.0
+        self.columns = columns_pay_off(m, layers)
+        if self.columns:
+            item = sizeof(double) if is_double else sizeof(float)
+            self.inputs_by_column = calloc(<size_t>m * self.layers[0].n_prev, item)
+            self.scratch = calloc(<size_t>m * self.layers[self.n_layers - 1].n, item)
+            if self.inputs_by_column == NULL or self.scratch == NULL:
+                raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.layers)
+        free(self.inputs_by_column)
+        free(self.scratch)
+
+    def run(self, cnp.ndarray X, cnp.ndarray y):
+        """(data cost, number of wrong outputs) of the set (X, y); the last layer's buffer
+        holds the output activations afterwards.  The count is -1 for a linear output
+        (whose error, a mean squared error, the model computes itself)."""
+        cdef void* x = cnp.PyArray_DATA(X)
+        cdef void* labels = cnp.PyArray_DATA(y)
+        cdef double cost = 0.0
+        cdef Py_ssize_t wrong = -1
+        if X.ndim != 2 or X.shape[0] != self.m or X.shape[1] != self.layers[0].n_prev:
+            raise ValueError(f"X must have shape ({self.m}, {self.layers[0].n_prev})")
+        with nogil:
+            if self.is_double:
+                cost = self.evaluate(<double*>x, labels, &wrong)
+            else:
+                cost = self.evaluate(<float*>x, labels, &wrong)
+        return cost, wrong
+
+    cdef double evaluate(self, const floating* X, void* y, Py_ssize_t* wrong) noexcept nogil:
+        """Forward (dropout off), J of the logits, then the output activation and the count
+        of wrong outputs."""
+        cdef Py_ssize_t l
+        cdef const floating* A_prev = X
+        cdef Layer* last = &self.layers[self.n_layers - 1]
+        cdef floating* out = <floating*>last.A
+        cdef Py_ssize_t k = last.n
+        cdef double cost
+        if self.columns:
+            transpose(X, <floating*>self.inputs_by_column, self.m, self.layers[0].n_prev)
+            A_prev = <floating*>self.inputs_by_column
+        for l in range(self.n_layers):
+            layer_forward(&self.layers[l], A_prev, self.m, 0, self.columns)
+            A_prev = <floating*>self.layers[l].A
+        if self.columns:
+            output_to_rows(last, <floating*>self.scratch, self.m)
+        if self.loss_kind == 0:
+            cost = sigmoid_cross_entropy_ptr(out, <floating*>y, <floating*>NULL, self.m, k)
+            sigmoid_ptr(out, self.m * k)
+            wrong[0] = sigmoid_errors_ptr(out, <floating*>y, self.m * k)
+        elif self.loss_kind == 1:
+            cost = softmax_cross_entropy_ptr(out, <Py_ssize_t*>y, <floating*>NULL, self.m, k)
+            softmax_rows_ptr(out, self.m, k)
+            wrong[0] = softmax_errors_ptr(out, <Py_ssize_t*>y, self.m, k)
+        else:
+            cost = squared_error_ptr(out, <floating*>y, <floating*>NULL, self.m, k)
         return cost
 
 

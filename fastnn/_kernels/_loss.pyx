@@ -6,9 +6,9 @@ Each loss kernel returns the mean data cost J = (1/m) sum_i L_i in double and, w
 """
 from cython cimport floating
 
-from fastnn._kernels._activations cimport stable_sigmoid
 from fastnn._kernels._loss_impl cimport (exp_nonpositive, sigmoid_cross_entropy_ptr,
-                                         softmax_cross_entropy_ptr, squared_error_ptr)
+                                         sigmoid_ptr, softmax_cross_entropy_ptr,
+                                         softmax_rows_ptr, squared_error_ptr)
 
 
 def sigmoid_cross_entropy(const floating[:, ::1] Z, const floating[:, ::1] Y,
@@ -42,29 +42,14 @@ def squared_error(const floating[:, ::1] Z, const floating[:, ::1] Y, floating[:
 
 def sigmoid_inplace(floating[:, ::1] Z):
     """Z := sigmoid(Z), overflow-free."""
-    cdef Py_ssize_t i, j
     with nogil:
-        for i in range(Z.shape[0]):
-            for j in range(Z.shape[1]):
-                Z[i, j] = <floating>stable_sigmoid(Z[i, j])
+        sigmoid_ptr(&Z[0, 0], Z.shape[0] * Z.shape[1])
 
 
 def softmax_inplace(floating[:, ::1] Z):
     """Z_i := exp(z_i - max z_i) / sum_j exp(z_ij - max z_i), row by row."""
-    cdef Py_ssize_t i, j, k = Z.shape[1]
-    cdef double zmax, total
     with nogil:
-        for i in range(Z.shape[0]):
-            zmax = Z[i, 0]
-            for j in range(1, k):
-                if Z[i, j] > zmax:
-                    zmax = Z[i, j]
-            total = 0.0
-            for j in range(k):
-                Z[i, j] = <floating>exp_nonpositive(Z[i, j] - zmax)
-                total += Z[i, j]
-            for j in range(k):
-                Z[i, j] = <floating>(Z[i, j] / total)
+        softmax_rows_ptr(&Z[0, 0], Z.shape[0], Z.shape[1])
 
 
 def exp_nonpositive_into(const double[::1] x, double[::1] out):

@@ -4,6 +4,7 @@
 from cython cimport floating
 from libc.math cimport log, fabs
 
+
 from fastnn._kernels._columns cimport total as lane_sum
 
 
@@ -125,3 +126,57 @@ cdef inline double squared_error_ptr(const floating* Z, const floating* Y, float
         if dZ != NULL:
             dZ[i] = <floating>(r * inv_mk)
     return 0.5 * total * inv_mk
+
+
+cdef inline void sigmoid_ptr(floating* Z, Py_ssize_t size) noexcept nogil:
+    """Z := sigmoid(Z) element-wise, overflow-free: with e = e^-|z|, 1/(1 + e) for z >= 0
+    and e/(1 + e) below (the call-free exponential, so the loop vectorises)."""
+    cdef Py_ssize_t i
+    cdef double z, e
+    for i in range(size):
+        z = Z[i]
+        e = exp_nonpositive(-fabs(z))
+        Z[i] = <floating>((1.0 if z >= 0 else e) / (1.0 + e))
+
+
+cdef inline void softmax_rows_ptr(floating* Z, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
+    """Z_i := exp(z_i - max z_i) / sum_j exp(z_ij - max z_i), row by row of Z (m, k)."""
+    cdef Py_ssize_t i, j
+    cdef floating* z
+    cdef double zmax, total
+    for i in range(m):
+        z = Z + i * k
+        zmax = z[0]
+        for j in range(1, k):
+            if z[j] > zmax:
+                zmax = z[j]
+        total = 0.0
+        for j in range(k):
+            z[j] = <floating>exp_nonpositive(z[j] - zmax)
+            total += z[j]
+        for j in range(k):
+            z[j] = <floating>(z[j] / total)
+
+
+cdef inline Py_ssize_t sigmoid_errors_ptr(const floating* P, const floating* Y,
+                                          Py_ssize_t size) noexcept nogil:
+    """The number of outputs with (p > 0.5) != (y > 0.5): losses.error_rate's count."""
+    cdef Py_ssize_t i, wrong = 0
+    for i in range(size):
+        wrong += (P[i] > 0.5) != (Y[i] > 0.5)
+    return wrong
+
+
+cdef inline Py_ssize_t softmax_errors_ptr(const floating* P, const Py_ssize_t* labels,
+                                          Py_ssize_t m, Py_ssize_t k) noexcept nogil:
+    """The number of rows whose first largest probability is not at the label (argmax)."""
+    cdef Py_ssize_t i, j, best, wrong = 0
+    cdef const floating* p
+    for i in range(m):
+        p = P + i * k
+        best = 0
+        for j in range(1, k):
+            if p[j] > p[best]:
+                best = j
+        wrong += best != labels[i]
+    return wrong
