@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 #: ``augment(X_batch, rng) -> X_batch``, e.g. :class:`fastnn.augment.Augmentation`.
 AugmentFn = Callable[[FloatArray, np.random.Generator], ArrayLike]
-#: The figures of the last good evaluated epoch: params, epoch, step, optimizer t, state.
-_Snapshot = tuple[dict[str, FloatArray], int, int, int, dict[str, FloatArray]]
+#: The last good evaluated epoch: the parameters W1, b1, W2, ... end to end in one flat
+#: copy, epoch, step, optimizer t, optimizer state.
+_Snapshot = tuple[FloatArray, int, int, int, dict[str, FloatArray]]
 
 
 class History(dict[str, list[Any]]):
@@ -255,18 +256,23 @@ class _EpochLoop:
                 self.y.take(index, axis=0, out=y_buffer[:k]))
 
     def _snapshot(self) -> _Snapshot:
-        """Everything a divergence must roll back: weights, counters, optimizer state."""
+        """Everything a divergence must roll back: weights, counters, optimizer state.
+
+        The parameters go into one flat copy: one call to take and one to check for
+        non-finite values, where a copy and a check per array cost more than a course
+        net's training epoch.
+        """
         model, opt = self.model, self.optimizer
         state = opt.state_arrays(copy=True)
-        return model.params, model.epoch_, model.step_, opt.t, state
+        return np.concatenate(model._flat_params), model.epoch_, model.step_, opt.t, state
 
     def checkpoint(self, history: History) -> None:
         """Keep the current state as the last good one if its cost and weights are finite."""
         cost = history["train_cost"][-1]
-        weights_finite = all(np.isfinite(p).all() for p in self.model._flat_params)
-        if not np.isfinite(cost) or not weights_finite:
+        snapshot = self._snapshot()
+        if not np.isfinite(cost) or not np.isfinite(snapshot[0]).all():
             self.diverged(self.model.epoch_, cost)
-        self.good = self._snapshot()
+        self.good = snapshot
         self.model.optimizer_ = self.optimizer
 
     def rollback(self) -> None:
@@ -274,7 +280,10 @@ class _EpochLoop:
         counters and optimizer state, so a failed or interrupted fit resumes exactly."""
         params, good_epoch, step, t, state = self.good
         model = self.model
-        model.set_params(params)
+        start = 0
+        for p in model._flat_params:  # flat views of W1, b1, W2, ... in the snapshot's order
+            p[...] = params[start:start + p.size]
+            start += p.size
         model.epoch_, model.step_ = good_epoch, step
         self.optimizer.load_state(t, state, model._flat_params)
         if model.optimizer_ is not self.optimizer:

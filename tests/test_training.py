@@ -827,3 +827,23 @@ def test_compiled_evaluation_counts_softmax_ties_as_argmax_does():
     y = np.array([0, 1, 2, 0])
     assert model._evaluate(*model._check_Xy(X, y))[1] == 0.5  # class 0 predicted for all
     assert model._evaluate(*model._check_Xy(X, y))[1] == model.error(X, y)
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_fit_stops_on_non_finite_weights_even_while_the_cost_stays_finite(backend):
+    """A NaN weight into a relu unit is silenced by the relu (relu(NaN) = 0 here) and,
+    without L2, the cost stays finite: the flat-snapshot check still stops the fit and
+    rolls back to the last evaluated epoch's finite weights."""
+    X, y = make_moons(m=200, noise=0.2, seed=0)
+
+    class Poison(fnn.Callback):
+        def on_epoch_end(self, model, epoch, history):
+            if epoch == 2:
+                model._weights[0][0, :] = np.nan
+            return False
+
+    model = fnn.MLP([2, 8, 1], seed=0, backend=backend)
+    with pytest.raises(fnn.TrainingDiverged):
+        model.fit(X, y, epochs=5, callbacks=[Poison()])
+    assert model.epoch_ == 2
+    assert all(np.isfinite(p).all() for p in model.params.values())
