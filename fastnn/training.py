@@ -1,6 +1,7 @@
 """The training loop: epochs of minibatch steps, evaluation, callbacks, progress, divergence."""
 from __future__ import annotations
 
+import math
 from typing import (TYPE_CHECKING, Any, Callable, Iterable, Literal, NoReturn, Optional, Sequence,
                     Union)
 
@@ -211,7 +212,7 @@ class _EpochLoop:
         model = self.model
         if self.full_batch and self.augment is None:
             done, cost = model._train_steps(self.X, self.y, self.optimizer, n)
-            if done < n or not np.isfinite(cost):
+            if done < n or not math.isfinite(cost):
                 self.diverged(model.epoch_ + done, cost)
             if self.running is not None:
                 self.running.add(cost, self.y)
@@ -236,7 +237,7 @@ class _EpochLoop:
             if augment_rng is not None and self.augment is not None:
                 Xb = _augmented(self.augment, Xb, augment_rng, model)
             cost = model._train_step(Xb, yb, self.optimizer)
-            if not np.isfinite(cost):
+            if not math.isfinite(cost):
                 self.diverged(epoch, cost)
             if self.running is not None:
                 self.running.add(cost, yb)
@@ -270,7 +271,7 @@ class _EpochLoop:
         """Keep the current state as the last good one if its cost and weights are finite."""
         cost = history["train_cost"][-1]
         snapshot = self._snapshot()
-        if not np.isfinite(cost) or not np.isfinite(snapshot[0]).all():
+        if not math.isfinite(cost) or not np.isfinite(snapshot[0]).all():
             self.diverged(self.model.epoch_, cost)
         self.good = snapshot
         self.model.optimizer_ = self.optimizer
