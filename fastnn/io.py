@@ -73,6 +73,11 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
 
 
+# What NumPy's npz reader raises on a damaged archive: zipfile raises NotImplementedError
+# when a mangled header names a zip version or compression method it does not know.
+_UNREADABLE = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError)
+
+
 def load(path: Union[str, os.PathLike[str]]) -> MLP:
     """Read a model written by :meth:`MLP.save`.
 
@@ -99,7 +104,7 @@ def load(path: Union[str, os.PathLike[str]]) -> MLP:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except _UNREADABLE as exc:
         raise ModelFileError(f"{path} is not a readable fastnn model file "
                              f"(corrupt, truncated or not ours): {exc}") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
@@ -107,7 +112,7 @@ def load(path: Union[str, os.PathLike[str]]) -> MLP:
     try:
         with data:
             arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except _UNREADABLE as exc:
         raise ModelFileError(f"{path} is not a readable fastnn model file "
                              f"(corrupt, truncated or not ours): {exc}") from None
     try:

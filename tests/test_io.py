@@ -359,3 +359,16 @@ def test_non_zip_file_is_named_as_such(tmp_path):
     path.write_bytes(b"not a zip archive at all")
     with pytest.raises(fnn.ModelFileError, match="not an .npz archive"):
         fnn.load(path)
+
+
+def test_archive_naming_an_unknown_zip_version_is_a_model_file_error(tmp_path):
+    """Found by the fuzzer: a flipped byte in a member's "version needed to extract" makes
+    zipfile raise NotImplementedError; load must report a damaged model file instead."""
+    path = tmp_path / "m.npz"
+    fnn.MLP([2, 3, 1], seed=0).save(path)
+    raw = bytearray(path.read_bytes())
+    entry = raw.index(b"PK\x01\x02")              # the first central-directory record
+    raw[entry + 6:entry + 8] = (109).to_bytes(2, "little")  # "needs zip version 10.9"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(fnn.ModelFileError, match="not a readable fastnn model file"):
+        fnn.load(path)
