@@ -174,7 +174,6 @@ class CythonBackend:
                                 reference.keep_threshold(input_keep_prob), input_buffer, specs,
                                 _dense.LAYOUT_CODES[_PLAN_LAYOUT])
 
-
     @staticmethod
     def eval_plan(m: int, dtype: DTypeLike, output: str,
                   layers: Sequence[dict[str, Any]]) -> Any:
@@ -197,6 +196,7 @@ _CYTHON_LOSSES: dict[str, Callable[..., float]] = {
 _CYTHON_OUTPUTS: dict[str, Callable[[FloatArray], None]] = {
     "sigmoid": _loss.sigmoid_inplace,
     "softmax": _loss.softmax_inplace}
+
 
 class PerturbationPass:
     """Gradient checking's compiled pass (fastnn/_kernels/_gradcheck.pyx) over one

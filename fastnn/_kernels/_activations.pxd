@@ -1,7 +1,7 @@
 # Activation functions and their derivatives, written from the activation a = g(z)
 # so backward needs no cache of Z (only the layer outputs the model keeps anyway).
 from cython cimport floating
-from libc.math cimport exp, expm1, tanh
+from libc.math cimport expm1, fabs, tanh
 
 cdef enum Activation:
     LINEAR = 0
@@ -23,13 +23,16 @@ cdef extern from *:
     const double SELU_LAMBDA "FASTNN_SELU_LAMBDA"
     const double SELU_ALPHA "FASTNN_SELU_ALPHA"
 
+# e^x for x <= 0 without a libm call (_exp.h), so that loops over it vectorise.
+cdef extern from "_exp.h" nogil:
+    double exp_nonpositive "fastnn_exp_nonpositive"(double x)
+    const double LN2 "FASTNN_LN2"
+
 cdef inline double stable_sigmoid(double z) noexcept nogil:
-    """sigma(z) = 1 / (1 + e^-z), never overflowing e^{|z|}."""
-    cdef double e
-    if z >= 0:
-        return 1.0 / (1.0 + exp(-z))
-    e = exp(z)
-    return e / (1.0 + e)
+    """sigma(z) = 1 / (1 + e^-z) from e = e^-|z|: 1/(1 + e) for z >= 0, e/(1 + e) below,
+    never overflowing; no branch and no libm call, so loops over it vectorise."""
+    cdef double e = exp_nonpositive(-fabs(z))
+    return (1.0 if z >= 0 else e) / (1.0 + e)
 
 cdef inline double activate(int kind, double z) noexcept nogil:
     """a = g(z) for the activation `kind`."""

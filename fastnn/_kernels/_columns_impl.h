@@ -89,23 +89,19 @@ static void FASTNN_NAME(fastnn_combine_rows)(const T *C, ptrdiff_t stride_out,
             /* The last block ends at m, overlapping the one before: its columns are
              * recomputed to the same values, and no column is left for a scalar tail. */
             ptrdiff_t q = q0 + width <= m ? q0 : m - width;
-            switch (rows) {
-            case 1:
-                FASTNN_NAME(fastnn_combine_block)(Ci, stride_out, stride_in, bi, src + q,
-                                                  di + q, m, n_in, 1);
-                break;
-            case 2:
-                FASTNN_NAME(fastnn_combine_block)(Ci, stride_out, stride_in, bi, src + q,
-                                                  di + q, m, n_in, 2);
-                break;
-            case 3:
-                FASTNN_NAME(fastnn_combine_block)(Ci, stride_out, stride_in, bi, src + q,
-                                                  di + q, m, n_in, 3);
-                break;
-            default:
-                FASTNN_NAME(fastnn_combine_block)(Ci, stride_out, stride_in, bi, src + q,
-                                                  di + q, m, n_in, 4);
+            /* One call per row count, so that each inlined copy has a constant count. */
+#define FASTNN_COMBINE_CASE(ROWS)                                                          \
+    case ROWS:                                                                             \
+        FASTNN_NAME(fastnn_combine_block)(Ci, stride_out, stride_in, bi, src + q, di + q, m, \
+                                          n_in, ROWS);                                     \
+        break;
+            switch (rows < FASTNN_COMBINE_ROWS ? rows : FASTNN_COMBINE_ROWS) {
+                FASTNN_COMBINE_CASE(1)
+                FASTNN_COMBINE_CASE(2)
+                FASTNN_COMBINE_CASE(3)
+                FASTNN_COMBINE_CASE(4)
             }
+#undef FASTNN_COMBINE_CASE
         }
     }
 }

@@ -476,7 +476,57 @@ cdef bint columns_pay_off(int m, list layers):
     return m >= widest and (all_small or widest <= NARROW_LAYER)
 
 
-cdef class TrainPlan:
+cdef class LayerPlan:
+    """What TrainPlan and EvalPlan share: one model's layers as raw pointers for one batch
+    size (the arrays kept alive by the plan), and, in the examples-as-columns layout, two
+    blocks the plan owns: the batch's inputs transposed, and a scratch block (m, n_L)."""
+    cdef Layer* layers
+    cdef int n_layers, m, loss_kind
+    cdef bint is_double
+    cdef readonly bint columns
+    cdef void* inputs_by_column
+    cdef void* scratch
+    cdef object keepalive
+
+    cdef int set_up(self, int m, bint is_double, int loss_kind, list layers,
+                    bint columns) except -1:
+        """The Layer array from dicts with W, b, A, activation and, for training, dW, db,
+        dA, state, threshold, keep_prob, l2 and l1 (absent: no buffer, no dropout, no
+        penalty); the two column blocks when `columns`."""
+        cdef Py_ssize_t l, s
+        cdef size_t item = sizeof(double) if is_double else sizeof(float)
+        cdef Layer* layer
+        self.layers = <Layer*>calloc(len(layers), sizeof(Layer))
+        if self.layers == NULL:
+            raise MemoryError()
+        self.n_layers, self.m, self.is_double, self.loss_kind = len(layers), m, is_double, loss_kind
+        for l, spec in enumerate(layers):
+            layer = &self.layers[l]
+            layer.W, layer.b, layer.A = data_of(spec["W"]), data_of(spec["b"]), data_of(spec["A"])
+            layer.dW, layer.db = data_of(spec.get("dW")), data_of(spec.get("db"))
+            layer.dA = data_of(spec.get("dA"))
+            for s, array in enumerate(spec.get("state", ())):
+                layer.state[s] = data_of(array)
+            layer.n_prev, layer.n = spec["W"].shape[1], spec["W"].shape[0]
+            layer.activation = spec["activation"]
+            layer.threshold = spec.get("threshold", (<uint64_t>1) << 32)
+            layer.keep_prob = spec.get("keep_prob", 1.0)
+            layer.l2, layer.l1 = spec.get("l2", 0.0), spec.get("l1", 0.0)
+        self.columns = columns
+        if columns:
+            self.inputs_by_column = calloc(<size_t>m * self.layers[0].n_prev, item)
+            self.scratch = calloc(<size_t>m * self.layers[self.n_layers - 1].n, item)
+            if self.inputs_by_column == NULL or self.scratch == NULL:
+                raise MemoryError()
+        return 0
+
+    def __dealloc__(self):
+        free(self.layers)
+        free(self.inputs_by_column)
+        free(self.scratch)
+
+
+cdef class TrainPlan(LayerPlan):
     """Pointers to one model's weights, one batch size's buffers and an optimizer's state,
     so that `run` does whole training steps without touching Python objects.
 
@@ -486,52 +536,20 @@ cdef class TrainPlan:
     transposed, and a scratch block (m, n_L) for the labels or the softmax; the last
     layer's output is put back in rows when `run` returns.
     """
-    cdef Layer* layers
-    cdef int n_layers, m, loss_kind, optimizer_kind
-    cdef bint is_double
-    cdef readonly bint columns
+    cdef int optimizer_kind
     cdef uint64_t seed, input_threshold
     cdef double input_keep_prob
     cdef void* input_buffer
-    cdef void* inputs_by_column
-    cdef void* scratch
-    cdef object keepalive
 
     def __cinit__(self, int m, bint is_double, int loss_kind, int optimizer_kind,
                   uint64_t seed, double input_keep_prob, uint64_t input_threshold,
                   object input_buffer, list layers, int layout=-1):
-        cdef Py_ssize_t l, s
-        cdef size_t item = sizeof(double) if is_double else sizeof(float)
-        self.layers = <Layer*>calloc(len(layers), sizeof(Layer))
-        if self.layers == NULL:
-            raise MemoryError()
-        self.n_layers = len(layers)
-        self.m, self.is_double, self.seed = m, is_double, seed
-        self.loss_kind, self.optimizer_kind = loss_kind, optimizer_kind
+        self.set_up(m, is_double, loss_kind, layers,
+                    layout == 1 or (layout == -1 and columns_pay_off(m, layers)))
+        self.optimizer_kind, self.seed = optimizer_kind, seed
         self.input_keep_prob, self.input_threshold = input_keep_prob, input_threshold
         self.input_buffer = data_of(input_buffer)
         self.keepalive = (input_buffer, layers)
-        for l, spec in enumerate(layers):
-            self.layers[l].W, self.layers[l].b = data_of(spec["W"]), data_of(spec["b"])
-            self.layers[l].dW, self.layers[l].db = data_of(spec["dW"]), data_of(spec["db"])
-            self.layers[l].A, self.layers[l].dA = data_of(spec["A"]), data_of(spec["dA"])
-            for s in range(4):
-                self.layers[l].state[s] = data_of(spec["state"][s])
-            self.layers[l].n_prev, self.layers[l].n = spec["W"].shape[1], spec["W"].shape[0]
-            self.layers[l].activation = spec["activation"]
-            self.layers[l].threshold, self.layers[l].keep_prob = spec["threshold"], spec["keep_prob"]
-            self.layers[l].l2, self.layers[l].l1 = spec["l2"], spec["l1"]
-        self.columns = layout == 1 or (layout == -1 and columns_pay_off(m, layers))
-        if self.columns:
-            self.inputs_by_column = calloc(<size_t>m * self.layers[0].n_prev, item)
-            self.scratch = calloc(<size_t>m * self.layers[self.n_layers - 1].n, item)
-            if self.inputs_by_column == NULL or self.scratch == NULL:
-                raise MemoryError()
-
-    def __dealloc__(self):
-        free(self.layers)
-        free(self.inputs_by_column)
-        free(self.scratch)
 
     def run(self, cnp.ndarray X, cnp.ndarray y, uint64_t step, Py_ssize_t n_steps, double lr,
             double beta1, double beta2, double eps, Py_ssize_t t):
@@ -684,7 +702,7 @@ cdef class TrainPlan:
         return cost
 
 
-cdef class EvalPlan:
+cdef class EvalPlan(LayerPlan):
     """Pointers to one model's weights and one batch size's output buffers, so that `run`
     evaluates a set — forward pass with dropout off, data cost, output activation and the
     classification error count — in one nogil call (fit measures its train and dev sets
@@ -693,39 +711,9 @@ cdef class EvalPlan:
     a training plan would (columns_pay_off); the outputs are handed back in rows.  The
     arrays are validated by the model.
     """
-    cdef Layer* layers
-    cdef int n_layers, m, loss_kind
-    cdef bint is_double
-    cdef readonly bint columns
-    cdef void* inputs_by_column
-    cdef void* scratch
-    cdef object keepalive
-
     def __cinit__(self, int m, bint is_double, int loss_kind, list layers):
-        cdef Py_ssize_t l
-        self.layers = <Layer*>calloc(len(layers), sizeof(Layer))
-        if self.layers == NULL:
-            raise MemoryError()
-        self.n_layers, self.m, self.is_double, self.loss_kind = len(layers), m, is_double, loss_kind
+        self.set_up(m, is_double, loss_kind, layers, columns_pay_off(m, layers))
         self.keepalive = layers
-        for l, spec in enumerate(layers):
-            self.layers[l].W, self.layers[l].b = data_of(spec["W"]), data_of(spec["b"])
-            self.layers[l].A = data_of(spec["A"])
-            self.layers[l].n_prev, self.layers[l].n = spec["W"].shape[1], spec["W"].shape[0]
-            self.layers[l].activation = spec["activation"]
-            self.layers[l].threshold, self.layers[l].keep_prob = (<uint64_t>1) << 32, 1.0
-        self.columns = columns_pay_off(m, layers)
-        if self.columns:
-            item = sizeof(double) if is_double else sizeof(float)
-            self.inputs_by_column = calloc(<size_t>m * self.layers[0].n_prev, item)
-            self.scratch = calloc(<size_t>m * self.layers[self.n_layers - 1].n, item)
-            if self.inputs_by_column == NULL or self.scratch == NULL:
-                raise MemoryError()
-
-    def __dealloc__(self):
-        free(self.layers)
-        free(self.inputs_by_column)
-        free(self.scratch)
 
     def run(self, cnp.ndarray X, cnp.ndarray y):
         """(data cost, number of wrong outputs) of the set (X, y); the last layer's buffer

@@ -6,9 +6,10 @@ Each loss kernel returns the mean data cost J = (1/m) sum_i L_i in double and, w
 """
 from cython cimport floating
 
-from fastnn._kernels._loss_impl cimport (exp_nonpositive, sigmoid_cross_entropy_ptr,
-                                         sigmoid_ptr, softmax_cross_entropy_ptr,
-                                         softmax_rows_ptr, squared_error_ptr)
+from fastnn._kernels._activations cimport exp_nonpositive
+from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, sigmoid_ptr,
+                                         softmax_cross_entropy_ptr, softmax_rows_ptr,
+                                         squared_error_ptr)
 
 
 def sigmoid_cross_entropy(const floating[:, ::1] Z, const floating[:, ::1] Y,

@@ -4,13 +4,8 @@
 from cython cimport floating
 from libc.math cimport log, fabs
 
-
+from fastnn._kernels._activations cimport LN2, exp_nonpositive, stable_sigmoid
 from fastnn._kernels._columns cimport total as lane_sum
-
-
-cdef extern from "_exp.h" nogil:
-    double exp_nonpositive "fastnn_exp_nonpositive"(double x)
-    const double LN2 "FASTNN_LN2"
 
 
 cdef enum:
@@ -78,6 +73,15 @@ cdef inline double sigmoid_cross_entropy_ptr(const floating* Z, const floating* 
     return total * inv_m
 
 
+cdef inline Py_ssize_t row_argmax(const floating* z, Py_ssize_t k) noexcept nogil:
+    """The index of the first largest of z[0 .. k) (np.argmax's choice among ties)."""
+    cdef Py_ssize_t j, best = 0
+    for j in range(1, k):
+        if z[j] > z[best]:
+            best = j
+    return best
+
+
 cdef inline double softmax_cross_entropy_ptr(const floating* Z, const Py_ssize_t* labels,
                                              floating* dZ, Py_ssize_t m,
                                              Py_ssize_t k) noexcept nogil:
@@ -92,10 +96,7 @@ cdef inline double softmax_cross_entropy_ptr(const floating* Z, const Py_ssize_t
     cdef double zmax, zlabel, e, sumexp, scale, total = 0.0, inv_m = 1.0 / m
     for i in range(m):
         z = Z + i * k
-        zmax = z[0]
-        for j in range(1, k):
-            if z[j] > zmax:
-                zmax = z[j]
+        zmax = z[row_argmax(z, k)]
         zlabel = z[labels[i]]
         sumexp = 0.0
         if dZ == NULL:
@@ -129,14 +130,10 @@ cdef inline double squared_error_ptr(const floating* Z, const floating* Y, float
 
 
 cdef inline void sigmoid_ptr(floating* Z, Py_ssize_t size) noexcept nogil:
-    """Z := sigmoid(Z) element-wise, overflow-free: with e = e^-|z|, 1/(1 + e) for z >= 0
-    and e/(1 + e) below (the call-free exponential, so the loop vectorises)."""
+    """Z := sigmoid(Z) element-wise, overflow-free (stable_sigmoid; the loop vectorises)."""
     cdef Py_ssize_t i
-    cdef double z, e
     for i in range(size):
-        z = Z[i]
-        e = exp_nonpositive(-fabs(z))
-        Z[i] = <floating>((1.0 if z >= 0 else e) / (1.0 + e))
+        Z[i] = <floating>stable_sigmoid(Z[i])
 
 
 cdef inline void softmax_rows_ptr(floating* Z, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
@@ -146,10 +143,7 @@ cdef inline void softmax_rows_ptr(floating* Z, Py_ssize_t m, Py_ssize_t k) noexc
     cdef double zmax, total
     for i in range(m):
         z = Z + i * k
-        zmax = z[0]
-        for j in range(1, k):
-            if z[j] > zmax:
-                zmax = z[j]
+        zmax = z[row_argmax(z, k)]
         total = 0.0
         for j in range(k):
             z[j] = <floating>exp_nonpositive(z[j] - zmax)
@@ -170,13 +164,7 @@ cdef inline Py_ssize_t sigmoid_errors_ptr(const floating* P, const floating* Y,
 cdef inline Py_ssize_t softmax_errors_ptr(const floating* P, const Py_ssize_t* labels,
                                           Py_ssize_t m, Py_ssize_t k) noexcept nogil:
     """The number of rows whose first largest probability is not at the label (argmax)."""
-    cdef Py_ssize_t i, j, best, wrong = 0
-    cdef const floating* p
+    cdef Py_ssize_t i, wrong = 0
     for i in range(m):
-        p = P + i * k
-        best = 0
-        for j in range(1, k):
-            if p[j] > p[best]:
-                best = j
-        wrong += best != labels[i]
+        wrong += row_argmax(P + i * k, k) != labels[i]
     return wrong
