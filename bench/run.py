@@ -4,7 +4,7 @@ then every target of issue 5 with the measured ratio and whether it is met.
 Usage (from the repository root)::
 
     python3 bench/run.py [--quick] [--threads 1 2] [--configs tiny small ...] [--markdown]
-                         [--extras epoch float64 gradcheck memory scaling]
+                         [--extras chained epoch fit float64 gradcheck memory scaling]
 
 One process.  Per BLAS thread count: the per-step table (medians of repeated
 ``model._train_step`` calls on pre-validated arrays) and the epoch, float64 and
@@ -30,8 +30,8 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
-from bench import (chained, configs, epoch, grad, memory, precision, scaling, targets,  # noqa: E402
-                   torch_step)
+from bench import (chained, configs, epoch, fit_overhead, grad, memory, precision,  # noqa: E402
+                   scaling, targets, torch_step)
 from bench.report import format_ratio, format_table, format_time, ratio, title  # noqa: E402
 from bench.steps import (GemmFloor, PlanFloor, blas_info, current_threads,  # noqa: E402
                          describe_library, interleaved_samples, sample_times, spread,
@@ -61,7 +61,7 @@ TIMING = {"quick": Timing(5, 0.005, 3, 0.1, 1, 3), "full": Timing(15, 0.05, 7, 0
 # the configuration is measured again (full runs) and flagged in the table if it stays so.
 NOISY_SPREAD = 0.15
 BELOW_FLOOR = 0.9
-EXTRAS = ("chained", "epoch", "float64", "gradcheck", "memory", "scaling")
+EXTRAS = ("chained", "epoch", "fit", "float64", "gradcheck", "memory", "scaling")
 
 
 @dataclass
@@ -320,6 +320,10 @@ def main(argv=None):
                 progress(f"timing epochs at {threads} thread(s)")
                 sections.append(epoch.section(threads, timing.long_repeat, args.markdown,
                                               timing.warmup))
+            if "fit" in extras:
+                progress(f"timing fit around the course net at {threads} thread(s)")
+                sections.append(fit_overhead.section(threads, timing.long_repeat, args.markdown,
+                                                     timing.warmup))
             if "gradcheck" in extras:
                 progress(f"timing gradcheck at {threads} thread(s)")
                 sections.append(grad.section(threads, timing.long_repeat, args.markdown,

@@ -66,3 +66,13 @@ def test_never_slower_is_judged_row_by_row_against_each_rows_noise():
     assert worst_row([noisy, quiet, fine]) == quiet
     assert worst_row([noisy, fine]) == noisy          # nothing beyond its noise: the lowest
     assert worst_row([]) is None
+
+
+@pytest.mark.parametrize("name", ["cython fit, full batch", "cython fit, batch 64",
+                                  "cython bare step, full batch"])
+def test_fit_overhead(benchmark, name):
+    """fit around the course net's steps, and the bare step (bench/fit_overhead.py)."""
+    from bench import fit_overhead
+
+    benchmark.group = "course-fit"
+    benchmark(fit_overhead.callables()[name][0])
