@@ -5,9 +5,9 @@ Switches (environment variables read at build time):
                    under a debugger or sanitizer); the default build has them off.
   FASTNN_NO_AVX2=1 do not build the AVX2 + FMA copy of the dense kernels.
 
-On x86-64 with GCC or Clang the dense kernels are built twice: for the baseline ISA
-(runs on any x86-64) and with -mavx2 -mfma (`_dense_avx2`, loaded by fastnn.ops when
-the CPU has both).  The wheels stay portable and AVX2 machines get the wide code.
+On x86-64 with GCC or Clang the layer kernels and the plans are built twice: for the
+baseline ISA (runs on any x86-64) and with -mavx2 -mfma (`_dense_avx2`, `_plans_avx2`,
+loaded by fastnn.engine.compiled when the CPU has both).  The wheels stay portable and AVX2 machines get the wide code.
 """
 import glob
 import os
@@ -18,7 +18,9 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") == "1"
-KERNELS = ["_dense", "_loss", "_optim", "_dropout", "_gradcheck"]
+KERNELS = ["_codes", "_dense", "_plans", "_loss", "_optim", "_dropout", "_gradcheck"]
+# Built a second time with -mavx2 -mfma (as <name>_avx2) where the machine allows.
+WIDE_KERNELS = ["_dense", "_plans"]
 
 directives = {
     "language_level": 3,
@@ -40,7 +42,7 @@ AVX2_COPY = (platform.machine().lower() in ("x86_64", "amd64") and os.name != "n
              and os.environ.get("FASTNN_NO_AVX2", "0") != "1")
 variants = [(name, compile_args) for name in KERNELS]
 if AVX2_COPY:
-    variants.append(("_dense_avx2", compile_args + ["-mavx2", "-mfma"]))
+    variants += [(f"{name}_avx2", compile_args + ["-mavx2", "-mfma"]) for name in WIDE_KERNELS]
 
 extensions = [
     Extension(

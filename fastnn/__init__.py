@@ -6,27 +6,34 @@ Public API (everything else is private)::
     tr, dev, te = fnn.split(X, y, seed=0)
     model = fnn.MLP([2, 20, 3, 1], activation="relu", output="sigmoid", l2=0.7)
     history = model.fit(*tr, dev=dev, epochs=30000, optimizer=fnn.SGD(lr=0.3))
+
+The package's layers, from the top: the faces (``cli``, ``sklearn``, ``plots``,
+``datasets``), ``workflow`` (data, augmentation, files, checkpoints, sweeps),
+``diagnostics``, ``model``, ``engine`` (the compiled engine and its NumPy twin),
+``blocks`` (the plain parts) and ``_kernels`` (Cython and C).
 """
-from fastnn import augment
-from fastnn.augment import Augmentation
-from fastnn.callbacks import Callback, EarlyStopping
-from fastnn.checkpoint import Checkpoint
-from fastnn.data import NotFittedError, Standardizer, split
-from fastnn.diagnostics import (Diagnosis, GradientHealth, GradientHealthMonitor, diagnose,
-                                gradient_health, vanishing_exploding_demo)
-from fastnn.gradcheck import GradcheckResult, gradcheck
-from fastnn.io import ModelFileError, load
-from fastnn.model import MLP
-from fastnn.optim import SGD, Adam, Momentum
-from fastnn.sweep import SweepResult, sweep
-from fastnn.training import History, TrainingDiverged
+from fastnn.blocks.callbacks import Callback, EarlyStopping
+from fastnn.blocks.history import History
+from fastnn.blocks.optim import SGD, Adam, Momentum
+from fastnn.diagnostics.bias_variance import Diagnosis, diagnose
+from fastnn.diagnostics.gradcheck import GradcheckResult, gradcheck
+from fastnn.diagnostics.health import (GradientHealth, GradientHealthMonitor, gradient_health,
+                                       vanishing_exploding_demo)
+from fastnn.engine import KERNEL_ISA
+from fastnn.model import MLP, TrainingDiverged
+from fastnn.workflow import augment
+from fastnn.workflow.augment import Augmentation
+from fastnn.workflow.checkpoint import Checkpoint
+from fastnn.workflow.data import NotFittedError, Standardizer, split
+from fastnn.workflow.io import ModelFileError, load
+from fastnn.workflow.sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MLP", "SGD", "Momentum", "Adam", "split", "Standardizer", "NotFittedError",
-    "EarlyStopping", "Callback", "Checkpoint", "History", "TrainingDiverged", "augment", "Augmentation",
-    "load", "ModelFileError", "gradcheck", "GradcheckResult", "diagnose", "Diagnosis",
-    "gradient_health", "GradientHealth", "GradientHealthMonitor", "vanishing_exploding_demo",
-    "sweep", "SweepResult", "__version__",
+    "EarlyStopping", "Callback", "Checkpoint", "History", "TrainingDiverged", "augment",
+    "Augmentation", "load", "ModelFileError", "gradcheck", "GradcheckResult", "diagnose",
+    "Diagnosis", "gradient_health", "GradientHealth", "GradientHealthMonitor",
+    "vanishing_exploding_demo", "sweep", "SweepResult", "KERNEL_ISA", "__version__",
 ]

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import fastnn as fnn
-from fastnn._typing import OutputName
+from fastnn.blocks.names import OutputName
 from fastnn.datafiles import DataFileError, load_data
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -7,7 +7,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from fastnn._validation import check_int, check_real, check_seed
+from fastnn.blocks.validation import check_int, check_real, check_seed
 
 
 def make_moons(m: int = 600, noise: float = 0.25,

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from fastnn.diagnostics import Diagnosis
-    from fastnn.sweep import SweepResult
-    from fastnn.training import History
+    from fastnn.diagnostics.bias_variance import Diagnosis
+    from fastnn.workflow.sweep import SweepResult
+    from fastnn.blocks.history import History
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -46,14 +46,15 @@ try:  # scikit-learn >= 1.6
 except ImportError:  # pragma: no cover - older scikit-learn
     _sk_validate_data = None
 
-from fastnn.callbacks import EarlyStopping
+from fastnn.blocks.callbacks import EarlyStopping
 from fastnn.model import MLP
-from fastnn.optim import OPTIMIZERS
-from fastnn._typing import BackendName, FloatDTypeLike, InitName, OutputName
-from fastnn._validation import check_dtype, check_int, check_real
+from fastnn.blocks.optim import OPTIMIZERS
+from fastnn.blocks.names import BackendName, InitName, OutputName
+from fastnn.blocks.types import FloatDTypeLike
+from fastnn.blocks.validation import check_dtype, check_int, check_real
 
 if TYPE_CHECKING:
-    from fastnn.training import History
+    from fastnn.blocks.history import History
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 

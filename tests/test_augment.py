@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from fastnn.augment import (
+from fastnn.workflow.augment import (
     Augmentation,
     distort,
     flip_horizontal,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn.checkpoint import Checkpoint
+from fastnn.workflow.checkpoint import Checkpoint
 from fastnn.datasets import make_moons
 
 # The folder holding the fastnn under test, for child processes: the source tree for an

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastnn.data import (
+from fastnn.workflow.data import (
     NotFittedError,
     Standardizer,
     default_ratios,

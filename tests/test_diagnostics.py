@@ -7,8 +7,9 @@ import pytest
 
 import fastnn as fnn
 from fastnn.datasets import make_moons
-from fastnn.diagnostics import (GradientHealth, GradientHealthMonitor, diagnose,
-                                gradient_health, vanishing_exploding_demo)
+from fastnn.diagnostics.bias_variance import diagnose
+from fastnn.diagnostics.health import (GradientHealth, GradientHealthMonitor, gradient_health,
+                                       vanishing_exploding_demo)
 
 NOTES_TABLE = [  # (train, dev, verdict, high_bias, high_variance)
     (0.01, 0.11, "high variance", False, True),

@@ -33,7 +33,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastnn as fnn
-from fastnn import ops
+from fastnn.engine import ops
 
 # The folder holding the fastnn under test, for child processes: the source tree for an
 # in-place build, site-packages for an installed one (a bare source tree has no kernels).

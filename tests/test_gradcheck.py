@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn.gradcheck import gradcheck, relative_difference, verdict
+from fastnn.diagnostics.gradcheck import gradcheck, relative_difference, verdict
 
 
 @pytest.fixture

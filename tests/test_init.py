@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn import init as fnn_init
+from fastnn.blocks import init as fnn_init
 
 N_PREV, N = 1000, 500  # W is (N, N_PREV): 500 000 draws per layer
 

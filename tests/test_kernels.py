@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scipy import special
 
 import fastnn as fnn
-from fastnn import ops
+from fastnn.engine import ops
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu")
 KEEP_PROBS = (1.0, 0.8, 0.5)

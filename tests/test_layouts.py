@@ -17,7 +17,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 import fastnn as fnn
-from fastnn import ops
+import fastnn._kernels._dense as dense_baseline
+import fastnn._kernels._plans as plans_baseline
+from fastnn._kernels._codes import Layout
+from fastnn.engine import compiled
+from fastnn.engine.compiled import CompiledEngine, Kernels
 
 CASES = {
     # name: (layer sizes, output, activation, m)
@@ -63,13 +67,17 @@ def _assert_close(got, want, dtype, what):
 
 
 def _train(model, X, y, optimizer, steps, chained):
-    Xv, yv = model._check_Xy(X, y)
+    """`steps` full-batch steps: one fit (the runner's chained epochs) or step by step."""
     if chained:
-        model._train_steps(Xv, yv, optimizer, steps)
+        model.fit(X, y, epochs=steps, optimizer=optimizer)
     else:
         for _ in range(steps):
-            model._train_steps(Xv, yv, optimizer, 1)
+            model.train_step(X, y, optimizer)
     return model
+
+
+def _force(monkeypatch, layout):
+    monkeypatch.setattr(CompiledEngine, "layout", int(Layout[layout.upper()]))
 
 
 @pytest.mark.parametrize("layout", ["rows", "columns"])
@@ -86,15 +94,15 @@ def test_plan_layouts_train_as_the_reference(monkeypatch, case, optimizer, layou
     X, y = _data(sizes, output, m)
     reference = _train(_model(case, "reference", dtype, **regularisation), X, y,
                        OPTIMIZERS[optimizer](), 12, chained=False)
-    monkeypatch.setattr(ops, "_PLAN_LAYOUT", layout)
+    _force(monkeypatch, layout)
     for chained in (False, True):
         model = _train(_model(case, "cython", dtype, **regularisation), X, y,
                        OPTIMIZERS[optimizer](), 12, chained)
-        plan = model._workspaces[(m, regularisation.get("input_keep_prob", 1) < 1)].plan
-        assert plan.columns == (layout == "columns")
+        assert model.engine.training_plan(m).columns == (layout == "columns")
         _assert_close(model.params, reference.params, dtype, f"{layout}, chained={chained}")
-        # The last step's logits are handed back in rows, whatever the layout.
-        np.testing.assert_allclose(model._training_logits(m), reference._training_logits(m),
+        # The next step's forward pass, with its dropout masks, is handed back in rows.
+        np.testing.assert_allclose(model.forward(X, train=True),
+                                   reference.forward(X, train=True),
                                    rtol=1e-4 if dtype == "float32" else 1e-9, atol=1e-5)
 
 
@@ -116,13 +124,13 @@ def test_plan_layouts_match_the_reference_for_any_shape(sizes, m, output, activa
               input_keep_prob=input_keep_prob, l2=0.3, l1=l1, dtype=dtype, seed=seed)
     reference = fnn.MLP(sizes, backend="reference", **kw)
     _train(reference, X, y, fnn.SGD(lr=0.05), 3, chained=False)
-    previous = ops._PLAN_LAYOUT
-    ops._PLAN_LAYOUT = layout  # not monkeypatch: hypothesis reruns the body per example
+    previous = CompiledEngine.layout
+    CompiledEngine.layout = int(Layout[layout.upper()])  # hypothesis reruns the body per example
     try:
         model = _train(fnn.MLP(sizes, backend="cython", **kw), X, y, fnn.SGD(lr=0.05), 3,
                        chained=True)
     finally:
-        ops._PLAN_LAYOUT = previous
+        CompiledEngine.layout = previous
     _assert_close(model.params, reference.params, dtype, layout)
 
 
@@ -130,26 +138,22 @@ def test_plan_picks_columns_for_narrow_layers_and_a_long_batch(football):
     """Columns when the batch is at least the widest layer and the products are small or
     the layers narrow (<= 24 units); rows otherwise."""
     X, y, _, _ = football
-    model = fnn.MLP([2, 20, 3, 1], seed=0)
-    model.train_step(X, y, fnn.SGD(lr=0.1))             # 211 examples, widths <= 20
-    model.train_step(X[:16], y[:16], fnn.SGD(lr=0.1))   # batch shorter than the widest layer
-    assert model._workspaces[(211, False)].plan.columns
-    assert not model._workspaces[(16, False)].plan.columns
-    long_batch = np.tile(X, (5, 1))                     # 1055 examples: big products, but
-    model.train_step(long_batch, np.tile(y, 5), fnn.SGD(lr=0.1))  # every layer narrow
-    assert model._workspaces[(1055, False)].plan.columns
+    engine = fnn.MLP([2, 20, 3, 1], seed=0).engine
+    assert engine.training_plan(211).columns            # 211 examples, widths <= 20
+    assert not engine.training_plan(16).columns         # shorter than the widest layer
+    assert engine.training_plan(1055).columns           # big products, but every layer narrow
     wide = fnn.MLP([64, 128, 10], output="softmax", seed=0)
-    Xw = np.random.default_rng(0).normal(size=(256, 64))
-    wide.train_step(Xw, np.zeros(256, dtype=int), fnn.SGD(lr=0.1))  # products too big
-    assert not wide._workspaces[(256, False)].plan.columns
+    assert not wide.engine.training_plan(256).columns   # products too big
 
 
 def test_columns_plan_stops_after_a_non_finite_cost():
     X, y = _data([2, 20, 3, 1], "sigmoid", 211)
     model = fnn.MLP([2, 20, 3, 1], seed=0)
-    Xv, yv = model._check_Xy(X, y)
-    done, cost = model._train_steps(Xv, yv, fnn.SGD(lr=1e30), 50)
-    assert model._workspaces[(211, False)].plan.columns
+    Xv, yv = model.prepare(X, y)
+    model.optimizer_ = fnn.SGD(lr=1e30)
+    plan = model.engine.training_plan(211)
+    assert plan.columns
+    done, cost = plan.run(Xv, yv, 0, 50, 1e30, 0.0, 0.0, 0.0, 0)
     assert not np.isfinite(cost)
     assert done < 50
 
@@ -159,7 +163,7 @@ def test_columns_plan_stops_after_a_non_finite_cost():
 
 
 def test_kernel_build_is_the_avx2_one_when_the_cpu_has_it():
-    baseline = ops._dense_baseline
+    baseline = dense_baseline
     try:
         import fastnn._kernels._dense_avx2 as avx2
     except ImportError:
@@ -169,20 +173,20 @@ def test_kernel_build_is_the_avx2_one_when_the_cpu_has_it():
     expected = "avx2+fma" if avx2 is not None and baseline.cpu_has_avx2_fma() else "baseline"
     if os.environ.get("FASTNN_KERNELS") == "baseline":
         expected = "baseline"
-    assert ops.KERNEL_ISA == expected
+    assert fnn.KERNEL_ISA == expected
     assert baseline.ISA == "baseline"
 
 
-@pytest.mark.skipif(not ops._dense_baseline.cpu_has_avx2_fma(), reason="no AVX2/FMA here")
+@pytest.mark.skipif(not dense_baseline.cpu_has_avx2_fma(), reason="no AVX2/FMA here")
 def test_avx2_and_baseline_builds_train_alike(monkeypatch, dtype):
-    avx2 = pytest.importorskip("fastnn._kernels._dense_avx2")
+    avx2 = pytest.importorskip("fastnn._kernels._plans_avx2")
     dtype = np.dtype(dtype).name
     X, y = _data([4, 9, 6, 3], "softmax", 50)
     trained = {}
-    for name, module in (("baseline", ops._dense_baseline), ("avx2", avx2)):
-        monkeypatch.setattr(ops, "_dense", module)
+    for name, module in (("baseline", plans_baseline), ("avx2", avx2)):
+        monkeypatch.setattr(compiled.KERNELS, "plans", module)
         for layout in ("rows", "columns"):
-            monkeypatch.setattr(ops, "_PLAN_LAYOUT", layout)
+            _force(monkeypatch, layout)
             model = _train(_model("softmax", "cython", dtype, keep_prob=0.8, l2=0.3), X, y,
                            fnn.Adam(lr=0.01), 10, chained=True)
             trained[name, layout] = model.params
@@ -195,7 +199,7 @@ def _run_with_kernels(value, tmp_path):
     package_root = Path(fnn.__file__).resolve().parent.parent
     env = dict(os.environ, FASTNN_KERNELS=value,
                PYTHONPATH=os.pathsep.join([str(package_root), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-c", "import fastnn.ops as o; print(o.KERNEL_ISA)"],
+    return subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.KERNEL_ISA)"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
 
 
@@ -213,46 +217,41 @@ def test_fastnn_kernels_rejects_unknown_values(tmp_path):
 
 def test_fastnn_kernels_avx2_fails_clearly_where_the_cpu_lacks_it(monkeypatch):
     monkeypatch.setenv("FASTNN_KERNELS", "avx2")
-    monkeypatch.setattr(ops._dense_baseline, "cpu_has_avx2_fma", lambda: False, raising=False)
+    monkeypatch.setattr(dense_baseline, "cpu_has_avx2_fma", lambda: False, raising=False)
     with pytest.raises(ImportError, match="FASTNN_KERNELS=avx2, but the AVX2 \\+ FMA kernels"):
-        ops._select_dense_kernels()
+        Kernels()
     monkeypatch.setenv("FASTNN_KERNELS", "auto")
-    assert ops._select_dense_kernels() is ops._dense_baseline
+    kernels = Kernels()
+    assert kernels.dense is dense_baseline and kernels.plans is plans_baseline
 
 
 @pytest.mark.parametrize("layout", ["rows", "columns"])
 def test_run_products_computes_the_step_products_and_changes_no_weight(monkeypatch, layout):
     """TrainPlan.run_products (the benchmark's floor) does the step's products alone:
     A[l] = W[l] A[l-1] with no bias or activation, dW = dZ^T A_prev, and no update."""
-    monkeypatch.setattr(ops, "_PLAN_LAYOUT", layout)
+    _force(monkeypatch, layout)
     X, y = _data([3, 5, 4, 1], "sigmoid", 40)
     model = fnn.MLP([3, 5, 4, 1], keep_prob=0.8, seed=0, dtype="float64")
-    Xv, yv = model._check_Xy(X, y)
-    optimizer = fnn.SGD(lr=0.1)
-    model._train_step(Xv, yv, optimizer)
-    ws = model._workspace(40, train=True)
-    plan = model._train_plan(ws, optimizer)
+    Xv, yv = model.prepare(X, y)
+    model.train_step(X, y, fnn.SGD(lr=0.1))
+    plan = model.engine.training_plan(40)
     assert plan.columns == (layout == "columns")
-    weights = [W.copy() for W in model._weights]
+    weights = [model.params[f"W{l}"] for l in (1, 2, 3)]
     plan.run_products(Xv, 3)
-    assert all(np.array_equal(W, V) for W, V in zip(model._weights, weights))
-    A1 = Xv @ weights[0].T                                  # (m, n1), no bias, no relu
-    got = ws.acts[1].reshape(-1)[:A1.size]
-    np.testing.assert_allclose(got.reshape(A1.T.shape).T if plan.columns else got.reshape(A1.shape),
-                               A1, rtol=1e-12)
-    dZ3 = ws.deltas[3].reshape(-1)[:40]                     # one unit: the same in both layouts
-    A2 = ws.acts[2].reshape(-1)[:40 * 4]
-    A2 = A2.reshape(4, 40).T if plan.columns else A2.reshape(40, 4)
-    np.testing.assert_allclose(model._grad_weights[2], dZ3[None, :] @ A2, rtol=1e-12)
+    assert all(np.array_equal(model.params[f"W{l}"], W) for l, W in zip((1, 2, 3), weights))
+    outputs, deltas = plan.layer_blocks(False), plan.layer_blocks(True)
+    np.testing.assert_allclose(outputs[0], Xv @ weights[0].T, rtol=1e-12)  # no bias, no relu
+    np.testing.assert_allclose(outputs[1], outputs[0] @ weights[1].T, rtol=1e-12)
+    # dW3 = dZ3^T A2, into the engine's gradient buffer (the data term of the gradients).
+    dW3 = model.engine.gradients.weights[2]
+    np.testing.assert_allclose(dW3, deltas[2].T @ outputs[1], rtol=1e-12)
 
 
 def test_run_products_refuses_a_batch_that_is_not_the_plans():
     X, y = _data([3, 5, 1], "sigmoid", 20)
     model = fnn.MLP([3, 5, 1], seed=0)
-    Xv, yv = model._check_Xy(X, y)
-    optimizer = fnn.SGD(lr=0.1)
-    model._train_step(Xv, yv, optimizer)
-    plan = model._train_plan(model._workspace(20, train=True), optimizer)
+    Xv, yv = model.prepare(X, y)
+    plan = model.engine.training_plan(20)
     for bad in (Xv[:10], Xv.astype(np.float64), np.asfortranarray(Xv), Xv[:, :2]):
-        with pytest.raises(ValueError, match="the plan's batch"):
+        with pytest.raises(ValueError, match="X must be a C-contiguous"):
             plan.run_products(bad)

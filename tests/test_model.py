@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn import ops
-from fastnn.reference import dropout_key
+from fastnn.engine import ops
+from fastnn.blocks.dropout import dropout_key
 
 ARCHITECTURES = [
     # (layer_sizes, activation, output, l2, l1)

@@ -10,10 +10,10 @@ pytest.importorskip("matplotlib")
 
 import fastnn as fnn  # noqa: E402
 from fastnn.datasets import make_moons  # noqa: E402
-from fastnn.diagnostics import diagnose  # noqa: E402
+from fastnn.diagnostics.bias_variance import diagnose  # noqa: E402
 from fastnn.plots import (plot_bias_variance, plot_learning_curves,  # noqa: E402
                           plot_validation_curve)
-from fastnn.sweep import sweep  # noqa: E402
+from fastnn.workflow.sweep import sweep  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -113,7 +113,7 @@ def test_missing_matplotlib_says_what_to_install(monkeypatch):
 
 def test_headless_without_pyplot(tmp_path):
     code = ("import sys\n"
-            "from fastnn.diagnostics import diagnose\n"
+            "from fastnn.diagnostics.bias_variance import diagnose\n"
             "from fastnn.plots import plot_bias_variance\n"
             f"plot_bias_variance(diagnose(0.01, 0.11), path={str(tmp_path / 'h.png')!r})\n"
             "assert 'matplotlib.pyplot' not in sys.modules\n")

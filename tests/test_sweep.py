@@ -7,8 +7,8 @@ import pytest
 
 import fastnn as fnn
 from fastnn.datasets import make_moons
-from fastnn.diagnostics import Diagnosis
-from fastnn.sweep import SweepResult, sweep
+from fastnn.diagnostics.bias_variance import Diagnosis
+from fastnn.workflow.sweep import SweepResult, sweep
 
 LAMBDAS = [0.0, 0.3, 1.0, 3.0, 10.0, 30.0]
 MODEL = {"layer_sizes": [2, 32, 32, 1], "seed": 0}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn.data import minibatches
+from fastnn.workflow.data import minibatches
 from fastnn.datasets import make_moons
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in divergence runs

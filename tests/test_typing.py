@@ -14,8 +14,10 @@ from typing import get_args
 import pytest
 
 import fastnn
-from fastnn import _typing, init, losses, ops, reference
-from fastnn.callbacks import MONITORS, Monitor
+from fastnn._kernels import _codes
+from fastnn.blocks import init, losses, names
+from fastnn.blocks.callbacks import MONITORS, Monitor
+from fastnn.engine import ENGINES
 
 PACKAGE_DIR = Path(fastnn.__file__).resolve().parent
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
@@ -27,13 +29,22 @@ def test_py_typed_marker_ships_with_the_package():
 
 
 def test_literal_aliases_match_the_runtime_choices():
-    assert get_args(_typing.ActivationName) == reference.ACTIVATIONS
-    assert _typing.ACTIVATION_NAMES == reference.ACTIVATIONS
-    assert get_args(_typing.OutputName) == losses.OUTPUTS
-    assert set(get_args(_typing.InitName)) == set(init.VARIANCES) | {"random", "zeros"}
-    assert init.INITIALIZERS == tuple(init.VARIANCES) + ("random", "zeros")
-    assert get_args(_typing.BackendName) == tuple(ops.BACKENDS)
+    assert get_args(names.OutputName) == losses.OUTPUTS
+    assert set(get_args(names.InitName)) == set(init.VARIANCES) | {"random", "zeros"}
+    assert set(init.INITIALIZERS) == set(init.VARIANCES) | {"random", "zeros"}
+    assert get_args(names.BackendName) == tuple(ENGINES)
     assert get_args(Monitor) == MONITORS
+
+
+def test_names_are_the_kernels_codes():
+    """Every activation, output and optimizer name maps to the kernels' own enum member
+    (declared once, in _kernels/_codes.pxd), and every member has a name."""
+    assert {n.upper() for n in names.ACTIVATION_NAMES} == set(_codes.Activation.__members__)
+    assert {names.ACTIVATIONS[n] for n in names.ACTIVATION_NAMES} == set(map(int, _codes.Activation))
+    assert set(names.OUTPUT_LOSSES.values()) == set(map(int, _codes.Loss))
+    assert set(names.RULES.values()) == set(map(int, _codes.Rule))
+    from fastnn.blocks.optim import OPTIMIZERS
+    assert set(OPTIMIZERS) == set(names.RULES)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")

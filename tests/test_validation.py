@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn import ops
+from fastnn.engine import ops
 
 NAN, INF = float("nan"), float("inf")
 

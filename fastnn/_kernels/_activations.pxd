@@ -3,13 +3,7 @@
 from cython cimport floating
 from libc.math cimport expm1, fabs, tanh
 
-cdef enum Activation:
-    LINEAR = 0
-    RELU = 1
-    LEAKY_RELU = 2
-    TANH = 3
-    SIGMOID = 4
-    SELU = 5
+from fastnn._kernels._codes cimport Activation, LINEAR, RELU, LEAKY_RELU, TANH, SIGMOID, SELU
 
 # leaky_relu slope and the SELU constants (Klambauer et al. 2017) as C macros: a .pxd
 # cannot hold initialised variables without becoming a module of its own.

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "_tuning.h"
+
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTNN_ALWAYS_INLINE static inline __attribute__((always_inline))
 #if defined(__AVX__)
@@ -35,12 +37,6 @@
 #define FASTNN_ALWAYS_INLINE static inline
 #define FASTNN_VECTOR_BYTES 0
 #endif
-
-/* Output rows per block of combine_rows (each of two vectors), and the dZ rows by A rows
- * of a weight-gradient block: at most 15 of AVX2's 16 vector registers in use. */
-#define FASTNN_COMBINE_ROWS 4
-#define FASTNN_GRADIENT_J 2
-#define FASTNN_GRADIENT_K 4
 
 #define FASTNN_T float
 #define FASTNN_NAME(name) name##_float

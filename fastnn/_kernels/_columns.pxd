@@ -8,6 +8,8 @@
 # small helpers (transpose, dot, total) that other kernels share.
 from cython cimport floating
 
+from fastnn._kernels._tuning cimport LANES
+
 
 cdef inline void transpose(const floating* B, floating* Bt, Py_ssize_t rows,
                            Py_ssize_t cols) noexcept nogil:
@@ -58,16 +60,11 @@ cdef inline void columns_input_gradient(const floating* W, const floating* dZ,
     combine_rows(W, 1, n_prev, <const floating*>NULL, dZ, dA_prev, m, n, n_prev)
 
 
-cdef enum:
-    # dot() and total() keep LANES interleaved partial sums (one AVX2 register of float):
-    # the reduction vectorises without reassociation flags, in a fixed order, so results
-    # repeat exactly.  (Measured on the course net: 16 or 32 lanes were no faster, and one
-    # body for both, total being dot with b = NULL, stopped GCC vectorising: 1.8x slower.)
-    LANES = 8
-
-
 cdef inline floating dot(const floating* a, const floating* b, Py_ssize_t size) noexcept nogil:
-    """sum_p a[p] b[p], accumulated in LANES interleaved partial sums."""
+    """sum_p a[p] b[p], accumulated in LANES interleaved partial sums: the reduction
+    vectorises without reassociation flags, in a fixed order, so results repeat exactly.
+    (One body for dot and total, total being dot with b = NULL, stopped GCC vectorising:
+    1.8x slower.)"""
     cdef floating s[LANES]
     cdef Py_ssize_t p = 0, q
     for q in range(LANES):
@@ -97,7 +94,7 @@ cdef inline floating total(const floating* a, Py_ssize_t size) noexcept nogil:
 
 
 cdef inline floating fold(floating* s) noexcept nogil:
-    """The sum of the LANES (= 8) partial sums, pairwise in a fixed order."""
+    """The sum of the LANES (= 8, _tuning.h) partial sums, pairwise in a fixed order."""
     return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
 
 

@@ -21,12 +21,9 @@ and costs a few multiply-adds per changed row instead of a forward pass per comp
 from libc.math cimport expm1, fabs, log1p
 from libc.stdlib cimport calloc, malloc, free
 
-from fastnn._kernels._activations cimport activate, LINEAR, RELU, LEAKY_RELU, LEAKY_SLOPE
-
-cdef enum:
-    SOFTMAX = 1
-    SIGMOID = 0
-    SQUARED = 2
+from fastnn._kernels._activations cimport activate, LEAKY_SLOPE
+from fastnn._kernels._codes cimport (BINARY_CROSS_ENTROPY, CATEGORICAL_CROSS_ENTROPY, LEAKY_RELU,
+                                     LINEAR, RELU)
 
 # Below this |x| the cubic Taylor polynomials are expm1 and log1p to well under an ulp
 # (the next terms, x^4/24 and x^4/4, are below 3e-21 relative to x).
@@ -68,11 +65,11 @@ cdef double row_loss_change(int output, const double* dz, const double* base, co
     """L(z + dz) - L(z) of one example; base = softmax(z), sigmoid(z) or z - y."""
     cdef Py_ssize_t c
     cdef double total = 0.0
-    if output == SOFTMAX:
+    if output == CATEGORICAL_CROSS_ENTROPY:
         for c in range(k):
             total += base[c] * small_expm1(dz[c])
         return small_log1p(total) - dz[label]
-    if output == SIGMOID:
+    if output == BINARY_CROSS_ENTROPY:
         for c in range(k):
             total += small_log1p(base[c] * small_expm1(dz[c])) - y_row[c] * dz[c]
         return total
@@ -185,7 +182,7 @@ def perturbation_slopes(list transposed_weights, list Zs, list As, list kinds, i
 
     transposed_weights: W[l]^T (n_{l-1}, n_l); Zs, As: the unperturbed Z[l] (m, n_l) and
     A[l] (A[0] = X); kinds: activation codes (the last, the output's, is linear); output:
-    0 sigmoid, 1 softmax, 2 squared; base (m, k): softmax(Z[L]), sigmoid(Z[L]) or
+    the Loss code; base (m, k): softmax(Z[L]), sigmoid(Z[L]) or
     Z[L] - y; y: class indices (m,) for softmax, targets (m, k) for sigmoid, None for
     squared.
     All float64, C-contiguous, shapes checked by the caller.
@@ -197,10 +194,10 @@ def perturbation_slopes(list transposed_weights, list Zs, list As, list kinds, i
     cdef const Py_ssize_t[::1] y_label
     cdef const double* y_ptr = NULL
     cdef const Py_ssize_t* label_ptr = NULL
-    if output == SOFTMAX:
+    if output == CATEGORICAL_CROSS_ENTROPY:
         y_label = y
         label_ptr = &y_label[0]
-    elif output == SIGMOID:
+    elif output == BINARY_CROSS_ENTROPY:
         y_real = y
         y_ptr = &y_real[0, 0]
     net = new_net(transposed_weights, Zs, As, kinds)

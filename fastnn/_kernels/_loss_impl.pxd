@@ -6,12 +6,7 @@ from libc.math cimport log, fabs
 
 from fastnn._kernels._activations cimport LN2, exp_nonpositive, stable_sigmoid
 from fastnn._kernels._columns cimport total as lane_sum
-
-
-cdef enum:
-    # sigmoid_cross_entropy_ptr works in blocks of this many logits: their exponentials
-    # first, then the cost terms into a small array that lane_sum adds in a fixed order.
-    LOSS_BLOCK = 64
+from fastnn._kernels._tuning cimport LOSS_BLOCK
 
 
 cdef inline double log1p_unit(double e) noexcept nogil:

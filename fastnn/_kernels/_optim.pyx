@@ -1,31 +1,23 @@
 # cython: language_level=3
-"""Parameter updates with L2 (weight decay) and L1 folded in: one pass per parameter.
+"""One optimizer update of a flat parameter array, for tests and single-kernel use
+(fastnn.engine.ops checks the arguments): the same apply_rule the plans run.
 
 `l2` is lambda/m and `l1` is lambda_1/(2m) (the cost's coefficients' derivatives), so the
-regularised gradient is g = dW + l2 * W + l1 * sign(W).  Arrays are flat views.
+regularised gradient is g = dW + l2 * W + l1 * sign(W).
 """
 from cython cimport floating
 
-from fastnn._kernels._optim_impl cimport sgd_ptr, momentum_ptr, adam_ptr
+from fastnn._kernels._optim_impl cimport Hyper, apply_rule
 
 
-def sgd_update(floating[::1] param, const floating[::1] grad, double lr, double l2, double l1):
-    """W := (1 - lr*l2) W - lr*dW - lr*l1*sign(W)  (the notes' weight-decay rewriting)."""
+def update(int rule, floating[::1] param, const floating[::1] grad, floating[::1] slot0,
+           floating[::1] slot1, double lr, double beta1, double beta2, double epsilon,
+           Py_ssize_t t, double l2, double l1):
+    """param := the rule's update at step t (1-based) from grad; the slots (None when the
+    rule keeps fewer) updated in place."""
+    cdef Hyper h
+    cdef floating* s0 = NULL if slot0 is None else &slot0[0]
+    cdef floating* s1 = NULL if slot1 is None else &slot1[0]
+    h.lr, h.beta1, h.beta2, h.epsilon = lr, beta1, beta2, epsilon
     with nogil:
-        sgd_ptr(&param[0], &grad[0], param.shape[0], lr, l2, l1)
-
-
-def momentum_update(floating[::1] param, const floating[::1] grad, floating[::1] velocity,
-                    double lr, double beta, double l2, double l1):
-    """v := beta v + (1 - beta) g;  W := W - lr v  (g the regularised gradient)."""
-    with nogil:
-        momentum_ptr(&param[0], &grad[0], &velocity[0], param.shape[0], lr, beta, l2, l1)
-
-
-def adam_update(floating[::1] param, const floating[::1] grad, floating[::1] m1,
-                floating[::1] m2, double lr, double beta1, double beta2, double eps,
-                double correction1, double correction2, double l2, double l1):
-    """m := b1 m + (1-b1) g; v := b2 v + (1-b2) g^2; W := W - lr (m/c1) / (sqrt(v/c2) + eps)."""
-    with nogil:
-        adam_ptr(&param[0], &grad[0], &m1[0], &m2[0], param.shape[0], lr, beta1, beta2, eps,
-                 correction1, correction2, l2, l1)
+        apply_rule(rule, &param[0], &grad[0], s0, s1, param.shape[0], &h, t, l2, l1)

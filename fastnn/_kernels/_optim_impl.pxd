@@ -1,8 +1,11 @@
-# Optimizer updates on raw buffers of n parameters, shared by _optim.pyx and the fused
-# training step in _dense.pyx.  l2 = lambda/m and l1 = lambda_1/(2m) fold the
-# regularisation into the same pass: g = dW + l2 W + l1 sign(W).
+# Optimizer updates on raw buffers of n parameters, shared by _optim.pyx (one update per
+# call) and the training plans (_plans.pyx, through apply_rule).  l2 = lambda/m and
+# l1 = lambda_1/(2m) fold the regularisation into the same pass: g = dW + l2 W + l1 sign(W).
+# Adding a rule: its code in _codes.pxd, its loop here and its branch in apply_rule.
 from cython cimport floating
-from libc.math cimport sqrt
+from libc.math cimport pow, sqrt
+
+from fastnn._kernels._codes cimport Rule, SGD, MOMENTUM, ADAM
 
 
 cdef inline double sign(double w) noexcept nogil:
@@ -49,3 +52,23 @@ cdef inline void adam_ptr(floating* param, const floating* grad, floating* m1, f
         m1[i] = <floating>mean
         m2[i] = <floating>var
         param[i] = <floating>(w - lr * (mean / correction1) / (sqrt(var / correction2) + eps))
+
+
+# The hyperparameters every rule reads from (unused fields are 0), in the order
+# fastnn.blocks.optim.Optimizer.kernel_arguments gives them.
+cdef struct Hyper:
+    double lr, beta1, beta2, epsilon
+
+
+cdef inline void apply_rule(int rule, floating* param, const floating* grad, floating* slot0,
+                            floating* slot1, Py_ssize_t n, const Hyper* h, Py_ssize_t t,
+                            double l2, double l1) noexcept nogil:
+    """One update of n parameters by `rule` (a _codes.Rule) at step t (1-based), with the
+    slopes l2 = lambda/m and l1 = lambda_1/(2m) folded into the gradient."""
+    if rule == SGD:
+        sgd_ptr(param, grad, n, h.lr, l2, l1)
+    elif rule == MOMENTUM:
+        momentum_ptr(param, grad, slot0, n, h.lr, h.beta1, l2, l1)
+    elif rule == ADAM:
+        adam_ptr(param, grad, slot0, slot1, n, h.lr, h.beta1, h.beta2, h.epsilon,
+                 1.0 - pow(h.beta1, t), 1.0 - pow(h.beta2, t), l2, l1)

@@ -9,9 +9,7 @@
  *
  * out[i] = A[i] * (unit_hash(lo, hi, u_i) < t ? inv_keep : 0), u_i = unit0 + i * stride
  * (mod 2^32: the unit's row-major index, stride 1 for a row-major block, stride n along a
- * row of the examples-as-columns layout), unit_hash = mix32(mix32(u ^ hi) + lo), mix32 the
- * lowbias32 finaliser: exactly
- * fastnn/_kernels/_rng.pxd's definition (and fastnn.reference.dropout_mask's).
+ * row of the examples-as-columns layout), with the hash of _rng.h.
  * Element-wise, no reassociation: every copy gives bit-identical results.
  */
 #ifndef FASTNN_SIMD_H
@@ -20,27 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "_rng.h"
+
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(FASTNN_NO_CLONES)
 #define FASTNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FASTNN_CLONES
 #endif
-
-static inline uint32_t fastnn_mix32(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x7FEB352DU;
-    x ^= x >> 15;
-    x *= 0x846CA68BU;
-    x ^= x >> 16;
-    return x;
-}
-
-/* 1 when unit `unit` is kept under the key (lo, hi) and threshold t: _rng.pxd's keep_unit. */
-static inline int fastnn_kept(uint32_t unit, uint32_t lo, uint32_t hi, uint32_t t)
-{
-    return fastnn_mix32(fastnn_mix32(unit ^ hi) + lo) < t;
-}
 
 #define FASTNN_DROPOUT(NAME, T)                                                         \
     FASTNN_CLONES static void NAME(const T *A, T *out, ptrdiff_t size, uint32_t lo,     \

@@ -11,6 +11,11 @@ T = TypeVar("T")
 S = TypeVar("S", bound=str)
 
 FLOAT_DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
+#: Counters (steps, epochs, optimizer updates) and seeds are kept below this bound, where a
+#: model is built or loaded: the kernels take them as 64-bit integers.
+COUNTER_LIMIT = 2**63
+#: The most BLAS threads a model may ask for.
+MAX_THREADS = 1024
 
 
 def check_dtype(dtype: DTypeLike) -> type[np.floating[Any]]:
@@ -38,7 +43,10 @@ def check_real(name: str, value: Any, low: float | None = None, high: float | No
     """`value` must be a finite real number in the given (open or closed) bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got {value!r}") from None
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None and (value < low or (low_open and value == low)):
@@ -48,24 +56,33 @@ def check_real(name: str, value: Any, low: float | None = None, high: float | No
     return value
 
 
-def check_keep_prob(name: str, value: Any) -> float:
-    """A keep probability: the chance of keeping a unit, in (0, 1]."""
-    return check_real(name, value, 0.0, 1.0, low_open=True)
-
-
-def check_int(name: str, value: Any, low: int | None = None) -> int:
-    """`value` must be an integer (not bool) >= low."""
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """`value` must be an integer (not bool) >= low and < high."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value >= high:
+        raise ValueError(f"{name} must be < {high}, got {value}")
     return value
 
 
-def check_seed(seed: Any) -> int:
-    """A non-negative integer seed."""
-    return check_int("seed", seed, low=0)
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed: an integer in [0, 2**63)."""
+    return check_int(name, seed, low=0, high=COUNTER_LIMIT)
+
+
+def check_counter(name: str, value: Any) -> int:
+    """A step, epoch or update counter: an integer in [0, 2**63)."""
+    return check_int(name, value, low=0, high=COUNTER_LIMIT)
+
+
+def check_n_threads(n_threads: Any) -> int | None:
+    """None (BLAS as configured) or a thread count in [1, MAX_THREADS]."""
+    if n_threads is None:
+        return None
+    return check_int("n_threads", n_threads, low=1, high=MAX_THREADS + 1)
 
 
 def per_layer(name: str, value: Any, n_layers: int,
@@ -86,15 +103,23 @@ def is_real_dtype(dtype: np.dtype[Any]) -> bool:
 
 def check_key(key: object) -> int:
     """A dropout counter key: an integer in [0, 2**64)."""
-    key = check_int("key", key)
-    if not 0 <= key < 2**64:
-        raise ValueError(f"key must be in [0, 2**64), got {key}")
-    return key
+    return check_int("key", key, low=0, high=2**64)
+
+
+def unmasked(name: str, X: ArrayLike) -> NDArray[Any]:
+    """X as an ndarray; a masked array with masked entries is refused, not read as if the
+    hidden values were data."""
+    if isinstance(X, np.ma.MaskedArray):
+        if np.ma.is_masked(X):
+            raise ValueError(f"{name} is a masked array with masked entries: fill them "
+                             "(X.filled(value)) or drop those rows first")
+        return np.asarray(X.data)
+    return np.asarray(X)
 
 
 def check_matrix(name: str, X: ArrayLike, n_features: int, dtype: DTypeLike) -> NDArray[Any]:
     """X as a C-contiguous finite (m, n_features) array of `dtype`, m >= 1."""
-    X = np.asarray(X)
+    X = unmasked(name, X)
     if not is_real_dtype(X.dtype):
         raise TypeError(f"{name} must be a numeric array of real numbers, got dtype {X.dtype}")
     if X.ndim == 1 and n_features == 1:
@@ -107,8 +132,9 @@ def check_matrix(name: str, X: ArrayLike, n_features: int, dtype: DTypeLike) -> 
         raise ValueError(
             f"{name} has {X.shape[1]} features but the model expects {n_features} "
             f"(shape {X.shape}); rows are examples, (m, n_features)")
-    with np.errstate(over="ignore"):
-        X = np.ascontiguousarray(X, dtype=dtype)
+    if X.dtype != dtype or not X.flags.c_contiguous:
+        with np.errstate(over="ignore"):
+            X = np.ascontiguousarray(X, dtype=dtype)
     # Checked after the cast: values beyond the dtype's range become inf.
     if not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")

@@ -15,7 +15,6 @@ pass, so J(theta +- eps e_i) - J(theta) keeps its precision.  A model whose ``co
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
@@ -23,11 +22,12 @@ from typing import Any, Literal, Optional
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fastnn import ops, reference
+from fastnn.blocks import regularization
+from fastnn.blocks.optim import SGD
+from fastnn.blocks.types import FloatArray
+from fastnn.blocks.validation import check_int, check_real, check_seed
+from fastnn.engine import twins
 from fastnn.model import MLP
-from fastnn.optim import SGD
-from fastnn._typing import FloatArray
-from fastnn._validation import check_int, check_real, check_seed
 
 # The notes' bands sit at 1e-7 / 1e-5 / 1e-3; the boundaries are their geometric midpoints.
 CORRECT_BELOW = 1e-6
@@ -149,14 +149,15 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
         raise ValueError("method='batched' needs MLP's own cost; this model overrides it")
     analytic = checked.gradients(X, y)
     if method == "batched":
-        X_checked, y_checked = checked._check_Xy(X, y)
+        X_checked, y_checked = checked.prepare(X, y)
+        assert y_checked is not None
         approx = _batched_differences(checked, X_checked, y_checked, selection, epsilon)
     else:
         approx = _loop_differences(checked, X, y, selection, epsilon)
     _check_finite(approx, analytic)
     result = _summarize(selection, approx, analytic, epsilon)
     if after_steps:
-        trained = _float64_model(checked, force_copy=True)
+        trained = checked.copy()
         trained.fit(X, y, epochs=after_steps, optimizer=SGD(lr=lr))
         again = gradcheck(trained, X, y, epsilon, components=components, seed=seed,
                           method=method)
@@ -164,37 +165,25 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
     return result
 
 
-def _float64_model(model: MLP, force_copy: bool = False) -> MLP:
-    """The model itself if float64, else a float64 copy of the same class and settings.
-
-    The copy is shallow, so methods patched on the instance come along; its arrays are
-    new, so the original model is never changed.
-    """
-    if model.dtype == np.float64 and not force_copy:
-        return model
-    clone = copy.copy(model)
-    clone.dtype = np.dtype(np.float64)
-    clone._set_arrays([W.astype(np.float64) for W in model._weights],
-                      [b.astype(np.float64) for b in model._biases])
-    return clone
+def _float64_model(model: MLP) -> MLP:
+    """The model itself if float64, else a float64 copy (of the same class, with the
+    methods patched on the instance): the original model is never changed."""
+    return model if model.dtype == np.float64 else model.astype("float64")
 
 
 def _has_plain_cost(model: MLP) -> bool:
     """True when J is MLP's own cost (no override on the class or the instance)."""
-    cls = type(model)
-    overridden = any(getattr(cls, name) is not getattr(MLP, name)
-                     for name in ("cost", "_cost", "_forward", "_regularization_cost"))
-    return not overridden and "cost" not in vars(model)
+    return type(model).cost is MLP.cost and "cost" not in vars(model)
 
 
 def _parameter_names(model: MLP) -> list[str]:
-    return [name for l in range(1, model.n_layers + 1) for name in (f"W{l}", f"b{l}")]
+    return list(model.params)
 
 
 def _select_components(model: MLP, components: Optional[int],
                        seed: int) -> dict[str, NDArray[np.integer[Any]]]:
     """Flat indices to check, per parameter name (all of them unless `components`)."""
-    sizes = {name: p.size for name, p in zip(_parameter_names(model), model._flat_params)}
+    sizes = {name: p.size for name, p in model.params.items()}
     total = sum(sizes.values())
     if components is None or components >= total:
         return {name: np.arange(size) for name, size in sizes.items()}
@@ -207,49 +196,53 @@ def _select_components(model: MLP, components: Optional[int],
 def _loop_differences(model: MLP, X: ArrayLike, y: ArrayLike,
                       selection: dict[str, NDArray[np.integer[Any]]],
                       epsilon: float) -> dict[str, NDArray[np.float64]]:
-    """The notes' loop: J(theta +- eps e_i) through model.cost, one component at a time."""
+    """The notes' loop: J(theta +- eps e_i) through model.cost, one component at a time;
+    every parameter is put back exactly as it was afterwards."""
+    params = model.params
     approx = {}
-    for name, flat in zip(_parameter_names(model), model._flat_params):
-        values = np.empty(len(selection[name]))
-        for n, i in enumerate(selection[name]):
-            original = flat[i]
-            flat[i] = original + epsilon
-            plus = model.cost(X, y)
-            flat[i] = original - epsilon
-            minus = model.cost(X, y)
-            flat[i] = original  # restore the exact value, not original + eps - eps
-            values[n] = (plus - minus) / (2 * epsilon)
-        approx[name] = values
+    try:
+        for name, original in params.items():
+            flat = original.reshape(-1)
+            values = np.empty(len(selection[name]))
+            for n, i in enumerate(selection[name]):
+                costs = []
+                for shifted in (flat[i] + epsilon, flat[i] - epsilon):
+                    perturbed = flat.copy()
+                    perturbed[i] = shifted
+                    model.set_params({**params, name: perturbed.reshape(original.shape)})
+                    costs.append(model.cost(X, y))
+                values[n] = (costs[0] - costs[1]) / (2 * epsilon)
+            approx[name] = values
+    finally:
+        model.set_params(params)
     return approx
 
 
 def _batched_differences(model: MLP, X: FloatArray, y: NDArray[Any],
                          selection: dict[str, NDArray[np.integer[Any]]],
                          epsilon: float) -> dict[str, NDArray[Any]]:
-    """Central differences of MLP's cost, all components of a parameter in one compiled pass.
-
-    The unperturbed forward pass is computed once; each perturbation is followed, as a
-    difference, through the rows it changes only (ops.PerturbationPass).
-    """
-    L = model.n_layers
+    """Central differences of MLP's cost, all components of a parameter in one pass of the
+    engine: the unperturbed forward pass is computed once here, in float64; each
+    perturbation is followed, as a difference, through the rows it changes only."""
     activations: list[str] = [*model.activation, "linear"]
+    params = model.params
+    weights = [params[f"W{l}"] for l in range(1, model.n_layers + 1)]
     Zs: list[FloatArray] = []
     As: list[FloatArray] = [np.ascontiguousarray(X, dtype=np.float64)]
-    for W, b, g in zip(model._weights, model._biases, activations):
-        Zs.append(As[-1] @ W.T + b)
-        As.append(reference.activation_forward(g, Zs[-1]))
-    compiled = ops.PerturbationPass(model._weights, Zs, As, activations, model.output,
-                                    *_loss_base(model.output, Zs[-1], y))
+    for l, (W, g) in enumerate(zip(weights, activations), start=1):
+        Zs.append(As[-1] @ W.T + params[f"b{l}"])
+        As.append(twins.activation_forward(g, Zs[-1]))
+    passes = model.engine.perturbation_slopes(Zs, As, *_loss_base(model.output, Zs[-1], y),
+                                              weights)
     approx: dict[str, NDArray[Any]] = {}
-    for l in range(1, L + 1):
-        W = model._weights[l - 1]
+    for l, W in enumerate(weights, start=1):
         for name, is_bias in ((f"W{l}", False), (f"b{l}", True)):
             flat_index = selection[name]
             units, cols = (flat_index, flat_index) if is_bias else np.divmod(flat_index, W.shape[1])
             # dZ[l][:, j] per unit perturbation: A[l-1][:, k] for W[j, k], 1 for b[j].
             directions = (np.ones((len(units), X.shape[0])) if is_bias
                           else np.ascontiguousarray(As[l - 1][:, cols].T))
-            values = compiled.slopes(l - 1, units.astype(np.intp), directions, epsilon)
+            values = passes.slopes(l - 1, units.astype(np.intp), directions, epsilon)
             if not is_bias:
                 values += _regularization_slope(model, l, W[units, cols], epsilon, X.shape[0])
             approx[name] = values
@@ -262,21 +255,21 @@ def _loss_base(output: str, Z: FloatArray,
     softmax(Z) and the class indices, sigmoid(Z) and the targets, or Z - y and None."""
     if output == "softmax":
         probabilities = Z.copy()
-        reference.softmax_inplace(probabilities)
+        twins.softmax_inplace(probabilities)
         return probabilities, np.ascontiguousarray(y, np.intp)
     if output == "sigmoid":
-        return (np.ascontiguousarray(reference.sigmoid(Z)),
+        return (np.ascontiguousarray(twins.sigmoid(Z)),
                 np.ascontiguousarray(y, dtype=np.float64))
     return np.ascontiguousarray(Z - y), None
 
 
 def _regularization_slope(model: MLP, l: int, w: NDArray[Any], epsilon: float,
                           m: int) -> NDArray[Any]:
-    """Central difference of lambda/(2m) w^2 + lambda_1/(2m) |w| at the weights w."""
-    l2, l1 = model.l2[l - 1], model.l1[l - 1]
+    """Central difference of the penalty lambda/(2m) w^2 + lambda_1/(2m) |w| at the
+    weights w (its coefficients from fastnn.blocks.regularization)."""
+    (c2, c1), = regularization.cost_coefficients([model.l2[l - 1]], [model.l1[l - 1]], m)
     plus, minus = w + epsilon, w - epsilon
-    return ((l2 * (plus**2 - minus**2) + l1 * (np.abs(plus) - np.abs(minus)))
-            / (2 * m) / (2 * epsilon))
+    return (c2 * (plus**2 - minus**2) + c1 * (np.abs(plus) - np.abs(minus))) / (2 * epsilon)
 
 
 def _check_finite(approx: dict[str, NDArray[Any]], analytic: dict[str, FloatArray]) -> None:

@@ -6,10 +6,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from fastnn._typing import FloatArray, OutputName
-from fastnn._validation import is_real_dtype
+from fastnn.blocks.names import OUTPUT_NAMES, OutputName
+from fastnn.blocks.types import FloatArray
+from fastnn.blocks.validation import is_real_dtype, unmasked
 
-OUTPUTS: tuple[OutputName, ...] = ("sigmoid", "softmax", "linear")
+OUTPUTS: tuple[OutputName, ...] = OUTPUT_NAMES
 
 
 def prepare_targets(output: OutputName, y: ArrayLike, m: int, n_out: int, dtype: DTypeLike,
@@ -20,7 +21,7 @@ def prepare_targets(output: OutputName, y: ArrayLike, m: int, n_out: int, dtype:
     softmax: integer labels in [0, n_out) of shape (m,), or one-hot (m, n_out) -> intp (m,);
     linear: real values of shape (m,) or (m, n_out) -> float (m, n_out).
     """
-    y = np.asarray(y)
+    y = unmasked(name, y)
     if not is_real_dtype(y.dtype):
         raise TypeError(f"{name} must be real numbers, got dtype {y.dtype}")
     if y.shape[:1] != (m,):

@@ -16,9 +16,9 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from fastnn.data import Standardizer
+from fastnn.workflow.data import Standardizer
 from fastnn.model import MLP
-from fastnn.optim import optimizer_from_config
+from fastnn.blocks.optim import optimizer_from_config
 
 FORMAT = "fastnn-model"
 VERSION = 1
@@ -45,10 +45,11 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
             "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None}
     if model.standardizer is not None:
         meta["standardizer"] = model.standardizer.to_dict()
-    opt = model.optimizer_
-    if opt is not None:
-        meta["optimizer"] = {"name": opt.name, "hyperparameters": opt.hyperparameters(), "t": opt.t}
-        arrays.update({f"optimizer/{k}": v for k, v in opt.state_arrays().items()})
+    opt, state = model.optimizer_, model.optimizer_state()
+    if opt is not None and state is not None:
+        t, slots = state
+        meta["optimizer"] = {"name": opt.name, "hyperparameters": opt.hyperparameters(), "t": t}
+        arrays.update({f"optimizer/{k}": v for k, v in slots.items()})
     arrays[META_KEY] = np.array(json.dumps(meta))
     buffer = _io.BytesIO()
     np.savez(buffer, **arrays)
@@ -160,6 +161,5 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
         spec = meta["optimizer"]
         opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
         state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
-        opt.load_state(_counter(spec, "t"), state, model._flat_params)
-        model.optimizer_ = opt
+        model.set_optimizer_state(opt, _counter(spec, "t"), state)
     return model

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fastnn.diagnostics import DEFAULT_THRESHOLD, Diagnosis, diagnose
+from fastnn.diagnostics.bias_variance import DEFAULT_THRESHOLD, Diagnosis, diagnose
 from fastnn.model import MLP
 
 if TYPE_CHECKING:
-    from fastnn.training import History
+    from fastnn.blocks.history import History
 
 __all__ = ["SweepResult", "sweep"]
 

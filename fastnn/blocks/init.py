@@ -6,8 +6,9 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
-from fastnn._typing import FloatArray, InitName
-from fastnn._validation import check_choice
+from fastnn.blocks.names import INIT_NAMES, InitName
+from fastnn.blocks.types import FloatArray
+from fastnn.blocks.validation import check_choice
 
 # sigma^2 of W[l] as a function of (n[l-1], n[l]); "random" and "zeros" are handled apart.
 VARIANCES: dict[str, Callable[[int, int], float]] = {
@@ -17,8 +18,7 @@ VARIANCES: dict[str, Callable[[int, int], float]] = {
     "he": lambda n_prev, n: 2.0 / n_prev,
     "kaiming": lambda n_prev, n: 2.0 / n_prev,
 }
-INITIALIZERS: tuple[InitName, ...] = (
-    "lecun", "xavier", "glorot", "he", "kaiming", "random", "zeros")
+INITIALIZERS: tuple[InitName, ...] = INIT_NAMES
 
 
 def weight_std(init: InitName, n_prev: int, n: int, scale: float = 1.0) -> float:

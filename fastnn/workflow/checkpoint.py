@@ -1,6 +1,6 @@
 """Checkpoints during training: save the model every N epochs, keep the newest few.
 
-    from fastnn.checkpoint import Checkpoint
+    from fastnn.workflow.checkpoint import Checkpoint
     model.fit(X, y, epochs=100, batch_size=64, optimizer=fnn.Adam(1e-3),
               callbacks=Checkpoint("runs/moons", every=5, keep_last=3))
 
@@ -31,13 +31,13 @@ import os
 import re
 from typing import TYPE_CHECKING, Optional, Union
 
-from fastnn.callbacks import Callback
-from fastnn.io import ModelFileError, load
-from fastnn._validation import check_int
+from fastnn.blocks.callbacks import Callback
+from fastnn.workflow.io import ModelFileError, load
+from fastnn.blocks.validation import check_int
 
 if TYPE_CHECKING:
     from fastnn.model import MLP
-    from fastnn.training import History
+    from fastnn.blocks.history import History
 
 PathLike = Union[str, "os.PathLike[str]"]
 

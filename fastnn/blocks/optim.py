@@ -1,0 +1,127 @@
+"""Optimizers: a rule's name, its hyperparameters and the state slots it needs.
+
+An optimizer object holds no state: the moments and the update count belong to the
+model that trains with it (its engine allocates them, with the model's shapes and
+dtype), so one optimizer object may be handed to any number of models.  The update
+itself is a kernel (``apply_rule`` in ``fastnn/_kernels/_optim_impl.pxd``) with its NumPy
+twin (``fastnn.engine.twins.UPDATES``).  Adding an optimizer: its kernel, its twin and
+its class here; its ``name`` is the key of all three.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+from fastnn.blocks.validation import check_real
+
+
+class _Hyperparameter:
+    """A validated float attribute: assigning a bad value raises at once, naming it."""
+
+    def __init__(self, low: float, high: float | None = None, low_open: bool = False,
+                 high_open: bool = False) -> None:
+        self.bounds = (low, high, low_open, high_open)
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return self
+        return instance.__dict__[self.name]
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        low, high, low_open, high_open = self.bounds
+        instance.__dict__[self.name] = check_real(self.name, value, low, high,
+                                                  low_open=low_open, high_open=high_open)
+
+
+class Optimizer:
+    """Base class: the learning rate, and what every rule declares.
+
+    Class attributes: ``name`` (the rule, as the kernels know it), ``slots`` (the names
+    of the per-parameter state arrays the rule keeps, each shaped like the parameters).
+    """
+
+    name: ClassVar[str] = ""
+    slots: ClassVar[tuple[str, ...]] = ()
+    lr = _Hyperparameter(0.0, low_open=True)
+
+    def __init__(self, lr: float) -> None:
+        self.lr = lr
+
+    def hyperparameters(self) -> dict[str, float]:
+        """The constructor arguments, JSON-friendly."""
+        return {"lr": self.lr}
+
+    def kernel_arguments(self) -> tuple[float, float, float, float]:
+        """(lr, beta1, beta2, epsilon) as the update kernels read them (0 where unused)."""
+        return (self.lr, 0.0, 0.0, 0.0)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Plain gradient descent with weight decay: W := (1 - lr*lambda/m) W - lr dW."""
+
+    name = "sgd"
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr)
+
+
+class Momentum(Optimizer):
+    """Gradient descent with momentum: v := beta v + (1 - beta) dW, W := W - lr v."""
+
+    name = "momentum"
+    slots = ("velocity",)
+    beta = _Hyperparameter(0.0, 1.0, high_open=True)
+
+    def __init__(self, lr: float = 0.01, beta: float = 0.9) -> None:
+        super().__init__(lr)
+        self.beta = beta
+
+    def hyperparameters(self) -> dict[str, float]:
+        return {"lr": self.lr, "beta": self.beta}
+
+    def kernel_arguments(self) -> tuple[float, float, float, float]:
+        return (self.lr, self.beta, 0.0, 0.0)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; L2 enters the gradient (the course's lambda).
+
+    m := b1 m + (1 - b1) g, v := b2 v + (1 - b2) g^2,
+    W := W - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + epsilon).
+    """
+
+    name = "adam"
+    slots = ("m1", "m2")
+    beta1 = _Hyperparameter(0.0, 1.0, high_open=True)
+    beta2 = _Hyperparameter(0.0, 1.0, high_open=True)
+    epsilon = _Hyperparameter(0.0, low_open=True)
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+
+    def hyperparameters(self) -> dict[str, float]:
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+    def kernel_arguments(self) -> tuple[float, float, float, float]:
+        return (self.lr, self.beta1, self.beta2, self.epsilon)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+def optimizer_from_config(name: str, hyperparameters: Mapping[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from its name and :meth:`Optimizer.hyperparameters`."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
+    if not isinstance(hyperparameters, Mapping):
+        raise TypeError("the optimizer's hyperparameters must be a mapping")
+    return OPTIMIZERS[name](**hyperparameters)

@@ -1,0 +1,2 @@
+"""Diagnoses that read a model and never change it: bias/variance with the basic recipe,
+the health of gradients across layers, and gradient checking."""

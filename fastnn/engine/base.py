@@ -1,0 +1,227 @@
+"""What every engine is: the interface, and the buffers each engine owns.
+
+An engine is built per model from its :class:`~fastnn.blocks.network.Network`.  It owns
+the parameters (one flat buffer, W1, b1, W2, ... as views), their gradient buffers, the
+optimizer state of the model's optimizer, and whatever its implementation keeps per batch
+length; it hands nothing writable to anyone but its own kernels.  Two implementations:
+``fastnn.engine.compiled`` (the plans of ``fastnn/_kernels``) and
+``fastnn.engine.reference`` (NumPy, the course's way: the oracle and the baseline).
+Their methods take arrays the model has already checked (dtype, shape, finite values).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Optional, Protocol, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fastnn.blocks.network import Network
+from fastnn.blocks.optim import Optimizer
+from fastnn.blocks.types import FloatArray
+
+
+class ParameterBuffers:
+    """Arrays shaped like a network's parameters, W1, b1, W2, b2, ..., as C-contiguous
+    views of one flat buffer (so a snapshot or a finiteness check is one pass)."""
+
+    def __init__(self, network: Network) -> None:
+        sizes = [int(np.prod(shape)) for shape in network.shapes]
+        self.flat: FloatArray = np.zeros(sum(sizes), network.dtype)
+        self.arrays: list[FloatArray] = []
+        start = 0
+        for size, shape in zip(sizes, network.shapes):
+            self.arrays.append(self.flat[start:start + size].reshape(shape))
+            start += size
+
+    @property
+    def weights(self) -> list[FloatArray]:
+        """W1, W2, ...: (n[l], n[l-1])."""
+        return self.arrays[0::2]
+
+    @property
+    def biases(self) -> list[FloatArray]:
+        """b1, b2, ...: (n[l],)."""
+        return self.arrays[1::2]
+
+
+class OptimizerState:
+    """A model's state for its optimizer's rule: one ParameterBuffers per slot (velocity;
+    Adam's two moments) and ``t``, the updates taken."""
+
+    def __init__(self, network: Network, optimizer: Optimizer) -> None:
+        self.rule = optimizer.name
+        self.slot_names = optimizer.slots
+        self.slots = [ParameterBuffers(network) for _ in optimizer.slots]
+        self.t = 0
+
+    def arrays(self) -> list[FloatArray]:
+        """Every slot array, slot by slot (W1, b1, W2, ... within each)."""
+        return [array for slot in self.slots for array in slot.arrays]
+
+    def named_copies(self) -> dict[str, FloatArray]:
+        """{"<slot><i>": copy} for saving: i counts W1, b1, W2, ... from 0."""
+        return {f"{name}{i}": array.copy() for name, slot in zip(self.slot_names, self.slots)
+                for i, array in enumerate(slot.arrays)}
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """One forward and backward pass with dropout off, in rows: the data cost, every
+    layer's output A[l] (m, n[l]) (the last one the logits) and dZ[l] (m, n[l]), and the
+    data term of dW[l], db[l] (copies)."""
+
+    cost: float
+    activations: list[FloatArray]
+    deltas: list[FloatArray]
+    weight_grads: list[FloatArray]
+    bias_grads: list[FloatArray]
+
+
+class Runner(Protocol):
+    """One fit's runs of epochs (fastnn._kernels._plans.EpochRunner and its twin,
+    fastnn.engine.reference.ReferenceRunner): see EpochRunner for each member."""
+
+    epoch: int
+    step: int
+    t: int
+    good_epoch: int
+    best_epoch: int
+    best_value: float
+    stopped_epoch: int
+    diverged_epoch: int
+    diverged_cost: float
+
+    def run(self, n_epochs: int, orders: Optional[NDArray[np.intp]],
+            lrs: NDArray[np.float64], records: NDArray[np.float64]) -> tuple[int, int, int]: ...
+
+    def step_batch(self, X: FloatArray, y: NDArray[Any], lr: float) -> int: ...
+
+    def finish_epoch(self, row: NDArray[np.float64]) -> tuple[int, int]: ...
+
+    def rollback(self) -> None: ...
+
+    def restore_best_parameters(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """What an engine needs to build a fit's runner (arrays checked by the model).
+
+    ``slopes``/``penalties``: per layer, (lambda/m, lambda1/(2m)) and (lambda/(2m),
+    lambda1/(2m)) with m the training set's size; ``monitor``: the stopping rule's
+    History column (-1: none).
+    """
+
+    X: FloatArray
+    y: NDArray[Any]
+    dev: Optional[tuple[FloatArray, NDArray[Any]]]
+    batch_size: int
+    optimizer: Optimizer
+    slopes: Sequence[tuple[float, float]]
+    penalties: Sequence[tuple[float, float]]
+    running_metrics: bool
+    eval_every: int
+    final_epoch: int
+    epoch: int
+    step: int
+    monitor: int = -1
+    min_delta: float = 0.0
+    patience: int = 0
+    restore_best: bool = False
+
+
+class Engine(ABC):
+    """The interface both engines implement, and the buffers they share.
+
+    Attributes
+    ----------
+    network : Network
+    parameters : ParameterBuffers
+        The model's parameters (read them; write them through :meth:`set_parameters`).
+    optimizer_state : OptimizerState or None
+        The state of the optimizer the model trains with.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.parameters = ParameterBuffers(network)
+        self.gradients = ParameterBuffers(network)
+        self.optimizer_state: Optional[OptimizerState] = None
+
+    # -- parameters and optimizer state ------------------------------------------
+
+    def set_parameters(self, arrays: Sequence[FloatArray]) -> None:
+        """Copy W1, b1, W2, ... (checked by the caller) into the parameters."""
+        for mine, given in zip(self.parameters.arrays, arrays):
+            mine[...] = given
+
+    def reset_optimizer(self, optimizer: Optimizer) -> None:
+        """Fresh zero state for `optimizer`'s rule (the model trains with a new one)."""
+        self.optimizer_state = OptimizerState(self.network, optimizer)
+        self.state_changed()
+
+    def load_optimizer_state(self, optimizer: Optimizer, t: int,
+                             arrays: Mapping[str, NDArray[Any]]) -> None:
+        """State for `optimizer` from saved arrays ({"<slot><i>": ...}, checked by the
+        caller: shapes of the parameters, finite) and its update count t."""
+        state = OptimizerState(self.network, optimizer)
+        for name, slot in zip(state.slot_names, state.slots):
+            for i, array in enumerate(slot.arrays):
+                array[...] = arrays[f"{name}{i}"]
+        state.t = t
+        self.optimizer_state = state
+        self.state_changed()
+
+    def restore_optimizer_state(self, state: Optional[OptimizerState]) -> None:
+        """Put back a state object this engine made earlier (a failed fit's undo)."""
+        self.optimizer_state = state
+        self.state_changed()
+
+    def state_changed(self) -> None:
+        """Hook: the optimizer state object was replaced (plans pointing at it go)."""
+
+    # -- what each engine computes ------------------------------------------------
+
+    @abstractmethod
+    def predict(self, X: FloatArray) -> FloatArray:
+        """Output activations (m, n_L) of X, dropout off: a new array."""
+
+    @abstractmethod
+    def training_output(self, X: FloatArray, step: int) -> FloatArray:
+        """Output activations (m, n_L) of X under the dropout masks of training `step`
+        (the forward pass that step takes; nothing is updated): a new array."""
+
+    @abstractmethod
+    def evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[float, float]:
+        """(data cost, error) of the set, dropout off: error is 1 - accuracy (the
+        fraction of wrong sigmoid units), or the mean squared error for a linear output."""
+
+    @abstractmethod
+    def backprop(self, X: FloatArray, y: NDArray[Any]) -> Backprop:
+        """Forward and backward with dropout off; the gradients' data term (also left in
+        ``gradients``)."""
+
+    @abstractmethod
+    def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
+                   slopes: Sequence[tuple[float, float]], step: int) -> float:
+        """One step on (X, y) with dropout counter `step` and the optimizer state (made
+        for `optimizer`); returns the batch's data cost.  A step whose cost or new
+        parameters are not finite is undone (parameters and state as before) and its
+        cost (NaN or inf) returned."""
+
+    @abstractmethod
+    def runner(self, spec: FitSpec) -> Runner:
+        """A runner of the fit's epochs (see FitSpec)."""
+
+    @abstractmethod
+    def perturbation_slopes(self, Zs: Sequence[FloatArray], As: Sequence[FloatArray],
+                            base: NDArray[np.float64], y: Optional[NDArray[Any]],
+                            weights: Sequence[FloatArray]) -> Any:
+        """Gradient checking's pass over one unperturbed float64 forward pass: an
+        object whose ``slopes(layer, units, directions, epsilon)`` gives
+        (J(+eps) - J(-eps)) / (2 eps) of the data cost for each perturbation of column
+        units[c] of Z[layer] by eps * directions[c]."""

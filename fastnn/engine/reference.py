@@ -1,0 +1,307 @@
+"""The reference engine: the compiled engine's honest twin in NumPy.
+
+The same operations in the same order, written plainly as the course writes them, from
+the kernels' twins (:mod:`fastnn.engine.twins`): a step is the layers' forward passes
+with dropout, the loss, then from the last layer its backward pass and at once its
+update; a run of epochs is those steps, then at each evaluated epoch the History row,
+the divergence check, the snapshot and the stopping rule, exactly as
+``fastnn/_kernels/_plans.pyx``'s EpochRunner does them.  It is the oracle of the tests
+and the baseline of ``bench/``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fastnn.blocks.dropout import dropout_key
+from fastnn.blocks.names import RUN_STATUS
+from fastnn.blocks.optim import Optimizer
+from fastnn.blocks.types import FloatArray
+from fastnn.engine import twins
+from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState
+
+COMPLETED, DIVERGED, STOPPED_EARLY = (int(RUN_STATUS.COMPLETED), int(RUN_STATUS.DIVERGED),
+                                      int(RUN_STATUS.STOPPED_EARLY))
+#: A layer update: (the optimizer state, its (lr, beta1, beta2, epsilon), the update's
+#: number t, per layer the penalty slopes (lambda/m, lambda1/(2m))).
+Update = tuple[OptimizerState, tuple[float, float, float, float], int,
+               Sequence[tuple[float, float]]]
+
+
+class ReferenceEngine(Engine):
+    """NumPy, layer by layer (``backend="reference"``)."""
+
+    name = "reference"
+
+    # -- passes ---------------------------------------------------------------------
+
+    def forward(self, X: FloatArray, step: int, dropout: bool) -> list[FloatArray]:
+        """[A[0], A[1], ..., A[L]]: the inputs (after input dropout) and every layer's
+        output, the last the logits; dropout masks of training `step` when `dropout`."""
+        net = self.network
+        inputs = [X]
+        if dropout and net.input_keep_prob < 1:
+            inputs[0] = twins.dropout(X, np.empty_like(X), dropout_key(net.seed, step, 0),
+                                      net.input_keep_prob)
+        for l, (W, b) in enumerate(zip(self.parameters.weights, self.parameters.biases)):
+            keep_prob = net.keep_probs[l] if dropout else 1.0
+            out = np.empty((X.shape[0], W.shape[0]), net.dtype)
+            twins.dense_forward(inputs[-1], W, b, out, net.activations[l],
+                                dropout_key(net.seed, step, l + 1), keep_prob)
+            inputs.append(out)
+        return inputs
+
+    def backward(self, inputs: list[FloatArray], dZ: FloatArray, step: int, dropout: bool,
+                 update: Optional[Update] = None) -> list[FloatArray]:
+        """From dJ/dZ[L], each layer's backward pass (dZ[l] into the gradient buffers'
+        dW, db) from the last; with `update` each layer is updated as soon as its backward
+        is done.  Returns [dZ[1], ..., dZ[L]]."""
+        net = self.network
+        deltas: list[FloatArray] = [dZ]
+        dA = dZ
+        for l in range(net.n_layers - 1, -1, -1):
+            W, b = self.parameters.weights[l], self.parameters.biases[l]
+            dW, db = self.gradients.weights[l], self.gradients.biases[l]
+            dA_prev = np.empty_like(inputs[l]) if l > 0 else None
+            twins.dense_backward(dA, inputs[l + 1], inputs[l], W, dW, db, dA_prev,
+                                 net.activations[l], dropout_key(net.seed, step, l + 1),
+                                 net.keep_probs[l] if dropout else 1.0)
+            if update is not None:
+                self.update_layer(l, update)
+            if dA_prev is not None:
+                deltas.insert(0, dA_prev)
+                dA = dA_prev
+        return deltas
+
+    def update_layer(self, l: int, update: Update) -> None:
+        """The optimizer's regularised update of W[l] (its slopes l2, l1) and of b[l]."""
+        state, hyper, t, slopes = update
+        rule = twins.UPDATES[state.rule]
+        for p, (l2, l1) in ((2 * l, slopes[l]), (2 * l + 1, (0.0, 0.0))):
+            slots = [slot.arrays[p].reshape(-1) for slot in state.slots]
+            rule(self.parameters.arrays[p].reshape(-1), self.gradients.arrays[p].reshape(-1),
+                 slots, *hyper, t, l2, l1)
+
+    def step(self, X: FloatArray, y: NDArray[Any], step: int,
+             update: Update) -> tuple[float, FloatArray]:
+        """One training step: (data cost, logits before the update)."""
+        inputs = self.forward(X, step, dropout=True)
+        dZ = np.empty_like(inputs[-1])
+        cost = twins.LOSSES[self.network.output](inputs[-1], y, dZ)
+        self.backward(inputs, dZ, step, True, update)
+        return cost, inputs[-1]
+
+    # -- the interface --------------------------------------------------------------
+
+    def predict(self, X: FloatArray) -> FloatArray:
+        P = self.forward(X, 0, dropout=False)[-1]
+        twins.output_activation(self.network.output, P)
+        return P
+
+    def training_output(self, X: FloatArray, step: int) -> FloatArray:
+        P = self.forward(X, step, dropout=True)[-1]
+        twins.output_activation(self.network.output, P)
+        return P
+
+    def evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[float, float]:
+        logits = self.forward(X, 0, dropout=False)[-1]
+        output = self.network.output
+        cost = twins.LOSSES[output](logits, y)
+        if output == "linear":
+            return cost, 2.0 * cost
+        twins.output_activation(output, logits)
+        return cost, twins.output_errors(output, logits, y) / y.size
+
+    def backprop(self, X: FloatArray, y: NDArray[Any]) -> Backprop:
+        inputs = self.forward(X, 0, dropout=False)
+        logits = inputs[-1].copy()
+        dZ = np.empty_like(logits)
+        cost = twins.LOSSES[self.network.output](logits, y, dZ)
+        deltas = self.backward(inputs, dZ, 0, dropout=False)
+        return Backprop(cost, inputs[1:-1] + [logits], deltas,
+                        [dW.copy() for dW in self.gradients.weights],
+                        [db.copy() for db in self.gradients.biases])
+
+    def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
+                   slopes: Sequence[tuple[float, float]], step: int) -> float:
+        state = self._state_for(optimizer)
+        saved = self.snapshot(state)
+        cost, _ = self.step(X, y, step, (state, optimizer.kernel_arguments(), state.t + 1,
+                                         slopes))
+        if not (math.isfinite(cost) and np.isfinite(self.parameters.flat).all()):
+            self.restore(state, saved)
+            return cost if not math.isfinite(cost) else math.inf
+        state.t += 1
+        return cost
+
+    def runner(self, spec: FitSpec) -> ReferenceRunner:
+        return ReferenceRunner(self, spec, self._state_for(spec.optimizer))
+
+    def perturbation_slopes(self, Zs: Sequence[FloatArray], As: Sequence[FloatArray],
+                            base: NDArray[np.float64], y: Optional[NDArray[Any]],
+                            weights: Sequence[FloatArray]) -> Any:
+        return _Perturbation(weights, Zs, As, self.network.activations, self.network.output,
+                             base, y)
+
+    def _state_for(self, optimizer: Optimizer) -> OptimizerState:
+        state = self.optimizer_state
+        if state is None or state.rule != optimizer.name:
+            raise RuntimeError("the engine's optimizer state was not made for this optimizer")
+        return state
+
+    def snapshot(self, state: OptimizerState) -> list[FloatArray]:
+        """Copies of the parameters and of the optimizer slots, to restore."""
+        return [self.parameters.flat.copy()] + [slot.flat.copy() for slot in state.slots]
+
+    def restore(self, state: OptimizerState, saved: list[FloatArray]) -> None:
+        """Put back a snapshot's parameters and slots."""
+        self.parameters.flat[...] = saved[0]
+        for slot, values in zip(state.slots, saved[1:]):
+            slot.flat[...] = values
+
+
+class ReferenceRunner:
+    """The twin of ``_plans.EpochRunner``: one fit's epochs, in Python and NumPy (see
+    EpochRunner for what each member does)."""
+
+    def __init__(self, engine: ReferenceEngine, spec: FitSpec, state: OptimizerState) -> None:
+        self.engine, self.spec, self.state = engine, spec, state
+        self.m = spec.X.shape[0]
+        self.batch = min(spec.batch_size, self.m)
+        self.labels = engine.network.output == "softmax"
+        self.epoch, self.step, self.t = spec.epoch, spec.step, state.t
+        self.good_epoch, self.good_step, self.good_t = self.epoch, self.step, self.t
+        self.last_good = engine.snapshot(state)
+        self.best_params = engine.parameters.flat.copy()
+        self.best_value, self.best_epoch, self.stopped_epoch = math.inf, -1, -1
+        self.diverged_epoch, self.diverged_cost = -1, math.nan
+        self.wait = 0
+        self.lr = 0.0
+        self._reset_running()
+
+    def _reset_running(self) -> None:
+        self.run_cost = self.run_errors = 0.0
+        self.run_examples = self.run_outputs = 0
+
+    def run(self, n_epochs: int, orders: Optional[NDArray[np.intp]],
+            lrs: NDArray[np.float64], records: NDArray[np.float64]) -> tuple[int, int, int]:
+        done = rows = 0
+        status = COMPLETED
+        while done < n_epochs and status == COMPLETED:
+            self.lr = float(lrs[done])
+            status = self.epoch_steps(None if orders is None else orders[done])
+            if status == COMPLETED:
+                written, status = self.finish_epoch(records[rows])
+                rows += written
+            done += 1
+        return done, rows, status
+
+    def epoch_steps(self, order: Optional[NDArray[np.intp]]) -> int:
+        """One pass over the training set: the full batch, or its minibatches in `order`."""
+        X, y = self.spec.X, self.spec.y
+        if order is None:
+            return self.take_step(X, y)
+        for start in range(0, self.m, self.batch):
+            index = order[start:start + self.batch]
+            status = self.take_step(X[index], y[index])
+            if status != COMPLETED:
+                return status
+        return COMPLETED
+
+    def step_batch(self, X: FloatArray, y: NDArray[Any], lr: float) -> int:
+        self.lr = lr
+        return self.take_step(X, y)
+
+    def take_step(self, X: FloatArray, y: NDArray[Any]) -> int:
+        hyper = (self.lr,) + self.spec.optimizer.kernel_arguments()[1:]
+        cost, logits = self.engine.step(X, y, self.step,
+                                        (self.state, hyper, self.t + 1, self.spec.slopes))
+        self.step += 1
+        self.t += 1
+        if not math.isfinite(cost):
+            return self.diverge(cost)
+        if self.spec.running_metrics:
+            m = X.shape[0]
+            self.run_cost += cost * m
+            self.run_examples += m
+            self.run_outputs += m * (1 if self.labels else y.shape[1])
+            self.run_errors += twins.logit_errors(self.engine.network.output, logits, y)
+        return COMPLETED
+
+    def diverge(self, cost: float) -> int:
+        self.diverged_epoch, self.diverged_cost = self.epoch + 1, cost
+        self.rollback()
+        return DIVERGED
+
+    def finish_epoch(self, row: NDArray[np.float64]) -> tuple[int, int]:
+        spec, engine = self.spec, self.engine
+        self.epoch += 1
+        if self.epoch % spec.eval_every != 0 and self.epoch != spec.final_epoch:
+            return 0, COMPLETED
+        if spec.running_metrics:
+            data_cost = self.run_cost / self.run_examples
+            error = self.run_errors / self.run_outputs
+            self._reset_running()
+        else:
+            data_cost, error = engine.evaluate(spec.X, spec.y)
+        if engine.network.output == "linear":
+            error = 2.0 * data_cost
+        row[0] = self.epoch
+        row[1] = data_cost + self.penalty_cost()
+        row[2] = data_cost
+        row[3] = error
+        row[4:6] = engine.evaluate(*spec.dev) if spec.dev is not None else (math.nan, math.nan)
+        row[6] = self.lr
+        if not (math.isfinite(row[1]) and np.isfinite(engine.parameters.flat).all()):
+            self.epoch -= 1
+            return 0, self.diverge(row[1])
+        self.last_good = engine.snapshot(self.state)
+        self.good_epoch, self.good_step, self.good_t = self.epoch, self.step, self.t
+        if spec.monitor < 0:
+            return 1, COMPLETED
+        value = row[spec.monitor]
+        if value < self.best_value - spec.min_delta:
+            self.best_value, self.best_epoch, self.wait = value, self.epoch, 0
+            if spec.restore_best:
+                self.best_params = engine.parameters.flat.copy()
+            return 1, COMPLETED
+        self.wait += 1
+        if self.wait >= spec.patience:
+            self.stopped_epoch = self.epoch
+            return 1, STOPPED_EARLY
+        return 1, COMPLETED
+
+    def penalty_cost(self) -> float:
+        """sum_l lambda_l/(2m) ||W_l||_F^2 + lambda1_l/(2m) ||W_l||_1, in float64."""
+        total = 0.0
+        for W, (c2, c1) in zip(self.engine.parameters.weights, self.spec.penalties):
+            if c2 or c1:
+                w = W.astype(np.float64)
+                total += c2 * float(np.sum(w * w)) + c1 * float(np.sum(np.abs(w)))
+        return total
+
+    def rollback(self) -> None:
+        self.engine.restore(self.state, self.last_good)
+        self.epoch, self.step, self.t = self.good_epoch, self.good_step, self.good_t
+
+    def restore_best_parameters(self) -> None:
+        if self.best_epoch >= 0:
+            self.engine.parameters.flat[...] = self.best_params
+
+
+class _Perturbation:
+    """Gradient checking's pass in NumPy (the twin of compiled.PerturbationPass)."""
+
+    def __init__(self, weights: Sequence[FloatArray], Zs: Sequence[FloatArray],
+                 As: Sequence[FloatArray], activations: Sequence[str], output: str,
+                 base: NDArray[np.float64], y: Optional[NDArray[Any]]) -> None:
+        self._arguments = (list(weights), list(Zs), list(As), list(activations), output,
+                           base, y)
+
+    def slopes(self, layer: int, units: NDArray[np.intp], directions: NDArray[np.float64],
+               epsilon: float) -> NDArray[np.float64]:
+        return twins.perturbation_slopes(*self._arguments, layer, units, directions, epsilon)
+

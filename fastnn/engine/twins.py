@@ -1,0 +1,261 @@
+"""The NumPy twin of every kernel, written the plain course way: the reference engine
+is made of these, the tests use them as the oracle and bench/ as the baseline.
+
+Same conventions as the compiled kernels: results go into the arrays passed in,
+activations are named by string, dropout is given by its counter ``key`` and
+``keep_prob`` (the mask itself: :func:`fastnn.blocks.dropout.dropout_mask`).  Nothing here
+imports the compiled kernels.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fastnn.blocks.dropout import dropout_mask
+from fastnn.blocks.types import FloatArray
+
+LEAKY_SLOPE = 0.01
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def activation_forward(name: str, Z: FloatArray) -> FloatArray:
+    """A = g(Z)."""
+    if name == "relu":
+        return np.maximum(0, Z)
+    if name == "leaky_relu":
+        return np.where(Z > 0, Z, LEAKY_SLOPE * Z)
+    if name == "tanh":
+        return np.tanh(Z)
+    if name == "sigmoid":
+        return sigmoid(Z)
+    if name == "selu":
+        return SELU_LAMBDA * np.where(Z > 0, Z, SELU_ALPHA * np.expm1(np.minimum(Z, 0)))
+    return Z
+
+
+def activation_derivative(name: str, A: FloatArray) -> FloatArray:
+    """g'(Z) written through A = g(Z), as the kernels do (no cache of Z needed)."""
+    if name == "relu":
+        return (A > 0).astype(A.dtype)
+    if name == "leaky_relu":
+        return np.where(A > 0, 1.0, LEAKY_SLOPE).astype(A.dtype)
+    if name == "tanh":
+        return 1 - A**2
+    if name == "sigmoid":
+        return A * (1 - A)
+    if name == "selu":
+        return np.where(A > 0, SELU_LAMBDA, A + SELU_LAMBDA * SELU_ALPHA).astype(A.dtype)
+    return np.ones_like(A)
+
+
+def sigmoid(Z: FloatArray) -> FloatArray:
+    """1 / (1 + e^-Z) without overflow for large |Z|."""
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
+
+
+def dropout(A: FloatArray, out: FloatArray, key: int, keep_prob: float) -> FloatArray:
+    """out = A * d / keep_prob (inverted dropout)."""
+    d = dropout_mask(key, A.shape, keep_prob)
+    A = A * d
+    A = A / keep_prob
+    out[...] = A
+    return out
+
+
+def dense_forward(A_prev: FloatArray, W: FloatArray, b: FloatArray, out: FloatArray,
+                  activation: str, key: int, keep_prob: float) -> FloatArray:
+    """out = d * g(A_prev @ W.T + b) / keep_prob."""
+    Z = A_prev @ W.T + b
+    A = activation_forward(activation, Z)
+    if keep_prob < 1:
+        d = dropout_mask(key, A.shape, keep_prob)
+        A = A * d
+        A = A / keep_prob
+    out[...] = A
+    return out
+
+
+def dense_backward(dA: FloatArray, A: FloatArray, A_prev: FloatArray, W: FloatArray, dW: FloatArray,
+                   db: FloatArray, dA_prev: Optional[FloatArray], activation: str, key: int,
+                   keep_prob: float) -> FloatArray:
+    """dZ = dA * d/keep_prob * g'(Z) (into dA), db, dW = dZ.T @ A_prev, dA_prev = dZ @ W."""
+    dA_in = dA
+    if keep_prob < 1:
+        d = dropout_mask(key, A.shape, keep_prob)
+        dA = dA * d
+        dA = dA / keep_prob
+        A = A * keep_prob
+    dZ = dA * activation_derivative(activation, A)
+    dW[...] = dZ.T @ A_prev
+    db[...] = np.sum(dZ, axis=0)
+    if dA_prev is not None:
+        dA_prev[...] = dZ @ W
+    dA_in[...] = dZ
+    return dA_in
+
+
+def sigmoid_cross_entropy(Z: FloatArray, Y: FloatArray, dZ: Optional[FloatArray] = None) -> float:
+    """J = -(1/m) sum y log(a) + (1-y) log(1-a), a = sigmoid(Z), from logits; dZ = (a - Y)/m."""
+    m = Z.shape[0]
+    Z64 = Z.astype(np.float64)
+    cost = np.sum(np.maximum(Z64, 0) - Z64 * Y + np.log1p(np.exp(-np.abs(Z64)))) / m
+    if dZ is not None:
+        dZ[...] = (sigmoid(Z) - Y) / m
+    return float(cost)
+
+
+def softmax_cross_entropy(Z: FloatArray, labels: NDArray[np.intp],
+                          dZ: Optional[FloatArray] = None) -> float:
+    """J = -(1/m) sum_i log softmax(z_i)[y_i]; dZ = (softmax(Z) - onehot(y))/m."""
+    m = Z.shape[0]
+    Z64 = Z.astype(np.float64)
+    shifted = Z64 - Z64.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    cost = -np.sum(log_probs[np.arange(m), labels]) / m
+    if dZ is not None:
+        probs = np.exp(log_probs)
+        probs[np.arange(m), labels] -= 1
+        dZ[...] = probs / m
+    return float(cost)
+
+
+def squared_error(Z: FloatArray, Y: FloatArray, dZ: Optional[FloatArray] = None) -> float:
+    """J = (1/(2mk)) sum (Z - Y)^2; dZ = (Z - Y)/(mk)."""
+    m, k = Z.shape
+    R = Z.astype(np.float64) - Y
+    if dZ is not None:
+        dZ[...] = R / (m * k)
+    return float(np.sum(R**2) / (2 * m * k))
+
+
+def sigmoid_inplace(Z: FloatArray) -> None:
+    """Z := sigmoid(Z)."""
+    Z[...] = sigmoid(Z)
+
+
+def softmax_inplace(Z: FloatArray) -> None:
+    """Z := softmax(Z) row by row."""
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    Z[...] = E / E.sum(axis=1, keepdims=True)
+
+
+def sgd_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray], lr: float,
+               beta1: float, beta2: float, epsilon: float, t: int, l2: float,
+               l1: float) -> None:
+    """W := W - lr * (dW + l2 W + l1 sign(W)), l2 = lambda/m, l1 = lambda1/(2m)."""
+    param -= lr * (grad + l2 * param + l1 * np.sign(param))
+
+
+def momentum_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
+                    lr: float, beta1: float, beta2: float, epsilon: float, t: int, l2: float,
+                    l1: float) -> None:
+    """v := beta v + (1 - beta) g;  W := W - lr v (beta is beta1; slots: the velocity)."""
+    velocity, = slots
+    g = grad + l2 * param + l1 * np.sign(param)
+    velocity[...] = beta1 * velocity + (1 - beta1) * g
+    param -= lr * velocity
+
+
+def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray], lr: float,
+                beta1: float, beta2: float, epsilon: float, t: int, l2: float,
+                l1: float) -> None:
+    """Adam at step t (1-based) with bias corrections 1 - beta1^t and 1 - beta2^t."""
+    m1, m2 = slots
+    g = grad + l2 * param + l1 * np.sign(param)
+    m1[...] = beta1 * m1 + (1 - beta1) * g
+    m2[...] = beta2 * m2 + (1 - beta2) * g**2
+    param -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + epsilon)
+
+
+#: An update rule: (param, grad, slots, lr, beta1, beta2, epsilon, t, l2, l1), in place.
+Update = Callable[..., None]
+#: The twin of each rule of the kernels' apply_rule, by the optimizer's name.
+UPDATES: dict[str, Update] = {"sgd": sgd_update, "momentum": momentum_update,
+                              "adam": adam_update}
+
+
+#: Each output's loss from the logits: (Z, y, dZ=None) -> mean data cost.
+LOSSES: dict[str, Callable[..., float]] = {"sigmoid": sigmoid_cross_entropy,
+                                           "softmax": softmax_cross_entropy,
+                                           "linear": squared_error}
+
+
+def output_activation(output: str, Z: FloatArray) -> None:
+    """Z := the output layer's activation of the logits Z (sigmoid, softmax or none)."""
+    if output == "sigmoid":
+        sigmoid_inplace(Z)
+    elif output == "softmax":
+        softmax_inplace(Z)
+
+
+def output_errors(output: str, P: FloatArray, y: NDArray[Any]) -> int:
+    """Wrong outputs of the output activations P against y: sigmoid units with
+    (p > 0.5) != (y > 0.5), or examples whose first largest probability is not their
+    class; -1 for a linear output."""
+    if output == "sigmoid":
+        return int(np.count_nonzero((P > 0.5) != (y > 0.5)))
+    if output == "softmax":
+        return int(np.count_nonzero(np.argmax(P, axis=1) != y))
+    return -1
+
+
+def logit_errors(output: str, Z: FloatArray, y: NDArray[Any]) -> int:
+    """Wrong outputs read off the logits Z (a training step's running figures): sigmoid
+    units whose logit sign disagrees with y > 0.5, or examples whose first largest logit
+    is not their class; -1 for a linear output."""
+    if output == "sigmoid":
+        return int(np.count_nonzero((Z > 0) != (y > 0.5)))
+    return output_errors(output, Z, y)
+
+
+def activation_change(name: str, Z: FloatArray, dZ: FloatArray, A: FloatArray) -> FloatArray:
+    """g(Z + dZ) - g(Z) with A = g(Z): dZ times the slope where a piecewise-linear g stays
+    on one piece (so no rounding of Z + dZ enters), else the difference."""
+    if name == "linear":
+        return dZ
+    moved = Z + dZ
+    change = activation_forward(name, moved) - A
+    if name in ("relu", "leaky_relu"):
+        slope = np.where(Z > 0, 1.0, 0.0 if name == "relu" else LEAKY_SLOPE)
+        change = np.where((Z > 0) == (moved > 0), slope * dZ, change)
+    return change
+
+
+def loss_change(output: str, dZ: FloatArray, base: FloatArray,
+                y: Optional[NDArray[Any]]) -> float:
+    """sum over examples of L(z + dz) - L(z), without subtracting two costs; base is
+    softmax(z), sigmoid(z) or z - y (as gradient checking's compiled pass takes it)."""
+    if output == "softmax":
+        rows = np.arange(len(dZ))
+        return float(np.sum(np.log1p(np.sum(base * np.expm1(dZ), axis=1)) - dZ[rows, y]))
+    if output == "sigmoid":
+        return float(np.sum(np.log1p(base * np.expm1(dZ)) - y * dZ))
+    return float(np.sum((2.0 * base + dZ) * dZ) / (2.0 * dZ.shape[1]))
+
+
+def perturbation_slopes(weights: Sequence[FloatArray], Zs: Sequence[FloatArray],
+                        As: Sequence[FloatArray], activations: Sequence[str], output: str,
+                        base: FloatArray, y: Optional[NDArray[Any]], layer: int,
+                        units: NDArray[np.intp], directions: FloatArray,
+                        epsilon: float) -> NDArray[np.float64]:
+    """(J(+eps) - J(-eps)) / (2 eps) of the data cost when column units[c] of Z[layer]
+    (0-based) moves by +-eps directions[c] (m,): the twin of _gradcheck.pyx's pass, each
+    change followed through the later layers as a difference from the unperturbed pass
+    (Zs[l], As[l + 1]: Z and A of layer l; As[0] = X)."""
+    m, L = directions.shape[1], len(weights)
+    out = np.empty(len(units))
+    for c, j in enumerate(units):
+        changes = []
+        for sign in (1.0, -1.0):
+            dZ = np.zeros_like(Zs[layer])
+            dZ[:, j] = sign * epsilon * directions[c]
+            for depth in range(layer, L - 1):
+                dA = activation_change(activations[depth], Zs[depth], dZ, As[depth + 1])
+                dZ = dA @ weights[depth + 1].T
+            changes.append(loss_change(output, dZ, base, y))
+        out[c] = (changes[0] - changes[1]) / (2.0 * epsilon * m)
+    return out

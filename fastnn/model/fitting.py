@@ -1,0 +1,329 @@
+"""``MLP.fit``: epochs of minibatch gradient descent, run by the model's engine.
+
+The engine's runner does the epochs themselves (the steps, the History rows, early
+stopping, the divergence check and its rollback snapshot), as many at a time as nothing
+in Python needs to see: in one native call between two epochs where a callback runs,
+cut in chunks of about a tenth of a second so that Ctrl-C and the progress bar answer.
+A fit with augmentation runs its steps one batch at a time from Python (the augmentation
+is a Python callable) and ends each epoch in the runner.
+
+This module works on the model's public surface only (it is handed the model).
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fastnn.blocks import regularization
+from fastnn.blocks.callbacks import CallbackLike, EarlyStopping, as_callbacks, runs_at
+from fastnn.blocks.history import COLUMNS, History
+from fastnn.blocks.names import RUN_STATUS
+from fastnn.blocks.optim import SGD, Optimizer
+from fastnn.blocks.threads import blas_threads
+from fastnn.blocks.types import FloatArray
+from fastnn.blocks.validation import COUNTER_LIMIT, check_choice, check_int, check_matrix
+from fastnn.engine.base import FitSpec, Runner
+
+if TYPE_CHECKING:
+    from fastnn.model.mlp import MLP
+
+#: ``augment(X_batch, rng) -> X_batch``, e.g. :class:`fastnn.workflow.augment.Augmentation`.
+AugmentFn = Callable[[FloatArray, np.random.Generator], ArrayLike]
+#: How long one native run of epochs may last before Python looks again (s).
+CHUNK_SECONDS = 0.1
+#: The most example indices one chunk's minibatch orders may hold.
+MAX_ORDER_ENTRIES = 2**22
+
+
+class TrainingDiverged(FloatingPointError):
+    """The cost became NaN or infinite; the model keeps its last finite weights."""
+
+
+def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
+        optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
+        dev: Optional[Sequence[ArrayLike]] = None,
+        early_stopping: Optional[EarlyStopping] = None,
+        callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
+        augment: Optional[AugmentFn] = None, progress: bool = False, eval_every: int = 1,
+        train_metrics: Literal["full", "running"] = "full") -> History:
+    """Train `model` on (X, y) with minibatch gradient descent.
+
+    Parameters
+    ----------
+    model : MLP
+    X : array (m, n_x)
+    y : array (m,) or (m, n_L), as the model's output layer expects
+    epochs : int, default 100
+        More passes over the data (training resumes where the last fit stopped); with
+        ``batch_size=None`` one full-batch update each, the course's iterations.
+    optimizer : Optimizer, optional
+        Default: the optimizer of the last fit (its state kept, for resuming), else
+        ``SGD(lr=0.01)``.  Another optimizer than the last fit's starts from fresh state.
+    batch_size : int or None, default None
+        Minibatch size (reshuffled every epoch from the model's seed; the last batch
+        may be shorter).  None is full-batch gradient descent.  The penalty's m is the
+        training set's size either way.
+    dev : (X_dev, y_dev), optional
+        Dev set, evaluated with dropout off.
+    early_stopping : EarlyStopping, optional
+        (An EarlyStopping among `callbacks` is taken as this.)
+    callbacks : callback or list of callbacks, optional
+        See :mod:`fastnn.blocks.callbacks`; ``on_epoch_end`` returning True stops training.
+    augment : callable ``(X_batch, rng) -> X_batch``, optional
+        Applied to every raw training minibatch before standardization (e.g.
+        :class:`fastnn.Augmentation`).
+    progress : bool, default False
+        A tqdm progress bar over epochs with the latest figures (only on a terminal).
+    eval_every : int, default 1
+        Measure the History figures every this many epochs (and at the last one): with
+        tens of thousands of cheap full-batch epochs, evaluating each would dominate.
+    train_metrics : {"full", "running"}, default "full"
+        "full" measures the train figures on the whole train set with dropout off (one
+        more forward pass per evaluation: the notes' J); "running" averages what the
+        training steps saw since the last evaluation (dropout on, weights changing, as
+        Keras reports), at no extra cost, with the regularization term of the current
+        weights.
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    TrainingDiverged
+        If the cost becomes NaN/inf; the model is left at the weights of the last
+        epoch whose cost was finite.
+
+    Any exception (or KeyboardInterrupt) during the epochs leaves the model as it was
+    at the last evaluated epoch — weights, ``step_``, ``epoch_``, optimizer state — or
+    as before the call, so a fit resumed from it reproduces an uninterrupted one.
+    """
+    X_raw, y_checked = model.prepare(X, y, standardize=False)
+    assert y_checked is not None
+    X_train = model.standardize(X_raw)
+    epochs = check_int("epochs", epochs, low=0, high=COUNTER_LIMIT - model.epoch_)
+    eval_every = check_int("eval_every", eval_every, low=1, high=COUNTER_LIMIT)
+    check_choice("train_metrics", train_metrics, ("full", "running"))
+    optimizer = _check_optimizer(model, optimizer)
+    m = X_train.shape[0]
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, low=1)
+    dev_set = _check_dev(model, dev)
+    hooks = as_callbacks(callbacks)
+    stopping = [cb for cb in hooks if isinstance(cb, EarlyStopping)]
+    hooks = [cb for cb in hooks if not isinstance(cb, EarlyStopping)]
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(f"early_stopping must be an EarlyStopping, got {early_stopping!r}")
+        stopping.append(early_stopping)
+    if len(stopping) > 1:
+        raise ValueError("fit takes one EarlyStopping (early_stopping= or in callbacks)")
+    rule = stopping[0] if stopping else None
+    if rule is not None:
+        rule.check(dev_set is not None)
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be callable (X_batch, rng) -> X_batch, got {augment!r}")
+
+    history = History(has_dev=dev_set is not None, train_metrics=train_metrics)
+    previous = (model.optimizer_, model.engine.optimizer_state)
+    model.optimizer_ = optimizer
+    spec = FitSpec(
+        X=X_train, y=y_checked, dev=dev_set, batch_size=batch_size or m, optimizer=optimizer,
+        slopes=regularization.slopes(model.l2, model.l1, m),
+        penalties=regularization.cost_coefficients(model.l2, model.l1, m),
+        running_metrics=train_metrics == "running", eval_every=eval_every,
+        final_epoch=model.epoch_ + epochs, epoch=model.epoch_, step=model.step_,
+        monitor=rule.column if rule else -1, min_delta=rule.min_delta if rule else 0.0,
+        patience=rule.patience if rule else 0, restore_best=bool(rule and rule.restore_best))
+    loop = _Epochs(model, spec, X_raw, augment, history, hooks)
+    for cb in hooks:
+        cb.on_train_begin(model, history)
+    bar = _progress_bar(epochs, progress)
+    try:
+        with blas_threads(model.n_threads):
+            loop.run(epochs, bar)
+    except BaseException:
+        # An error or Ctrl-C mid-run must not leave the model between epochs.
+        loop.rollback(previous)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if rule is not None:
+        best = loop.runner.best_epoch
+        if rule.restore_best:
+            loop.runner.restore_best_parameters()
+        rule.finish(history, best if best >= 0 else None, loop.runner.best_value,
+                    loop.runner.stopped_epoch if loop.runner.stopped_epoch >= 0 else None)
+    for cb in hooks:
+        cb.on_train_end(model, history)
+    return history
+
+
+class _Epochs:
+    """The epochs of one fit: runs of them on the engine's runner, the callbacks between,
+    and the model's counters kept in step with the runner's."""
+
+    def __init__(self, model: MLP, spec: FitSpec, X_raw: FloatArray,
+                 augment: Optional[AugmentFn], history: History, hooks: list[Any]) -> None:
+        self.model, self.spec, self.X_raw, self.augment = model, spec, X_raw, augment
+        self.history, self.hooks = history, hooks
+        self.runner: Runner = model.engine.runner(spec)
+        self.m = spec.X.shape[0]
+        self.full_batch = spec.batch_size >= self.m
+
+    def run(self, epochs: int, bar: Any) -> None:
+        """The epochs, in native runs that end where a callback runs (or to keep Ctrl-C
+        and the progress bar answering); stops when the rule or a callback says so."""
+        done, per_epoch = 0, 0.0
+        while done < epochs:
+            n = self._chunk(epochs - done, per_epoch)
+            started = time.perf_counter()
+            ran, status = self._run(n)
+            per_epoch = (time.perf_counter() - started) / max(ran, 1)
+            done += ran
+            if bar is not None:
+                bar.update(ran)
+                bar.set_postfix(_postfix(self.history), refresh=False)
+            if status == RUN_STATUS.DIVERGED:
+                self._diverged()
+            if status == RUN_STATUS.STOPPED_EARLY:
+                return
+            epoch = self.model.epoch_
+            due = [cb for cb in self.hooks if runs_at(cb, epoch)]
+            if any([cb.on_epoch_end(self.model, epoch, self.history) for cb in due]):
+                return
+
+    def _chunk(self, left: int, per_epoch: float) -> int:
+        """Epochs to run now: up to the next epoch where a callback runs, about
+        CHUNK_SECONDS of them, and orders of at most MAX_ORDER_ENTRIES indices."""
+        epoch = self.model.epoch_
+        n = left
+        for cb in self.hooks:
+            every = getattr(cb, "every", 1)
+            n = min(n, every - epoch % every)
+        if per_epoch > 0:
+            n = min(n, max(1, int(CHUNK_SECONDS / per_epoch)))
+        elif self.hooks or self.augment is not None:
+            n = min(n, 1)
+        else:
+            n = min(n, 8)  # a first short run measures the epoch's time
+        if not self.full_batch:
+            n = min(n, max(1, MAX_ORDER_ENTRIES // self.m))
+        return max(n, 1)
+
+    def _run(self, n: int) -> tuple[int, int]:
+        """n epochs on the runner; the History rows and the model's counters updated."""
+        first = self.model.epoch_ + 1
+        lrs = np.full(n, self.spec.optimizer.lr)
+        records = np.empty((n, len(COLUMNS)))
+        if self.augment is not None:
+            ran, rows, status = self._run_augmented(first, lrs, records)
+        else:
+            orders = None if self.full_batch else np.stack(
+                [self._order(epoch) for epoch in range(first, first + n)])
+            ran, rows, status = self.runner.run(n, orders, lrs, records)
+        self.history.extend(records[:rows])
+        self._sync()
+        return ran, status
+
+    def _order(self, epoch: int) -> NDArray[np.intp]:
+        """The example order of `epoch`, drawn from (seed, epoch): a resumed fit draws what
+        an uninterrupted one would."""
+        rng = np.random.default_rng([self.model.seed, 1, epoch])
+        return rng.permutation(self.m).astype(np.intp)
+
+    def _run_augmented(self, first: int, lrs: NDArray[np.float64],
+                       records: NDArray[np.float64]) -> tuple[int, int, int]:
+        """Epochs whose batches go through `augment`: the steps from Python, each epoch
+        ended by the runner."""
+        rows = 0
+        model, y = self.model, self.spec.y
+        for e, epoch in enumerate(range(first, first + len(lrs))):
+            order = np.arange(self.m) if self.full_batch else self._order(epoch)
+            rng = np.random.default_rng([model.seed, 2, epoch])
+            for start in range(0, self.m, self.spec.batch_size):
+                index = order[start:start + self.spec.batch_size]
+                batch = self.X_raw[index]
+                status = self.runner.step_batch(_augmented(self.augment, batch, rng, model),
+                                                y[index], float(lrs[e]))
+                if status != RUN_STATUS.COMPLETED:
+                    return e + 1, rows, status
+            written, status = self.runner.finish_epoch(records[rows])
+            rows += written
+            if status != RUN_STATUS.COMPLETED:
+                return e + 1, rows, status
+        return len(lrs), rows, int(RUN_STATUS.COMPLETED)
+
+    def _sync(self) -> None:
+        """The model's counters and optimizer update count from the runner."""
+        runner, model = self.runner, self.model
+        model.step_, model.epoch_ = runner.step, runner.epoch
+        state = model.engine.optimizer_state
+        if state is not None:
+            state.t = runner.t
+
+    def _diverged(self) -> None:
+        runner = self.runner
+        raise TrainingDiverged(
+            f"training diverged in epoch {runner.diverged_epoch}: the cost is "
+            f"{runner.diverged_cost}; the model keeps the weights of epoch {runner.good_epoch}, "
+            "the last evaluated with a finite cost. Lower the learning rate or normalize "
+            "the inputs.")
+
+    def rollback(self, previous: tuple[Optional[Optimizer], Any]) -> None:
+        """Back to the last good evaluated epoch (or the start of this fit): weights,
+        counters and optimizer state; the previous optimizer when this fit never reached
+        a good epoch."""
+        self.runner.rollback()
+        self._sync()
+        if self.runner.good_epoch == self.spec.epoch:
+            optimizer, state = previous
+            self.model.engine.restore_optimizer_state(state)
+            self.model.optimizer_ = optimizer
+
+
+def _augmented(augment: AugmentFn, batch: FloatArray, rng: np.random.Generator,
+               model: MLP) -> FloatArray:
+    out = augment(batch, rng)
+    if getattr(out, "shape", None) != batch.shape:
+        raise ValueError(f"augment returned shape {getattr(out, 'shape', None)}, expected "
+                         f"{batch.shape}")
+    return model.standardize(check_matrix("augmented X", out, batch.shape[1], model.dtype))
+
+
+def _check_optimizer(model: MLP, optimizer: Optional[Optimizer]) -> Optimizer:
+    if optimizer is None:
+        optimizer = model.optimizer_ or SGD(lr=0.01)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a fastnn optimizer (SGD, Momentum, Adam), got "
+                        f"{optimizer!r}")
+    return optimizer
+
+
+def _check_dev(model: MLP, dev: Optional[Sequence[ArrayLike]]
+               ) -> Optional[tuple[FloatArray, NDArray[Any]]]:
+    if dev is None:
+        return None
+    if not isinstance(dev, (tuple, list)) or len(dev) != 2:
+        raise TypeError("dev must be a pair (X_dev, y_dev)")
+    X_dev, y_dev = model.prepare(dev[0], dev[1], names=("dev[0] (X_dev)", "dev[1] (y_dev)"))
+    assert y_dev is not None
+    return X_dev, y_dev
+
+
+def _progress_bar(epochs: int, progress: bool) -> Any:
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    # disable=None: tqdm turns itself off when the output is not a terminal.
+    return tqdm(total=epochs, unit="epoch", disable=None, leave=True)
+
+
+def _postfix(history: History) -> dict[str, str]:
+    keys = ("train_cost", "train_error", "dev_cost", "dev_error")
+    return {k: f"{history[k][-1]:.4g}" for k in keys if history.get(k)}
+

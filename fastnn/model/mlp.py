@@ -1,0 +1,575 @@
+"""The multilayer perceptron: its configuration, its parameters and the public API.
+
+The model never computes: it checks what users give it and asks its engine
+(:mod:`fastnn.engine`), which owns every buffer native code touches.  Its configuration
+is fixed when it is built (read-only attributes); its training state (``step_``,
+``epoch_``, ``optimizer_`` and that optimizer's state, ``standardizer``) is checked on
+assignment.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fastnn.blocks import init as initializers
+from fastnn.blocks import regularization
+from fastnn.blocks.losses import predict_from_proba, prepare_targets
+from fastnn.blocks.names import ActivationName, BackendName, InitName, OutputName
+from fastnn.blocks.network import Network, build_network
+from fastnn.blocks.optim import Optimizer
+from fastnn.blocks.threads import blas_threads
+from fastnn.blocks.types import FloatArray, FloatDTypeLike
+from fastnn.blocks.validation import (check_choice, check_counter, check_int, check_matrix,
+                                      check_n_threads, check_real, per_layer)
+from fastnn.engine import Engine, make_engine
+from fastnn.model.fitting import TrainingDiverged, fit
+from fastnn.model.guard import UseGuard
+
+if TYPE_CHECKING:
+    from fastnn.blocks.history import History
+
+
+class MLP:
+    """A fully connected network trained with regularised gradient descent.
+
+    Training state, saved with the model: ``step_`` (training steps taken: the dropout
+    masks' counter), ``epoch_`` (epochs trained: where a resumed fit continues),
+    ``optimizer_`` (the optimizer of the last fit; the model keeps its state: an
+    optimizer object holds only hyperparameters, so it may be shared between models,
+    each training from its own state) and ``standardizer`` (an object with a
+    ``transform`` method, such as a fitted :class:`fastnn.Standardizer`, or None; when
+    set, every method standardizes its raw inputs with it, and checks what it returns
+    like user input).
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n_x, n_1, ..., n_L]``: input features, hidden units, output units.
+    activation : str or sequence of str, default "relu"
+        Hidden activation(s): "relu", "leaky_relu", "tanh", "sigmoid", "selu", "linear";
+        one name for all hidden layers or one per hidden layer (length L-1).
+    output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
+        Output layer and its loss: binary cross-entropy, categorical cross-entropy or
+        squared error (``J = (1/(2 m k)) sum (y_hat - y)^2``).
+    init : {"he", "kaiming", "xavier", "glorot", "lecun", "random", "zeros"}, default "he"
+    init_scale : float, default 1.0
+        Multiplies the initialiser's variance; for "random" it is the standard deviation.
+    keep_prob : float or sequence of float, default 1.0
+        Inverted-dropout probability of keeping a hidden unit, in [2**-16, 1]; a scalar
+        for every hidden layer, or L-1 values (hidden layers) or L values (the last 1.0).
+    input_keep_prob : float, default 1.0
+        Keep probability of the input features.
+    l2, l1 : float or sequence of float, default 0.0
+        The course's lambda: cost ``+ lambda/(2m) sum_l ||W[l]||_F^2`` (and
+        ``lambda_1/(2m) ||W[l]||_1``), m the training set's size; one value or one per
+        layer (length L).
+    dtype : {"float32", "float64"}, default "float32"
+    backend : {"cython", "reference"}, default "cython"
+        The compiled engine, or its NumPy twin.
+    seed : int in [0, 2**63), default 0
+        Seeds the initial weights, the dropout masks and the minibatch order.
+    n_threads : int or None, default None
+        Cap on the BLAS threads while this model computes; None leaves BLAS as
+        configured (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS). Results are the same for
+        any thread count.
+    """
+
+    def __init__(self, layer_sizes: Sequence[int],
+                 activation: Union[ActivationName, Sequence[ActivationName]] = "relu",
+                 output: OutputName = "sigmoid", init: InitName = "he", init_scale: float = 1.0,
+                 keep_prob: Union[float, Sequence[float]] = 1.0, input_keep_prob: float = 1.0,
+                 l2: Union[float, Sequence[float]] = 0.0, l1: Union[float, Sequence[float]] = 0.0,
+                 dtype: FloatDTypeLike = "float32", backend: BackendName = "cython",
+                 seed: int = 0, n_threads: Optional[int] = None) -> None:
+        network = build_network(layer_sizes, activation, output, keep_prob, input_keep_prob,
+                                dtype, seed)
+        L = network.n_layers
+        self._init = check_choice("init", init, initializers.INITIALIZERS)
+        self._init_scale = check_real("init_scale", init_scale, 0.0, low_open=True)
+        self._l2 = per_layer("l2", l2, L, lambda n, v: check_real(n, v, 0.0))
+        self._l1 = per_layer("l1", l1, L, lambda n, v: check_real(n, v, 0.0))
+        self._engine = make_engine(backend, network)
+        self._n_threads = check_n_threads(n_threads)
+        self._step = self._epoch = 0
+        self._optimizer: Optional[Optimizer] = None
+        self._standardizer: Any = None
+        self._guard = UseGuard()
+        weights, biases = initializers.initialize(network.layer_sizes, self._init,
+                                                  self._init_scale, network.seed,
+                                                  network.dtype)
+        self._engine.set_parameters([a for pair in zip(weights, biases) for a in pair])
+
+    # -- configuration (read-only: it sizes the engine's buffers) ---------------------
+
+    @property
+    def network(self) -> Network:
+        """The architecture the engine was built for."""
+        return self._engine.network
+
+    @property
+    def engine(self) -> Engine:
+        """The engine that computes for this model (see :mod:`fastnn.engine`)."""
+        return self._engine
+
+    layer_sizes = property(lambda self: self.network.layer_sizes,
+                           doc="(n_x, n_1, ..., n_L).")
+    n_layers = property(lambda self: self.network.n_layers, doc="L, the layers of weights.")
+    activation = property(lambda self: self.network.activations[:-1],
+                          doc="The hidden layers' activations (length L-1).")
+    output = property(lambda self: self.network.output, doc="The output layer.")
+    keep_prob = property(lambda self: self.network.keep_probs,
+                         doc="Keep probabilities per layer (length L, the last 1.0).")
+    input_keep_prob = property(lambda self: self.network.input_keep_prob,
+                               doc="The inputs' keep probability.")
+    dtype = property(lambda self: self.network.dtype, doc="float32 or float64.")
+    seed = property(lambda self: self.network.seed, doc="The model's seed.")
+    backend = property(lambda self: self._engine.name, doc='"cython" or "reference".')
+    init = property(lambda self: self._init, doc="The initializer the weights came from.")
+    init_scale = property(lambda self: self._init_scale, doc="Its scale factor.")
+    l2 = property(lambda self: self._l2, doc="lambda per layer (length L).")
+    l1 = property(lambda self: self._l1, doc="lambda_1 per layer (length L).")
+
+    @property
+    def n_threads(self) -> Optional[int]:
+        """Cap on BLAS threads while this model computes (None: as configured)."""
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value: Optional[int]) -> None:
+        self._n_threads = check_n_threads(value)
+
+    # -- training state ---------------------------------------------------------------
+
+    @property
+    def step_(self) -> int:
+        """Training steps taken: the dropout masks' counter."""
+        return self._step
+
+    @step_.setter
+    def step_(self, value: int) -> None:
+        self._step = check_counter("step_", value)
+
+    @property
+    def epoch_(self) -> int:
+        """Epochs trained: where a resumed fit continues."""
+        return self._epoch
+
+    @epoch_.setter
+    def epoch_(self, value: int) -> None:
+        self._epoch = check_counter("epoch_", value)
+
+    @property
+    def optimizer_(self) -> Optional[Optimizer]:
+        """The optimizer the model trains with (its state is the model's)."""
+        return self._optimizer
+
+    @optimizer_.setter
+    def optimizer_(self, optimizer: Optional[Optimizer]) -> None:
+        """Hand the model another optimizer: its state starts afresh (None: no optimizer
+        and no state)."""
+        if optimizer is None:
+            self._engine.restore_optimizer_state(None)
+        elif not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer_ must be a fastnn optimizer (SGD, Momentum, Adam), "
+                            f"got {optimizer!r}")
+        elif optimizer is not self._optimizer:
+            self._engine.reset_optimizer(optimizer)
+        self._optimizer = optimizer
+
+    def optimizer_state(self) -> Optional[tuple[int, dict[str, FloatArray]]]:
+        """(t, {"<slot><i>": array}) of the optimizer's state: the updates taken and
+        copies of its slots (i counts W1, b1, W2, ... from 0); None without optimizer."""
+        state = self._engine.optimizer_state
+        if self._optimizer is None or state is None:
+            return None
+        return state.t, state.named_copies()
+
+    def set_optimizer_state(self, optimizer: Optimizer, t: int,
+                            arrays: Mapping[str, ArrayLike]) -> None:
+        """Take `optimizer` with the state saved by :meth:`optimizer_state` (a resumed
+        fit continues it): t updates taken, and one array per slot and parameter, cast to
+        the model's dtype; everything is checked before anything changes."""
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a fastnn optimizer, got {optimizer!r}")
+        t = check_counter("t", t)
+        shapes = self.network.shapes
+        expected = {f"{slot}{i}": shape for slot in optimizer.slots
+                    for i, shape in enumerate(shapes)}
+        if set(arrays) != set(expected):
+            raise ValueError(f"optimizer state arrays must be exactly {sorted(expected)}, "
+                             f"got {sorted(arrays)}")
+        staged = {name: self._cast(f"optimizer state {name}", arrays[name], shape)
+                  for name, shape in expected.items()}
+        with self._guard.writing():
+            self._engine.load_optimizer_state(optimizer, t, staged)
+            self._optimizer = optimizer
+
+    @property
+    def standardizer(self) -> Any:
+        """The input standardizer (an object with ``transform``), or None."""
+        return self._standardizer
+
+    @standardizer.setter
+    def standardizer(self, standardizer: Any) -> None:
+        if standardizer is not None:
+            if not callable(getattr(standardizer, "transform", None)):
+                raise TypeError("standardizer must have a transform(X) method (e.g. a "
+                                f"fitted fastnn.Standardizer) or be None, got {standardizer!r}")
+            n_in = getattr(standardizer, "n_features_in_", self.layer_sizes[0])
+            if n_in != self.layer_sizes[0]:
+                raise ValueError(f"the standardizer was fitted on {n_in} features but the "
+                                 f"model takes {self.layer_sizes[0]}")
+        self._standardizer = standardizer
+
+    # -- parameters -------------------------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, FloatArray]:
+        """Copies of the parameters: {"W1": (n1, n0), "b1": (n1,), ..., "WL", "bL"}."""
+        return {name: array.copy() for name, array in zip(self._parameter_names(),
+                                                          self._engine.parameters.arrays)}
+
+    def set_params(self, params: Mapping[str, ArrayLike]) -> MLP:
+        """Copy `params` (a dict like :attr:`params`) into the model; shapes are checked.
+
+        All arrays are checked before any is copied, so a bad dict changes nothing.
+
+        Parameters
+        ----------
+        params : dict
+            ``{"W1": (n1, n0), "b1": (n1,), ..., "WL": (nL, nL-1), "bL": (nL,)}``, exactly
+            these keys; values are cast to the model's dtype and must be finite in it.
+
+        Returns
+        -------
+        self : MLP
+        """
+        if not isinstance(params, Mapping):
+            raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+        names = self._parameter_names()
+        missing, extra = set(names) - set(params), set(params) - set(names)
+        if missing or extra:
+            raise ValueError(f"params keys do not match the model: missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)}")
+        staged = [self._cast(f"params[{name!r}]", params[name], shape)
+                  for name, shape in zip(names, self.network.shapes)]
+        with self._guard.writing():
+            self._engine.set_parameters(staged)
+        return self
+
+    def _cast(self, name: str, value: ArrayLike, shape: tuple[int, ...]) -> FloatArray:
+        """`value` as a finite array of the model's dtype and `shape`."""
+        array = np.asarray(value)
+        if array.shape != shape:
+            raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) \
+                or np.issubdtype(array.dtype, np.complexfloating):
+            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+        with np.errstate(over="ignore"):
+            array = array.astype(self.dtype)
+        # Checked after the cast: 1e300 is finite in float64 but inf in float32.
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must be finite in {self.dtype.name}")
+        return array
+
+    def _parameter_names(self) -> list[str]:
+        return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in ("W", "b")]
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        return int(self._engine.parameters.flat.size)
+
+    # -- inputs -----------------------------------------------------------------------
+
+    def prepare(self, X: ArrayLike, y: Optional[ArrayLike] = None, *,
+                names: tuple[str, str] = ("X", "y"),
+                standardize: bool = True) -> tuple[FloatArray, Optional[NDArray[Any]]]:
+        """X and y checked and converted as the engine takes them: X a finite
+        C-contiguous (m, n_x) array of the model's dtype (standardized unless told not
+        to); y as the output layer's loss reads it (see
+        :func:`fastnn.blocks.losses.prepare_targets`), or None."""
+        X = check_matrix(names[0], X, self.layer_sizes[0], self.dtype)
+        if standardize:
+            X = self.standardize(X)
+        if y is None:
+            return X, None
+        return X, prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1], self.dtype,
+                                  names[1])
+
+    def standardize(self, X: FloatArray) -> FloatArray:
+        """X (checked) through the standardizer, if any; what it returns is checked like
+        user input."""
+        if self._standardizer is None:
+            return X
+        out = self._standardizer.transform(X)
+        if np.shape(out) != X.shape:
+            raise ValueError(f"standardizer.transform returned shape {np.shape(out)} for X of "
+                             f"shape {X.shape}")
+        return check_matrix("standardizer.transform(X)", out, self.layer_sizes[0], self.dtype)
+
+    # -- predictions (reads: any number of threads at once) ----------------------------
+
+    def forward(self, X: ArrayLike, train: bool = False) -> FloatArray:
+        """Output activations (m, n_L): probabilities for sigmoid/softmax, values for linear.
+
+        With ``train=True`` the dropout masks of the current training step (``step_``)
+        are applied (inverted dropout); otherwise dropout is off, as at prediction time.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+            Raw inputs (standardized by :attr:`standardizer` when it is set).
+        train : bool, default False
+
+        Returns
+        -------
+        A : ndarray (m, n_L) of the model's dtype
+        """
+        X, _ = self.prepare(X)
+        if train:
+            with self._guard.writing(), blas_threads(self._n_threads):
+                return self._engine.training_output(X, self._step)
+        with self._guard.reading(), blas_threads(self._n_threads):
+            return self._engine.predict(X)
+
+    def predict_proba(self, X: ArrayLike) -> FloatArray:
+        """Output probabilities (m, n_L), dropout off.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+
+        Returns
+        -------
+        proba : ndarray (m, n_L)
+            sigmoid: P(y=1) per output unit; softmax: one column per class.
+        """
+        X, _ = self.prepare(X)
+        with self._guard.reading(), blas_threads(self._n_threads):
+            return self._engine.predict(X)
+
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """Class labels (m,) (0/1 for sigmoid, argmax for softmax) or values for linear.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+
+        Returns
+        -------
+        y_hat : ndarray (m,) of int, or (m, n_L) for several sigmoid or linear outputs
+        """
+        return predict_from_proba(self.output, self.predict_proba(X))
+
+    def error(self, X: ArrayLike, y: ArrayLike) -> float:
+        """Error rate 1 - accuracy (mean squared error for a linear output), dropout off.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L), as the output layer expects
+
+        Returns
+        -------
+        float
+        """
+        X, y = self.prepare(X, y)
+        with self._guard.reading(), blas_threads(self._n_threads):
+            return self._engine.evaluate(X, y)[1]
+
+    def cost(self, X: ArrayLike, y: ArrayLike) -> float:
+        """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), dropout
+        off, m the examples given.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L), as the output layer expects
+
+        Returns
+        -------
+        float
+        """
+        X, y = self.prepare(X, y)
+        with self._guard.reading(), blas_threads(self._n_threads):
+            data_cost, _ = self._engine.evaluate(X, y)
+            cost = data_cost + self.penalty(X.shape[0])
+        if not math.isfinite(cost):
+            raise ValueError(f"the cost overflows ({cost}) for these inputs: X is too large "
+                             "for the model's outputs; normalize the inputs")
+        return cost
+
+    def penalty(self, m: int) -> float:
+        """The regularization term lambda/(2m) sum_l ||W[l]||_F^2 + lambda_1/(2m) ||W[l]||_1
+        of J for a training set of m examples."""
+        m = check_int("m", m, low=1)
+        return regularization.penalty(self._engine.parameters.weights, self._l2, self._l1, m)
+
+    # -- gradients and training (writes: one thread) -----------------------------------
+
+    def gradients(self, X: ArrayLike, y: ArrayLike) -> dict[str, FloatArray]:
+        """Gradients of :meth:`cost`: {"dW1": (n1, n0), "db1": (n1,), ...}, dropout off.
+
+        Includes the regularisation terms: dW += (lambda/m) W + (lambda_1/(2m)) sign(W).
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L)
+
+        Returns
+        -------
+        dict
+            ``{"dW1": (n1, n0), "db1": (n1,), ..., "dWL": (nL, nL-1), "dbL": (nL,)}``.
+        """
+        X, y = self.prepare(X, y)
+        m = X.shape[0]
+        with self._guard.writing(), blas_threads(self._n_threads):
+            result = self._engine.backprop(X, y)
+        grads: dict[str, FloatArray] = {}
+        weights = self._engine.parameters.weights
+        for l, (dW, db) in enumerate(zip(result.weight_grads, result.bias_grads), 1):
+            grads[f"dW{l}"] = dW + regularization.gradient(weights[l - 1], self._l2[l - 1],
+                                                           self._l1[l - 1], m).astype(dW.dtype)
+            grads[f"db{l}"] = db
+        return grads
+
+    def backprop(self, X: ArrayLike, y: ArrayLike) -> Any:
+        """One forward and backward pass with dropout off, for diagnostics: the data cost,
+        every layer's output A[l] and dZ[l] (m, n[l]) and the data term of its gradients
+        (a :class:`fastnn.engine.base.Backprop`)."""
+        X, y = self.prepare(X, y)
+        with self._guard.writing(), blas_threads(self._n_threads):
+            return self._engine.backprop(X, y)
+
+    def train_step(self, X: ArrayLike, y: ArrayLike, optimizer: Optimizer,
+                   n_train: Optional[int] = None) -> float:
+        """One gradient step on the batch (X, y) with dropout on; returns its data cost.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L)
+        optimizer : SGD, Momentum or Adam
+            The model keeps this optimizer's state; another optimizer than its
+            ``optimizer_`` starts from fresh state.
+        n_train : int, optional
+            The training set's size, the m of the penalty's slopes lambda/m (default:
+            this batch's size, as if it were the whole training set).
+
+        Returns
+        -------
+        float
+            The data cost J of the batch before the update (dropout on, no
+            regularization term).
+
+        Raises
+        ------
+        TrainingDiverged
+            If the cost or the updated weights are not finite; the model keeps its
+            weights, ``step_`` and optimizer state from before the step.
+        """
+        X, y = self.prepare(X, y)
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a fastnn optimizer (SGD, Momentum, Adam), "
+                            f"got {optimizer!r}")
+        m = X.shape[0] if n_train is None else check_int("n_train", n_train, low=1)
+        with self._guard.writing(training=True), blas_threads(self._n_threads):
+            self.optimizer_ = optimizer
+            cost = self._engine.train_step(X, y, optimizer,
+                                           regularization.slopes(self._l2, self._l1, m),
+                                           self._step)
+            if not math.isfinite(cost):
+                raise TrainingDiverged(f"the training step diverged (cost {cost}); the model "
+                                       "keeps its weights from before it. Lower the learning "
+                                       "rate or normalize the inputs.")
+            self._step += 1
+        return cost
+
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 100,
+            optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
+            **kwargs: Any) -> History:
+        """Train the model; see :func:`fastnn.model.fitting.fit` for every option.
+
+        Parameters
+        ----------
+        X : array_like (m, n_x)
+        y : array_like (m,) or (m, n_L)
+        epochs : int, default 100
+        optimizer : Optimizer, optional
+        batch_size : int or None, default None (full batch)
+        **kwargs
+            ``dev``, ``early_stopping``, ``callbacks``, ``augment``, ``progress``,
+            ``eval_every``, ``train_metrics``: see :func:`fastnn.model.fitting.fit`.
+
+        Returns
+        -------
+        History
+        """
+        with self._guard.writing(training=True):
+            return fit(self, X, y, epochs=epochs, optimizer=optimizer, batch_size=batch_size,
+                       **kwargs)
+
+    # -- copies and files -------------------------------------------------------------
+
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
+        """Write the model to `path` (.npz + JSON metadata), atomically; see :func:`fastnn.load`."""
+        # The one lazy import of the package: saving sits above the model (files know
+        # models, models do not know files), and save is its front door.
+        from fastnn.workflow.io import save
+        save(self, path)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-friendly (enough to rebuild the architecture)."""
+        return {
+            "layer_sizes": list(self.layer_sizes), "activation": list(self.activation),
+            "output": self.output, "init": self.init, "init_scale": self.init_scale,
+            "keep_prob": list(self.keep_prob), "input_keep_prob": self.input_keep_prob,
+            "l2": list(self.l2), "l1": list(self.l1), "dtype": self.dtype.name,
+            "backend": self.backend, "seed": self.seed, "n_threads": self.n_threads,
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The engine holds compiled plans (raw pointers): the model pickles as its
+        # configuration, parameters and training state, and rebuilds an engine.
+        return {"config": self.get_config(), "params": self.params, "step": self._step,
+                "epoch": self._epoch, "optimizer": self._optimizer,
+                "optimizer_state": self.optimizer_state(), "standardizer": self._standardizer}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state["config"])  # type: ignore[misc]
+        self.set_params(state["params"])
+        self.step_, self.epoch_ = state["step"], state["epoch"]
+        if state["optimizer"] is not None and state["optimizer_state"] is not None:
+            self.set_optimizer_state(state["optimizer"], *state["optimizer_state"])
+        self.standardizer = state["standardizer"]
+
+    def copy(self) -> MLP:
+        """An independent copy: configuration, weights, training state, standardizer (the
+        same object) and optimizer (the same object, with a copy of its state)."""
+        clone = MLP.__new__(MLP)
+        clone.__setstate__(self.__getstate__())
+        return clone
+
+    def astype(self, dtype: FloatDTypeLike) -> MLP:
+        """A copy of the model in another dtype, of the same class: weights cast, counters
+        and standardizer kept, no optimizer; methods patched on this instance come along
+        (gradient checking's float64 copy checks them)."""
+        clone = type(self).__new__(type(self))
+        clone.__setstate__({**self.__getstate__(), "optimizer": None,
+                            "config": {**self.get_config(), "dtype": dtype}})
+        for name, value in vars(self).items():
+            if not name.startswith("_"):
+                setattr(clone, name, value)
+        return clone
+
+    def __repr__(self) -> str:
+        c = self.get_config()
+        return (f"MLP({c['layer_sizes']}, activation={c['activation']}, output={c['output']!r}, "
+                f"keep_prob={c['keep_prob']}, l2={c['l2']}, dtype={c['dtype']!r}, "
+                f"backend={c['backend']!r})")
