@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 import fastnn as fnn
 from fastnn.blocks.names import OutputName
+from fastnn.blocks.optim import Optimizer
 from fastnn.datafiles import DataFileError, load_data
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -231,7 +232,7 @@ def _split(X: NDArray[Any], y: NDArray[Any],
     return (parts[0], parts[1], parts[2]) if len(parts) == 3 else (parts[0], parts[1], None)
 
 
-def _optimizer(name: str, lr: Optional[float]) -> fnn.optim.Optimizer:
+def _optimizer(name: str, lr: Optional[float]) -> Optimizer:
     return OPTIMIZERS[name](lr=DEFAULT_LR[name] if lr is None else lr)
 
 

@@ -162,7 +162,7 @@ def test_resume_from_latest_equals_uninterrupted(tmp_path, backend, dtype):
     latest = Checkpoint.latest(tmp_path)
     assert latest.endswith("run-epoch000006.npz")
     model = fnn.load(latest)
-    assert model.epoch_ == 6 and model.optimizer_.t == model.step_ > 0
+    assert model.epoch_ == 6 and model.optimizer_state()[0] == model.step_ > 0
     history = model.fit(X, y, epochs=total - model.epoch_,
                         callbacks=Checkpoint(tmp_path / "run", every=3, keep_last=2), **FIT_KW)
     assert history["epoch"] == list(range(7, total + 1))
@@ -198,7 +198,7 @@ TRAIN_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import numpy as np
     import fastnn as fnn
-    from fastnn.checkpoint import Checkpoint
+    from fastnn.workflow.checkpoint import Checkpoint
     with np.load({data!r}) as d:
         X, y = d["X"], d["y"]
     model = fnn.MLP(**{model_kw!r})

@@ -519,9 +519,9 @@ def test_ops_update(data):
     n_state = {"sgd": 0, "momentum": 1, "adam": 2}[rule] + data.draw(st.sampled_from([0, 0, 0, 1]))
     state0 = [np.abs(data.draw(arrays((p,), [dt], values=MODERATE))) for _ in range(n_state)]
     hyper = {"sgd": dict(lr=0.1, l2=0.01, l1=0.0),
-             "momentum": dict(lr=0.1, beta=0.9, l2=0.0, l1=0.01),
-             "adam": dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, correction1=0.1,
-                          correction2=0.001, l2=0.0, l1=0.0)}[rule]
+             "momentum": dict(lr=0.1, beta1=0.9, l2=0.0, l1=0.01),
+             "adam": dict(lr=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8, t=1, l2=0.0,
+                          l1=0.0)}[rule]
 
     def run(be):
         param = param0.copy() if param0.flags.writeable else param0

@@ -179,22 +179,26 @@ def test_not_a_model(problem):
         gradcheck(object(), X, y)
 
 
+@pytest.mark.parametrize("backend", ["cython", "reference"])
 @pytest.mark.parametrize("output,activation", [
     ("sigmoid", "tanh"), ("sigmoid", "relu"), ("softmax", "relu"), ("softmax", "leaky_relu"),
     ("linear", "selu"), ("linear", "sigmoid")])
-def test_compiled_pass_matches_the_loop_component_by_component(problem, output, activation):
-    """The compiled pass follows perturbations as differences through a 4-layer network;
-    every component must equal the notes' loop (two full costs per component)."""
-    from fastnn.gradcheck import _batched_differences, _loop_differences, _select_components
+def test_compiled_pass_matches_the_loop_component_by_component(problem, output, activation,
+                                                               backend):
+    """The perturbation pass (compiled, and its NumPy twin) follows perturbations as
+    differences through a 4-layer network; every component must equal the notes' loop
+    (two full costs per component)."""
+    from fastnn.diagnostics.gradcheck import (_batched_differences, _loop_differences,
+                                              _select_components)
     X, y = problem
     n_out = {"sigmoid": 2, "softmax": 3, "linear": 2}[output]
     targets = {"sigmoid": np.column_stack([y, 1 - y]),
                "softmax": (X[:, 2] > 0).astype(int) + (X[:, 3] > 0),
                "linear": X[:, :2] * 0.5}[output]
     model = fnn.MLP([5, 7, 6, 4, n_out], activation=activation, output=output, l2=0.7, l1=0.2,
-                    dtype="float64", seed=2, init="he")
+                    dtype="float64", seed=2, init="he", backend=backend)
     selection = _select_components(model, None, 0)
-    Xc, yc = model._check_Xy(X, targets)
+    Xc, yc = model.prepare(X, targets)
     batched = _batched_differences(model, Xc, yc, selection, 1e-7)
     loop = _loop_differences(model, X, targets, selection, 1e-7)
     for name in loop:

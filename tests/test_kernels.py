@@ -415,9 +415,7 @@ def test_inverted_dropout_preserves_the_mean(backend, dtype, keep_prob):
     rng = np.random.default_rng(11)
     m, n = 400, 500
     A = (rng.random((m, n)) + 0.5).astype(dtype)
-    impl = ops.get_backend(backend)
-    out = np.empty_like(A)
-    impl.dropout(A, out, 31337, keep_prob)
+    out = ops.dropout(A, 31337, keep_prob, backend=backend)
     mask = ops.dropout_mask(31337, (m, n), keep_prob, backend=backend)
     # Each unit is 0 or A / keep_prob.
     assert_close(out, np.where(mask, A.astype(np.float64) / keep_prob, 0.0), dtype,
@@ -538,7 +536,7 @@ def test_output_activation(backend, dtype, kind, m, k, seed):
     if k > 1:
         Z[-1, -1] = -Z[0, 0]
     Zc = Z.copy()
-    ops.get_backend(backend).output_activation(kind, Zc)
+    Zc = ops.output_activation(kind, Zc, backend=backend)
     Z64 = Z.astype(np.float64)
     if kind == "sigmoid":
         expected = special.expit(Z64)
@@ -562,8 +560,8 @@ def test_output_activations_cython_equals_reference(dtype):
     for kind in ("sigmoid", "softmax"):
         Z = (rng.standard_normal((33, 7)) * 5).astype(dtype)
         a, b = Z.copy(), Z.copy()
-        ops.get_backend("cython").output_activation(kind, a)
-        ops.get_backend("reference").output_activation(kind, b)
+        a = ops.output_activation(kind, a, backend="cython")
+        b = ops.output_activation(kind, b, backend="reference")
         assert_close(a, b, dtype, 4 * np.abs(Z.astype(np.float64)) * np.abs(b), what=kind)
 
 
@@ -580,13 +578,14 @@ def update_oracle(rule, w, grad, state, hyper):
         new = w - hyper["lr"] * gr
         return new, np.abs(w) + hyper["lr"] * gscale, ()
     if rule == "momentum":
-        v = hyper["beta"] * state[0].astype(np.float64) + (1 - hyper["beta"]) * gr
-        vscale = hyper["beta"] * np.abs(state[0]) + gscale
+        v = hyper["beta1"] * state[0].astype(np.float64) + (1 - hyper["beta1"]) * gr
+        vscale = hyper["beta1"] * np.abs(state[0]) + gscale
         return w - hyper["lr"] * v, np.abs(w) + hyper["lr"] * vscale, ((v, vscale),)
     b1, b2 = hyper["beta1"], hyper["beta2"]
     m1 = b1 * state[0].astype(np.float64) + (1 - b1) * gr
     m2 = b2 * state[1].astype(np.float64) + (1 - b2) * gr**2
-    step = (m1 / hyper["correction1"]) / (np.sqrt(m2 / hyper["correction2"]) + hyper["eps"])
+    correction1, correction2 = 1 - b1 ** hyper["t"], 1 - b2 ** hyper["t"]
+    step = (m1 / correction1) / (np.sqrt(m2 / correction2) + hyper["epsilon"])
     m1scale = b1 * np.abs(state[0]) + gscale
     m2scale = b2 * state[1] + gscale**2
     # The step is a ratio of ~unit relative accuracy pieces: scale by its size, plus w.
@@ -604,11 +603,10 @@ def make_update_case(rule, seed, n, dtype, lr, l2, l1, beta, t):
         state = ()
     elif rule == "momentum":
         state = (rng.standard_normal(n).astype(dtype),)
-        hyper["beta"] = beta
+        hyper["beta1"] = beta
     else:
         state = (rng.standard_normal(n).astype(dtype), (rng.random(n) + 0.01).astype(dtype))
-        hyper.update(beta1=beta, beta2=0.999, eps=1e-8, correction1=1 - beta**t,
-                     correction2=1 - 0.999**t)
+        hyper.update(beta1=beta, beta2=0.999, epsilon=1e-8, t=t)
     return w, grad, state, hyper
 
 

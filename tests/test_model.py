@@ -464,16 +464,17 @@ def test_a_new_optimizer_gets_a_new_step_plan_and_fresh_state(football):
         m.train_step(X, y, fnn.Adam(lr=0.01))
     for name, value in twin.params.items():
         np.testing.assert_array_equal(model.params[name], value, err_msg=name)
-    # Replacing the state object (as loading one does) rebuilds the plan too: zeroed state
-    # at t = 1 must step exactly as a brand-new optimizer whose count is 1.
+    # Replacing the state (as loading one does) rebuilds the plan too: zeroed state at
+    # t = 1 must step exactly as another optimizer given the same state.
     opt, twin_opt = fnn.Adam(lr=0.01), fnn.Adam(lr=0.01)
     model.train_step(X, y, opt)
     twin.train_step(X, y, twin_opt)
-    opt.state = {slot: [np.zeros_like(a) for a in arrays] for slot, arrays in opt.state.items()}
+    zeros = {name: np.zeros_like(a) for name, a in model.optimizer_state()[1].items()}
+    model.set_optimizer_state(opt, 1, zeros)
     fresh = fnn.Adam(lr=0.01)
-    fresh.t = 1
+    twin.set_optimizer_state(fresh, 1, zeros)
     model.train_step(X, y, opt)
     twin.train_step(X, y, fresh)
     for name, value in twin.params.items():
         np.testing.assert_array_equal(model.params[name], value, err_msg=name)
-    assert opt.state["m1"][0].any()  # the plan wrote into the new state arrays
+    assert model.optimizer_state()[1]["m10"].any()  # the plan wrote into the new state arrays

@@ -272,7 +272,7 @@ def test_clone_and_pickle_keep_predictions(moons):
     clf = _clf(epochs=10, keep_prob=0.9).fit(X_tr, y_tr)
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X_te), clf.predict_proba(X_te))
-    assert again.model_.optimizer_.t == clf.model_.optimizer_.t
+    assert again.model_.optimizer_state()[0] == clf.model_.optimizer_state()[0] > 0
     fresh = clone(clf)
     assert not hasattr(fresh, "model_")
     np.testing.assert_array_equal(fresh.fit(X_tr, y_tr).predict_proba(X_te),

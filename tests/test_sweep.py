@@ -97,7 +97,7 @@ def test_fit_args_are_copied_for_each_model(data):
     result = sweep("keep_prob", [1.0, 0.7], *data, model_args=MODEL,
                    fit_args={"epochs": 300, "optimizer": optimizer, "early_stopping": stopper,
                              "eval_every": 20}, n_jobs=2, backend="threading")
-    assert optimizer.t == 0 and optimizer.state is None and stopper.best_epoch is None
+    assert optimizer.hyperparameters()["lr"] == 0.01 and stopper.best_epoch is None
     for row in result.rows:
         assert row["best_epoch"] is not None and row["epochs_run"] <= 300
 

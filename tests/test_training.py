@@ -88,8 +88,8 @@ def test_minibatch_steps_per_epoch(backend, m, batch_size):
 
 @pytest.mark.parametrize("keep_prob", [1.0, 0.7])
 def test_minibatch_epoch_equals_manual_train_steps(backend, dtype, keep_prob):
-    """fit's minibatch epoch = train_step on each batch of the documented order;
-    with L2 the regularization's m is then the batch size (train_step's own m)."""
+    """fit's minibatch epoch = train_step on each batch of the documented order, with the
+    regularization's m the training set's size (n_train)."""
     X, y = moons(50, seed=2)
     kw = dict(backend=backend, dtype=dtype, l2=0.7, keep_prob=keep_prob, seed=5)
     fitted = fnn.MLP([2, 8, 6, 1], **kw)
@@ -102,19 +102,20 @@ def test_minibatch_epoch_equals_manual_train_steps(backend, dtype, keep_prob):
         batches = minibatches(50, 16, order)
         assert [len(b) for b in batches] == [16, 16, 16, 2]
         for idx in batches:
-            manual.train_step(X[idx], y[idx], opt)
+            manual.train_step(X[idx], y[idx], opt, n_train=50)
     assert manual.step_ == fitted.step_ == 8
     assert_same_params(fitted.params, manual.params)
 
-    # control: the same epochs with m = all 50 examples in the decay would differ
-    other = fnn.MLP([2, 8, 6, 1], **dict(kw, l2=0.7 * 16 / 50))
+    # control: the same epochs with m = the batch's 16 examples in the decay would differ
+    other = fnn.MLP([2, 8, 6, 1], **dict(kw, l2=0.7 * 50 / 16))
     other.fit(X, y, epochs=2, batch_size=16, optimizer=fnn.SGD(lr=0.2))
     assert params_differ(other.params, fitted.params)
 
 
-def test_l2_minibatch_steps_use_batch_size_as_m(backend):
-    """fit's epoch of SGD minibatch steps = the closed form W -= lr (dW_data + lambda/m_b W)
-    with m_b the batch's own size (16, 16, 16 and the short 2), not the 50 examples."""
+def test_l2_minibatch_steps_use_the_training_sets_m(backend):
+    """fit's epoch of SGD minibatch steps = the closed form W -= lr (dW_data + lambda/m W)
+    with m the training set's 50 examples, not the batch's own size (16, 16, 16 and the
+    short 2): each step estimates the gradient of the J that History records."""
     X, y = moons(50, seed=2)
     lam, lr = 3.0, 0.5
     model = fnn.MLP([2, 7, 1], backend=backend, dtype=np.float64, l2=lam, seed=1)
@@ -122,7 +123,7 @@ def test_l2_minibatch_steps_use_batch_size_as_m(backend):
     wrong = fnn.MLP([2, 7, 1], backend=backend, dtype=np.float64, l2=lam, seed=1)
     model.fit(X, y, epochs=1, batch_size=16, optimizer=fnn.SGD(lr=lr))
     for idx in minibatches(50, 16, np.random.default_rng([model.seed, 1, 1])):
-        for net, m_reg in ((replay, len(idx)), (wrong, 50)):
+        for net, m_reg in ((replay, 50), (wrong, len(idx))):
             p = net.params
             g = net.gradients(X[idx], y[idx])  # data gradient + (lambda/len(idx)) W
             for l in (1, 2):
@@ -157,7 +158,8 @@ def test_history_one_value_per_epoch(backend):
     model = fnn.MLP([2, 6, 1], backend=backend, l2=0.1)
     history = model.fit(X, y, dev=(Xd, yd), epochs=6, batch_size=20, optimizer=fnn.SGD(lr=0.2))
     assert isinstance(history, fnn.History)
-    keys = {"epoch", "train_cost", "train_data_cost", "train_error", "dev_cost", "dev_error"}
+    keys = {"epoch", "train_cost", "train_data_cost", "train_error", "dev_cost", "dev_error",
+            "lr"}
     assert set(history) == keys
     for key in keys:
         assert len(history[key]) == 6, key
@@ -176,7 +178,7 @@ def test_history_one_value_per_epoch(backend):
 def test_history_without_dev_has_no_dev_keys(backend):
     X, y = moons(40)
     history = fnn.MLP([2, 4, 1], backend=backend).fit(X, y, epochs=2)
-    assert set(history) == {"epoch", "train_cost", "train_data_cost", "train_error"}
+    assert set(history) == {"epoch", "train_cost", "train_data_cost", "train_error", "lr"}
 
 
 def test_train_cost_minus_data_cost_is_l2_term(backend, dtype):
@@ -347,7 +349,7 @@ def test_divergence_leaves_optimizer_state_finite(backend):
     the Momentum velocities must not be left infinite/NaN."""
     model, exc, snaps, _, (X, y) = _run_diverging(backend, np.float64,
                                                   make_opt=lambda: fnn.Momentum(lr=1e5))
-    state = model.optimizer_.state_arrays() if model.optimizer_ is not None else {}
+    state = model.optimizer_state()[1] if model.optimizer_ is not None else {}
     bad = [k for k, v in state.items() if not np.isfinite(v).all()]
     assert not bad, f"optimizer state left non-finite after divergence: {bad}"
 
@@ -540,14 +542,6 @@ def test_early_stopping_min_delta_in_fit(backend, overfit_data):
     assert model.error(Xd, yd) == history["dev_error"][0]
 
 
-class _FakeModel:
-    def __init__(self):
-        self.params = {"W1": np.zeros(1)}
-
-    def set_params(self, params):
-        self.params = params
-
-
 @pytest.mark.parametrize("min_delta, best, stopped", [
     (0.0, 5, None),     # every drop counts
     (0.04, 4, None),    # 0.05 drops count, the 0.005 one does not (patience 2 not exhausted)
@@ -557,37 +551,45 @@ class _FakeModel:
 def test_early_stopping_min_delta_unit(min_delta, best, stopped):
     values = [1.0, 0.95, 0.90, 0.85, 0.845]
     es = fnn.EarlyStopping(monitor="train_error", patience=2, min_delta=min_delta)
-    history = fnn.History(has_dev=False)
-    model = _FakeModel()
-    es.on_train_begin(model, history)
     for epoch, v in enumerate(values, start=1):
-        history.record(epoch=epoch, train_cost=v, train_data_cost=v, train_error=v)
-        if es.on_epoch_end(model, epoch, history):
+        if es.update(epoch, v)[1]:
             break
-    es.on_train_end(model, history)
-    assert history.best_epoch == best
-    assert history.stopped_epoch == stopped
+    assert es.best_epoch == best
+    assert es.stopped_epoch == stopped
 
 
 def test_early_stopping_ties_keep_first_best():
     """A value equal to the best is no improvement: best_epoch stays at the first
-    occurrence, patience keeps counting, and the first best's weights are restored."""
+    occurrence and patience keeps counting."""
     es = fnn.EarlyStopping(monitor="dev_error", patience=3, restore_best=True)
-    history = fnn.History(has_dev=True)
-    model = _FakeModel()
-    es.on_train_begin(model, history)
     stopped_at = None
     for epoch, v in enumerate([0.5, 0.3, 0.3, 0.3, 0.3, 0.2], start=1):
-        model.params = {"W1": np.full(1, float(epoch))}
-        history.record(epoch=epoch, train_cost=0.0, train_data_cost=0.0, train_error=0.0,
-                       dev_cost=v, dev_error=v)
-        if es.on_epoch_end(model, epoch, history):
+        improved, stop = es.update(epoch, v)
+        assert improved == (epoch in (1, 2))
+        if stop:
             stopped_at = epoch
             break
-    es.on_train_end(model, history)
     assert stopped_at == 5
-    assert history.best_epoch == 2 and history.stopped_epoch == 5
-    assert model.params["W1"][0] == 2.0
+    assert es.best_epoch == 2 and es.stopped_epoch == 5
+
+
+def test_both_engines_stop_as_the_rule_says(backend, overfit_data):
+    """The runner's native stopping (and the reference's) is EarlyStopping.update replayed
+    over the History it recorded; the restored weights are the best epoch's."""
+    X, y, Xd, yd = overfit_data
+    for monitor, min_delta in (("dev_error", 0.0), ("dev_cost", 1e-3), ("train_cost", 0.0)):
+        es = fnn.EarlyStopping(monitor=monitor, patience=4, min_delta=min_delta)
+        snaps = {}
+        model = _overfit_model(backend)
+        history = model.fit(X, y, dev=(Xd, yd), epochs=200, optimizer=fnn.Adam(lr=0.02),
+                            early_stopping=es, callbacks=snapshot_callback(snaps))
+        replay = fnn.EarlyStopping(monitor=monitor, patience=4, min_delta=min_delta)
+        for epoch, value in zip(history["epoch"], history[monitor]):
+            if replay.update(epoch, value)[1]:
+                break
+        assert (es.best_epoch, es.stopped_epoch) == (replay.best_epoch, replay.stopped_epoch)
+        assert history.best_epoch == es.best_epoch
+        assert_same_params(model.params, snaps[es.best_epoch])
 
 
 def test_early_stopping_object_is_reusable(backend, overfit_data):
@@ -730,14 +732,12 @@ def test_running_train_metrics_average_what_the_steps_saw(batch_size):
     # Replay the same steps by hand: same seed, same minibatch order, same dropout masks.
     replay = fnn.MLP([3, 8, 1], **args)
     opt = fnn.SGD(0.1)
-    from fastnn.data import minibatches
     for epoch in range(1, 4):
         order = np.random.default_rng([2, 1, epoch])
         batches = minibatches(64, batch_size, order) if batch_size else [np.arange(64)]
-        costs = [replay.train_step(X[i], y[i], opt) * len(i) for i in batches]
+        costs = [replay.train_step(X[i], y[i], opt, n_train=64) * len(i) for i in batches]
         assert history["train_data_cost"][epoch - 1] == pytest.approx(sum(costs) / 64)
-    m = batch_size or 64
-    reg = 0.3 / (2 * m) * sum(float((W ** 2).sum()) for k, W in model.params.items()
+    reg = 0.3 / (2 * 64) * sum(float((W ** 2).sum()) for k, W in model.params.items()
                                if k.startswith("W"))
     assert history["train_cost"][-1] - history["train_data_cost"][-1] == pytest.approx(reg)
     assert all(0.0 <= e <= 1.0 for e in history["train_error"])
@@ -810,13 +810,9 @@ def test_fit_history_equals_the_models_own_cost_and_error(dtype, sizes, output):
     rtol = 1e-5 if dtype == "float32" else 1e-12
     assert history["train_cost"][-1] == pytest.approx(model.cost(X, y), rel=rtol)
     assert history["train_error"][-1] == pytest.approx(model.error(X, y), rel=rtol)
-    reg = model._regularization_cost(70)
+    reg = model.penalty(70)
     assert history["dev_cost"][-1] == pytest.approx(model.cost(X_dev, y_dev) - reg, rel=rtol)
     assert history["dev_error"][-1] == pytest.approx(model.error(X_dev, y_dev), rel=rtol)
-    assert model._eval_plans == {}  # the evaluation buffers go with the fit
-    if output != "linear":  # and both layouts were exercised
-        model._evaluate(*model._check_Xy(X, y))
-        assert model._eval_plans[300].columns == (max(sizes) <= 24)
 
 
 def test_compiled_evaluation_counts_softmax_ties_as_argmax_does():
@@ -825,8 +821,9 @@ def test_compiled_evaluation_counts_softmax_ties_as_argmax_does():
     model.set_params({"W1": np.zeros((3, 2)), "b1": np.zeros(3)})  # every class 1/3
     X = np.ones((4, 2))
     y = np.array([0, 1, 2, 0])
-    assert model._evaluate(*model._check_Xy(X, y))[1] == 0.5  # class 0 predicted for all
-    assert model._evaluate(*model._check_Xy(X, y))[1] == model.error(X, y)
+    history = model.fit(X, y, epochs=1, optimizer=fnn.SGD(lr=1e-300))  # weights unchanged
+    assert history["train_error"][-1] == 0.5  # class 0 predicted for all
+    assert model.error(X, y) == 0.5
 
 
 @pytest.mark.parametrize("backend", ["cython", "reference"])
@@ -839,7 +836,9 @@ def test_fit_stops_on_non_finite_weights_even_while_the_cost_stays_finite(backen
     class Poison(fnn.Callback):
         def on_epoch_end(self, model, epoch, history):
             if epoch == 2:
-                model._weights[0][0, :] = np.nan
+                params = model.params
+                params["W1"][0, :] = np.nan
+                model.engine.set_parameters(list(params.values()))
             return False
 
     model = fnn.MLP([2, 8, 1], seed=0, backend=backend)

@@ -404,7 +404,7 @@ def test_ops_loss_bad_input(backend, kind, Z, y, exc, match):
 
 
 SGD_HYPER = {"lr": 0.1, "l2": 0.0, "l1": 0.0}
-MOMENTUM_HYPER = {"lr": 0.1, "beta": 0.9, "l2": 0.0, "l1": 0.0}
+MOMENTUM_HYPER = {"lr": 0.1, "beta1": 0.9, "l2": 0.0, "l1": 0.0}
 
 
 @pytest.mark.parametrize("param,grad,exc,match", [

@@ -172,21 +172,29 @@ cdef double plan_evaluate(Plan* p, const floating* X, void* y,
     plan_forward(p, X, 0, False)
     if p.columns:
         output_to_rows(last, <floating*>p.scratch, p.m)
-    if p.loss == BINARY_CROSS_ENTROPY:
-        if y != NULL:
+    if y != NULL:
+        if p.loss == BINARY_CROSS_ENTROPY:
             cost = sigmoid_cross_entropy_ptr(out, <floating*>y, <floating*>NULL, p.m, k)
-        sigmoid_ptr(out, p.m * k)
-        if y != NULL:
-            wrong[0] = sigmoid_errors_ptr(out, <floating*>y, p.m * k)
-    elif p.loss == CATEGORICAL_CROSS_ENTROPY:
-        if y != NULL:
+        elif p.loss == CATEGORICAL_CROSS_ENTROPY:
             cost = softmax_cross_entropy_ptr(out, <Py_ssize_t*>y, <floating*>NULL, p.m, k)
-        softmax_rows_ptr(out, p.m, k)
-        if y != NULL:
-            wrong[0] = softmax_errors_ptr(out, <Py_ssize_t*>y, p.m, k)
-    elif y != NULL:
-        cost = squared_error_ptr(out, <floating*>y, <floating*>NULL, p.m, k)
+        else:
+            cost = squared_error_ptr(out, <floating*>y, <floating*>NULL, p.m, k)
+    output_activation(p.loss, out, p.m, k)
+    if y != NULL and p.loss == BINARY_CROSS_ENTROPY:
+        wrong[0] = sigmoid_errors_ptr(out, <floating*>y, p.m * k)
+    elif y != NULL and p.loss == CATEGORICAL_CROSS_ENTROPY:
+        wrong[0] = softmax_errors_ptr(out, <Py_ssize_t*>y, p.m, k)
     return cost
+
+
+cdef void output_activation(int loss, floating* Z, Py_ssize_t m,
+                            Py_ssize_t k) noexcept nogil:
+    """Z (m, k) in rows := the output layer's activation of the logits (sigmoid, softmax
+    or, for a linear output, nothing)."""
+    if loss == BINARY_CROSS_ENTROPY:
+        sigmoid_ptr(Z, m * k)
+    elif loss == CATEGORICAL_CROSS_ENTROPY:
+        softmax_rows_ptr(Z, m, k)
 
 
 cdef void plan_load(Plan* p, const floating* X, void* y) noexcept nogil:
@@ -557,10 +565,12 @@ cdef class TrainPlan(LayerPlan):
                 cost = plan_backprop(&self.p, <float*>NULL)
         return cost
 
-    def training_logits(self, cnp.ndarray X, uint64_t step):
-        """The logits (m, n_L), in rows (a new array), of X under the dropout masks of
-        training `step` (a forward pass as that step's; nothing updated)."""
+    def training_output(self, cnp.ndarray X, uint64_t step):
+        """The output activations (m, n_L), in rows (a new array), of X under the dropout
+        masks of training `step` (that step's forward pass; nothing is updated)."""
         cdef void* x
+        cdef cnp.ndarray out
+        cdef Py_ssize_t k = self.p.layers[self.p.n_layers - 1].n
         self.check_batch(X, None)
         x = data_of(X)
         with nogil:
@@ -571,7 +581,13 @@ cdef class TrainPlan(LayerPlan):
                 plan_load(&self.p, <float*>x, NULL)
                 plan_training_forward(&self.p, <float*>NULL, step, True)
         logits = self.outputs[self.p.n_layers - 1]
-        return np.ascontiguousarray(logits.T) if self.p.columns else logits.copy()
+        out = np.ascontiguousarray(logits.T) if self.p.columns else logits.copy()
+        with nogil:
+            if self.p.is_double:
+                output_activation(self.p.loss, <double*>cnp.PyArray_DATA(out), self.p.m, k)
+            else:
+                output_activation(self.p.loss, <float*>cnp.PyArray_DATA(out), self.p.m, k)
+        return out
 
     def parameters_finite(self):
         """True when every weight and bias is finite."""

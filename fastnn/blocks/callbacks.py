@@ -100,7 +100,8 @@ class EarlyStopping:
         epoch, the notes' "stop at the minimum dev set error point".
 
     After fit, ``best_epoch``, ``best_value`` and ``stopped_epoch`` (None if it never
-    triggered) are set here and on the History.
+    triggered) are set here and on the History.  :meth:`update` is the rule itself; the
+    compiled engine's runner applies the same rule natively (``EpochRunner.end_epoch``).
     """
 
     best_value: float
@@ -113,7 +114,25 @@ class EarlyStopping:
         self.patience = check_int("patience", patience, low=0, high=2**31)
         self.min_delta = check_real("min_delta", min_delta, 0.0)
         self.restore_best = bool(restore_best)
+        self.start()
+
+    def start(self) -> None:
+        """Forget the last fit's figures."""
         self.best_value, self.best_epoch, self.stopped_epoch = np.inf, None, None
+        self._wait = 0
+
+    def update(self, epoch: int, value: float) -> tuple[bool, bool]:
+        """Take the monitored `value` of evaluated `epoch`: (improved, stop).  An
+        improvement must beat the best so far by more than min_delta (a tie is none);
+        `patience` evaluations in a row without one stop training."""
+        if value < self.best_value - self.min_delta:
+            self.best_value, self.best_epoch, self._wait = value, epoch, 0
+            return True, False
+        self._wait += 1
+        if self._wait >= self.patience:
+            self.stopped_epoch = epoch
+            return False, True
+        return False, False
 
     @property
     def column(self) -> int:

@@ -150,7 +150,6 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
     analytic = checked.gradients(X, y)
     if method == "batched":
         X_checked, y_checked = checked.prepare(X, y)
-        assert y_checked is not None
         approx = _batched_differences(checked, X_checked, y_checked, selection, epsilon)
     else:
         approx = _loop_differences(checked, X, y, selection, epsilon)

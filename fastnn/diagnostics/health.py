@@ -109,7 +109,7 @@ def gradient_health(model: MLP, X: ArrayLike, y: ArrayLike, *, low: float = 0.5,
     """
     low = check_real("low", low, 0.0, 1.0, low_open=True)
     high = check_real("high", high, 1.0)
-    X_checked, _ = model.prepare(X)
+    X_checked = model.prepare_inputs(X)
     passes = model.backprop(X, y)
     with np.errstate(all="ignore"):
         acts = [_moments(A) for A in [X_checked] + passes.activations]

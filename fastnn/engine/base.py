@@ -83,15 +83,32 @@ class Runner(Protocol):
     """One fit's runs of epochs (fastnn._kernels._plans.EpochRunner and its twin,
     fastnn.engine.reference.ReferenceRunner): see EpochRunner for each member."""
 
-    epoch: int
-    step: int
-    t: int
-    good_epoch: int
-    best_epoch: int
-    best_value: float
-    stopped_epoch: int
-    diverged_epoch: int
-    diverged_cost: float
+    @property
+    def epoch(self) -> int: ...
+
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def t(self) -> int: ...
+
+    @property
+    def good_epoch(self) -> int: ...
+
+    @property
+    def best_epoch(self) -> int: ...
+
+    @property
+    def best_value(self) -> float: ...
+
+    @property
+    def stopped_epoch(self) -> int: ...
+
+    @property
+    def diverged_epoch(self) -> int: ...
+
+    @property
+    def diverged_cost(self) -> float: ...
 
     def run(self, n_epochs: int, orders: Optional[NDArray[np.intp]],
             lrs: NDArray[np.float64], records: NDArray[np.float64]) -> tuple[int, int, int]: ...

@@ -26,21 +26,14 @@ from fastnn.blocks.optim import Optimizer
 from fastnn.blocks.types import FloatArray
 from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState, Runner
 
-try:
-    # Compiled extension modules: mypy sees them as Any (ignore_missing_imports in
-    # pyproject.toml).
-    import fastnn._kernels._codes as _codes
-    import fastnn._kernels._dense as _dense_baseline
-    import fastnn._kernels._gradcheck as _gradcheck
-    import fastnn._kernels._loss as _loss
-    import fastnn._kernels._optim as _optim
-    import fastnn._kernels._plans as _plans_baseline
-except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-    raise ImportError(
-        "fastnn's compiled kernels are not built or cannot be loaded "
-        f"({exc}). Install the package with `pip install .` (or `pip install -e .` "
-        "from a source checkout) so that the Cython extensions are compiled."
-    ) from exc
+# Compiled extension modules (fastnn._kernels says how to build them when they are
+# missing): mypy sees them as Any (ignore_missing_imports in pyproject.toml).
+import fastnn._kernels._codes as _codes
+import fastnn._kernels._dense as _dense_baseline
+import fastnn._kernels._gradcheck as _gradcheck
+import fastnn._kernels._loss as _loss
+import fastnn._kernels._optim as _optim
+import fastnn._kernels._plans as _plans_baseline
 
 #: Cached plans per engine: the batch and the short last one of a fit (training), or two
 #: set lengths per thread (evaluation).
@@ -65,7 +58,9 @@ class Kernels:
         if choice == "avx2" and not usable:
             raise ImportError("FASTNN_KERNELS=avx2, but the AVX2 + FMA kernels are "
                               + ("not built" if wide is None else "not supported by this CPU"))
-        self.dense, self.plans = wide if (usable and wide) else (_dense_baseline, _plans_baseline)
+        chosen = wide if (usable and wide) else (_dense_baseline, _plans_baseline)
+        self.dense: ModuleType = chosen[0]
+        self.plans: ModuleType = chosen[1]
         self.optim: ModuleType = _optim
         self.gradcheck: ModuleType = _gradcheck
         #: Which build runs: "avx2+fma" or "baseline".
@@ -173,9 +168,7 @@ class CompiledEngine(Engine):
         return plan.output().copy()
 
     def training_output(self, X: FloatArray, step: int) -> FloatArray:
-        out = self._train_plan(X.shape[0]).training_logits(X, step)
-        KERNELS.output_activation(self.network.output, out)
-        return out
+        return self._train_plan(X.shape[0]).training_output(X, step)
 
     def evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[float, float]:
         cost, wrong = self._eval_plan(X.shape[0]).run(X, y)

@@ -243,3 +243,18 @@ def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDAr
         KERNELS.optim.update(RULES[rule], param, grad, slots[0], slots[1], lr, beta1, beta2,
                              epsilon, t, l2, l1)
     return param
+
+
+def output_activation(kind: str, Z: ArrayLike, backend: BackendName = "cython") -> FloatArray:
+    """The output layer's activation of the logits Z (m, k): sigmoid, softmax (row by row)
+    or, for "linear", Z itself; a new array."""
+    check_choice("kind", kind, LOSSES)
+    Z = _float_array("Z", Z)
+    if Z.ndim != 2:
+        raise ValueError(f"Z must be 2-D (m, k), got shape {Z.shape}")
+    out = Z.copy()
+    if _backend(backend) == "reference":
+        twins.output_activation(kind, out)
+    else:
+        KERNELS.output_activation(kind, out)
+    return out

@@ -16,12 +16,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from fastnn.blocks.callbacks import MONITORS, EarlyStopping
 from fastnn.blocks.dropout import dropout_key
+from fastnn.blocks.history import COLUMNS
 from fastnn.blocks.names import RUN_STATUS
 from fastnn.blocks.optim import Optimizer
 from fastnn.blocks.types import FloatArray
 from fastnn.engine import twins
-from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState
+from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState, Runner
 
 COMPLETED, DIVERGED, STOPPED_EARLY = (int(RUN_STATUS.COMPLETED), int(RUN_STATUS.DIVERGED),
                                       int(RUN_STATUS.STOPPED_EARLY))
@@ -137,7 +139,7 @@ class ReferenceEngine(Engine):
         state.t += 1
         return cost
 
-    def runner(self, spec: FitSpec) -> ReferenceRunner:
+    def runner(self, spec: FitSpec) -> Runner:
         return ReferenceRunner(self, spec, self._state_for(spec.optimizer))
 
     def perturbation_slopes(self, Zs: Sequence[FloatArray], As: Sequence[FloatArray],
@@ -176,9 +178,10 @@ class ReferenceRunner:
         self.good_epoch, self.good_step, self.good_t = self.epoch, self.step, self.t
         self.last_good = engine.snapshot(state)
         self.best_params = engine.parameters.flat.copy()
-        self.best_value, self.best_epoch, self.stopped_epoch = math.inf, -1, -1
+        self.rule = (EarlyStopping(MONITORS[MONITORS.index(COLUMNS[spec.monitor])],
+                                   spec.patience, spec.min_delta)
+                     if spec.monitor >= 0 else None)
         self.diverged_epoch, self.diverged_cost = -1, math.nan
-        self.wait = 0
         self.lr = 0.0
         self._reset_running()
 
@@ -260,19 +263,25 @@ class ReferenceRunner:
             return 0, self.diverge(row[1])
         self.last_good = engine.snapshot(self.state)
         self.good_epoch, self.good_step, self.good_t = self.epoch, self.step, self.t
-        if spec.monitor < 0:
+        if self.rule is None:
             return 1, COMPLETED
-        value = row[spec.monitor]
-        if value < self.best_value - spec.min_delta:
-            self.best_value, self.best_epoch, self.wait = value, self.epoch, 0
-            if spec.restore_best:
-                self.best_params = engine.parameters.flat.copy()
-            return 1, COMPLETED
-        self.wait += 1
-        if self.wait >= spec.patience:
-            self.stopped_epoch = self.epoch
-            return 1, STOPPED_EARLY
-        return 1, COMPLETED
+        improved, stop = self.rule.update(self.epoch, float(row[spec.monitor]))
+        if improved and spec.restore_best:
+            self.best_params = engine.parameters.flat.copy()
+        return 1, STOPPED_EARLY if stop else COMPLETED
+
+    @property
+    def best_epoch(self) -> int:
+        return -1 if self.rule is None or self.rule.best_epoch is None else self.rule.best_epoch
+
+    @property
+    def best_value(self) -> float:
+        return math.inf if self.rule is None else self.rule.best_value
+
+    @property
+    def stopped_epoch(self) -> int:
+        return (-1 if self.rule is None or self.rule.stopped_epoch is None
+                else self.rule.stopped_epoch)
 
     def penalty_cost(self) -> float:
         """sum_l lambda_l/(2m) ||W_l||_F^2 + lambda1_l/(2m) ||W_l||_1, in float64."""

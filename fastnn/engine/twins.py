@@ -229,12 +229,13 @@ def loss_change(output: str, dZ: FloatArray, base: FloatArray,
                 y: Optional[NDArray[Any]]) -> float:
     """sum over examples of L(z + dz) - L(z), without subtracting two costs; base is
     softmax(z), sigmoid(z) or z - y (as gradient checking's compiled pass takes it)."""
+    if output == "linear":
+        return float(np.sum((2.0 * base + dZ) * dZ) / (2.0 * dZ.shape[1]))
+    assert y is not None
     if output == "softmax":
         rows = np.arange(len(dZ))
         return float(np.sum(np.log1p(np.sum(base * np.expm1(dZ), axis=1)) - dZ[rows, y]))
-    if output == "sigmoid":
-        return float(np.sum(np.log1p(base * np.expm1(dZ)) - y * dZ))
-    return float(np.sum((2.0 * base + dZ) * dZ) / (2.0 * dZ.shape[1]))
+    return float(np.sum(np.log1p(base * np.expm1(dZ)) - y * dZ))
 
 
 def perturbation_slopes(weights: Sequence[FloatArray], Zs: Sequence[FloatArray],

@@ -102,7 +102,6 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     as before the call, so a fit resumed from it reproduces an uninterrupted one.
     """
     X_raw, y_checked = model.prepare(X, y, standardize=False)
-    assert y_checked is not None
     X_train = model.standardize(X_raw)
     epochs = check_int("epochs", epochs, low=0, high=COUNTER_LIMIT - model.epoch_)
     eval_every = check_int("eval_every", eval_every, low=1, high=COUNTER_LIMIT)
@@ -138,11 +137,16 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         final_epoch=model.epoch_ + epochs, epoch=model.epoch_, step=model.step_,
         monitor=rule.column if rule else -1, min_delta=rule.min_delta if rule else 0.0,
         patience=rule.patience if rule else 0, restore_best=bool(rule and rule.restore_best))
-    loop = _Epochs(model, spec, X_raw, augment, history, hooks)
-    for cb in hooks:
-        cb.on_train_begin(model, history)
-    bar = _progress_bar(epochs, progress)
+    bar = None
     try:
+        loop = _Epochs(model, spec, X_raw, augment, history, hooks)
+    except BaseException:
+        _restore_optimizer(model, previous)
+        raise
+    try:
+        for cb in hooks:
+            cb.on_train_begin(model, history)
+        bar = _progress_bar(epochs, progress)
         with blas_threads(model.n_threads):
             loop.run(epochs, bar)
     except BaseException:
@@ -169,7 +173,8 @@ class _Epochs:
 
     def __init__(self, model: MLP, spec: FitSpec, X_raw: FloatArray,
                  augment: Optional[AugmentFn], history: History, hooks: list[Any]) -> None:
-        self.model, self.spec, self.X_raw, self.augment = model, spec, X_raw, augment
+        self.model, self.spec, self.X_raw = model, spec, X_raw
+        self.augment = augment
         self.history, self.hooks = history, hooks
         self.runner: Runner = model.engine.runner(spec)
         self.m = spec.X.shape[0]
@@ -240,6 +245,8 @@ class _Epochs:
                        records: NDArray[np.float64]) -> tuple[int, int, int]:
         """Epochs whose batches go through `augment`: the steps from Python, each epoch
         ended by the runner."""
+        assert self.augment is not None
+        augment = self.augment
         rows = 0
         model, y = self.model, self.spec.y
         for e, epoch in enumerate(range(first, first + len(lrs))):
@@ -248,7 +255,7 @@ class _Epochs:
             for start in range(0, self.m, self.spec.batch_size):
                 index = order[start:start + self.spec.batch_size]
                 batch = self.X_raw[index]
-                status = self.runner.step_batch(_augmented(self.augment, batch, rng, model),
+                status = self.runner.step_batch(_augmented(augment, batch, rng, model),
                                                 y[index], float(lrs[e]))
                 if status != RUN_STATUS.COMPLETED:
                     return e + 1, rows, status
@@ -281,9 +288,14 @@ class _Epochs:
         self.runner.rollback()
         self._sync()
         if self.runner.good_epoch == self.spec.epoch:
-            optimizer, state = previous
-            self.model.engine.restore_optimizer_state(state)
-            self.model.optimizer_ = optimizer
+            _restore_optimizer(self.model, previous)
+
+
+def _restore_optimizer(model: MLP, previous: tuple[Optional[Optimizer], Any]) -> None:
+    """The model's optimizer and its state as they were before this fit."""
+    optimizer, state = previous
+    model.optimizer_ = optimizer  # (a fresh state for it, replaced by its own next)
+    model.engine.restore_optimizer_state(state)
 
 
 def _augmented(augment: AugmentFn, batch: FloatArray, rng: np.random.Generator,
@@ -310,9 +322,7 @@ def _check_dev(model: MLP, dev: Optional[Sequence[ArrayLike]]
         return None
     if not isinstance(dev, (tuple, list)) or len(dev) != 2:
         raise TypeError("dev must be a pair (X_dev, y_dev)")
-    X_dev, y_dev = model.prepare(dev[0], dev[1], names=("dev[0] (X_dev)", "dev[1] (y_dev)"))
-    assert y_dev is not None
-    return X_dev, y_dev
+    return model.prepare(dev[0], dev[1], names=("dev[0] (X_dev)", "dev[1] (y_dev)"))
 
 
 def _progress_bar(epochs: int, progress: bool) -> Any:

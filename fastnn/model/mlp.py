@@ -286,18 +286,18 @@ class MLP:
 
     # -- inputs -----------------------------------------------------------------------
 
-    def prepare(self, X: ArrayLike, y: Optional[ArrayLike] = None, *,
-                names: tuple[str, str] = ("X", "y"),
-                standardize: bool = True) -> tuple[FloatArray, Optional[NDArray[Any]]]:
-        """X and y checked and converted as the engine takes them: X a finite
-        C-contiguous (m, n_x) array of the model's dtype (standardized unless told not
-        to); y as the output layer's loss reads it (see
-        :func:`fastnn.blocks.losses.prepare_targets`), or None."""
-        X = check_matrix(names[0], X, self.layer_sizes[0], self.dtype)
-        if standardize:
-            X = self.standardize(X)
-        if y is None:
-            return X, None
+    def prepare_inputs(self, X: ArrayLike, name: str = "X",
+                       standardize: bool = True) -> FloatArray:
+        """X checked and converted as the engine takes it: a finite C-contiguous
+        (m, n_x) array of the model's dtype, standardized unless told not to."""
+        X = check_matrix(name, X, self.layer_sizes[0], self.dtype)
+        return self.standardize(X) if standardize else X
+
+    def prepare(self, X: ArrayLike, y: ArrayLike, *, names: tuple[str, str] = ("X", "y"),
+                standardize: bool = True) -> tuple[FloatArray, NDArray[Any]]:
+        """X as :meth:`prepare_inputs` gives it, and y as the output layer's loss reads it
+        (see :func:`fastnn.blocks.losses.prepare_targets`)."""
+        X = self.prepare_inputs(X, names[0], standardize)
         return X, prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1], self.dtype,
                                   names[1])
 
@@ -330,7 +330,7 @@ class MLP:
         -------
         A : ndarray (m, n_L) of the model's dtype
         """
-        X, _ = self.prepare(X)
+        X = self.prepare_inputs(X)
         if train:
             with self._guard.writing(), blas_threads(self._n_threads):
                 return self._engine.training_output(X, self._step)
@@ -349,7 +349,7 @@ class MLP:
         proba : ndarray (m, n_L)
             sigmoid: P(y=1) per output unit; softmax: one column per class.
         """
-        X, _ = self.prepare(X)
+        X = self.prepare_inputs(X)
         with self._guard.reading(), blas_threads(self._n_threads):
             return self._engine.predict(X)
 
@@ -378,9 +378,9 @@ class MLP:
         -------
         float
         """
-        X, y = self.prepare(X, y)
+        X, targets = self.prepare(X, y)
         with self._guard.reading(), blas_threads(self._n_threads):
-            return self._engine.evaluate(X, y)[1]
+            return self._engine.evaluate(X, targets)[1]
 
     def cost(self, X: ArrayLike, y: ArrayLike) -> float:
         """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), dropout
@@ -395,9 +395,9 @@ class MLP:
         -------
         float
         """
-        X, y = self.prepare(X, y)
+        X, targets = self.prepare(X, y)
         with self._guard.reading(), blas_threads(self._n_threads):
-            data_cost, _ = self._engine.evaluate(X, y)
+            data_cost, _ = self._engine.evaluate(X, targets)
             cost = data_cost + self.penalty(X.shape[0])
         if not math.isfinite(cost):
             raise ValueError(f"the cost overflows ({cost}) for these inputs: X is too large "
@@ -427,10 +427,10 @@ class MLP:
         dict
             ``{"dW1": (n1, n0), "db1": (n1,), ..., "dWL": (nL, nL-1), "dbL": (nL,)}``.
         """
-        X, y = self.prepare(X, y)
+        X, targets = self.prepare(X, y)
         m = X.shape[0]
         with self._guard.writing(), blas_threads(self._n_threads):
-            result = self._engine.backprop(X, y)
+            result = self._engine.backprop(X, targets)
         grads: dict[str, FloatArray] = {}
         weights = self._engine.parameters.weights
         for l, (dW, db) in enumerate(zip(result.weight_grads, result.bias_grads), 1):
@@ -443,9 +443,9 @@ class MLP:
         """One forward and backward pass with dropout off, for diagnostics: the data cost,
         every layer's output A[l] and dZ[l] (m, n[l]) and the data term of its gradients
         (a :class:`fastnn.engine.base.Backprop`)."""
-        X, y = self.prepare(X, y)
+        X, targets = self.prepare(X, y)
         with self._guard.writing(), blas_threads(self._n_threads):
-            return self._engine.backprop(X, y)
+            return self._engine.backprop(X, targets)
 
     def train_step(self, X: ArrayLike, y: ArrayLike, optimizer: Optimizer,
                    n_train: Optional[int] = None) -> float:
@@ -474,14 +474,14 @@ class MLP:
             If the cost or the updated weights are not finite; the model keeps its
             weights, ``step_`` and optimizer state from before the step.
         """
-        X, y = self.prepare(X, y)
+        X, targets = self.prepare(X, y)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a fastnn optimizer (SGD, Momentum, Adam), "
                             f"got {optimizer!r}")
         m = X.shape[0] if n_train is None else check_int("n_train", n_train, low=1)
         with self._guard.writing(training=True), blas_threads(self._n_threads):
             self.optimizer_ = optimizer
-            cost = self._engine.train_step(X, y, optimizer,
+            cost = self._engine.train_step(X, targets, optimizer,
                                            regularization.slopes(self._l2, self._l1, m),
                                            self._step)
             if not math.isfinite(cost):
