@@ -807,3 +807,246 @@ def test_regression_load_infinite_counter(field, model_bytes, tmp_path):
     np.savez(tmp_path / "t.npz", **arrays_)
     with pytest.raises(fnn.ModelFileError):
         fnn.load(tmp_path / "t.npz")
+
+
+# --------------------------------------------------------------------------- Python-visible state
+# Regressions of the reliability round 2 (commit 7677fd3): Python-visible objects and values
+# reached native memory.  Each crashed the process, or silently misbehaved, there.
+
+def _moons(m=50, seed=0):
+    from fastnn.datasets import make_moons
+    return make_moons(m=m, noise=0.2, seed=seed)
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_regression_one_adam_for_a_float32_then_a_float64_model(backend):
+    """7677fd3 aborted ("double free or corruption"): the optimizer's float32 state was
+    reused for the float64 model.  Now each model trains from its own fresh state, as with
+    an optimizer of its own."""
+    X, y = _moons()
+    shared = fnn.Adam(lr=0.01)
+    for dtype in ("float32", "float64"):
+        model = fnn.MLP([2, 8, 1], dtype=dtype, backend=backend, seed=1)
+        model.fit(X, y, epochs=5, optimizer=shared)
+        alone = fnn.MLP([2, 8, 1], dtype=dtype, backend=backend, seed=1)
+        alone.fit(X, y, epochs=5, optimizer=fnn.Adam(lr=0.01))
+        for name, value in alone.params.items():
+            np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_regression_loaded_float32_optimizer_continues_a_float64_model(backend, tmp_path):
+    """7677fd3: fnn.load(p).optimizer_ from a float32 file, handed to a float64 model, wrote
+    doubles into float32 state.  Now the float64 model starts that optimizer afresh."""
+    X, y = _moons()
+    small = fnn.MLP([2, 8, 1], dtype="float32", backend=backend)
+    small.fit(X, y, epochs=3, optimizer=fnn.Adam(lr=0.01))
+    small.save(tmp_path / "m.npz")
+    optimizer = fnn.load(tmp_path / "m.npz").optimizer_
+    big = fnn.MLP([2, 8, 1], dtype="float64", backend=backend)
+    big.fit(X, y, epochs=3, optimizer=optimizer)
+    twin = fnn.MLP([2, 8, 1], dtype="float64", backend=backend)
+    twin.fit(X, y, epochs=3, optimizer=fnn.Adam(lr=0.01))
+    for name, value in twin.params.items():
+        np.testing.assert_array_equal(big.params[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_regression_one_optimizer_shared_by_two_models_keeps_their_moments_apart(backend):
+    """7677fd3 mixed the Adam moments of two same-shaped models trained in turns with one
+    optimizer; now each model keeps its own (the state is the model's, the optimizer
+    object only its hyperparameters)."""
+    X, y = _moons()
+    shared = fnn.Adam(lr=0.01)
+    a, b = (fnn.MLP([2, 8, 1], backend=backend, seed=s) for s in (1, 2))
+    for _ in range(3):
+        a.fit(X, y, epochs=2, optimizer=shared)
+        b.fit(X, y, epochs=2, optimizer=shared)
+    for seed, model in ((1, a), (2, b)):
+        alone, own = fnn.MLP([2, 8, 1], backend=backend, seed=seed), fnn.Adam(lr=0.01)
+        for _ in range(3):
+            alone.fit(X, y, epochs=2, optimizer=own)
+        assert model.optimizer_state()[0] == alone.optimizer_state()[0]
+        for name, value in alone.params.items():
+            np.testing.assert_array_equal(model.params[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("attribute, value", [
+    ("layer_sizes", (2, 500, 1)), ("dtype", np.dtype("float64")), ("activation", ("tanh",)),
+    ("output", "softmax"), ("keep_prob", (0.5, 1.0)), ("input_keep_prob", 0.5),
+    ("seed", 3), ("l2", (1.0, 1.0)), ("backend", "reference"), ("n_layers", 5)])
+def test_regression_configuration_is_read_only(attribute, value):
+    """7677fd3 segfaulted in fit after `model.layer_sizes = ...` or `model.dtype = ...`:
+    what sizes the engine's buffers cannot change after the model is built."""
+    X, y = _moons()
+    model = fnn.MLP([2, 8, 1], seed=0)
+    with pytest.raises(AttributeError, match=f"{attribute} is fixed when the model is built"):
+        setattr(model, attribute, value)
+    model.fit(X, y, epochs=2)
+    assert model.layer_sizes == (2, 8, 1) and model.dtype == np.float32
+
+
+class _Transform:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def transform(self, X):
+        return self.fn(X)
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+@pytest.mark.parametrize("fn, match", [
+    (lambda X: np.ones((X.shape[0], 1)), "standardizer.transform returned shape"),
+    (lambda X: X[:-1], "standardizer.transform returned shape"),
+    (lambda X: np.full(X.shape, np.nan), r"standardizer.transform\(X\) contains NaN"),
+    (lambda X: np.full(X.shape, 1e300), r"standardizer.transform\(X\) contains NaN or infinity"),
+    (lambda X: X.astype(str), r"standardizer.transform\(X\) must be a numeric array"),
+    (lambda X: None, "standardizer.transform returned shape"),
+])
+def test_regression_what_a_standardizer_returns_is_checked(backend, fn, match):
+    """7677fd3 fed a standardizer's output to the kernels unchecked: an out-of-bounds
+    read in fit, silently wrong numbers from predict."""
+    X, y = _moons()
+    model = fnn.MLP([2, 8, 1], backend=backend)
+    model.standardizer = _Transform(fn)
+    before = model.params
+    for call in (lambda: model.fit(X, y, epochs=2), lambda: model.predict(X),
+                 lambda: model.cost(X, y), lambda: model.gradients(X, y),
+                 lambda: model.train_step(X, y, fnn.SGD(0.1))):
+        with pytest.raises((ValueError, TypeError), match=match):
+            call()
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.params[name], value)
+    with pytest.raises(TypeError, match="transform"):
+        model.standardizer = object()
+    with pytest.raises(ValueError, match="fitted on 3 features"):
+        model.standardizer = fnn.Standardizer().fit(np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("keep_prob", [5e-324, 1e-300, 1e-6, 2.0**-17])
+def test_regression_keep_prob_too_small_for_the_mask(keep_prob):
+    """7677fd3 took keep_prob=5e-324: NaN on the reference engine, every unit dropped on
+    the compiled one.  The mask draws 32-bit uniforms: keep_prob must be >= 2**-16."""
+    for kwargs in (dict(keep_prob=keep_prob), dict(input_keep_prob=keep_prob)):
+        with pytest.raises(ValueError, match="2\\*\\*-16"):
+            fnn.MLP([2, 8, 1], **kwargs)
+    fnn.MLP([2, 8, 1], keep_prob=2.0**-16)  # the smallest accepted
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_regression_masked_arrays_are_not_read_through_their_mask(backend):
+    """7677fd3 ignored a masked array's mask (the hidden values were trained on)."""
+    X, y = _moons()
+    model = fnn.MLP([2, 8, 1], backend=backend)
+    masked = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
+    masked.mask[3, 1] = True
+    with pytest.raises(ValueError, match="X is a masked array with masked entries"):
+        model.fit(masked, y)
+    labels = np.ma.masked_array(y, mask=np.arange(len(y)) == 5)
+    with pytest.raises(ValueError, match="y is a masked array"):
+        model.fit(X, labels)
+    unmasked = np.ma.masked_array(X, mask=False)  # nothing hidden: its data is X
+    np.testing.assert_array_equal(model.predict_proba(unmasked), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: fnn.MLP([2, 3, 1], seed=2**63), "seed must be < 2\\*\\*63|seed must be <"),
+    (lambda: fnn.MLP([2, 3, 1], seed=-1), "seed must be >= 0"),
+    (lambda: fnn.MLP([2, 3, 1], n_threads=0), "n_threads must be >= 1"),
+    (lambda: fnn.MLP([2, 3, 1], n_threads=10**6), "n_threads must be <"),
+    (lambda: fnn.MLP([2, 3, 1], n_threads=2**64), "n_threads must be <"),
+    (lambda: fnn.MLP([2, 2**31, 1]), r"layer_sizes\[1\] must be <"),
+    (lambda: fnn.MLP([10**6, 10**6, 10**6]), "parameters; at most"),
+])
+def test_regression_out_of_range_integers_fail_where_the_model_is_built(make, match):
+    """7677fd3 took these and failed later, with OverflowError, ctypes.ArgumentError or
+    MemoryError from deep inside; now each is a ValueError naming the argument."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_regression_out_of_range_counters_fail_where_they_are_set():
+    X, y = _moons()
+    model = fnn.MLP([2, 3, 1])
+    for name, value in (("step_", 2**63), ("epoch_", -1), ("step_", 2**64)):
+        with pytest.raises(ValueError, match=name):
+            setattr(model, name, value)
+    model.epoch_ = 2**63 - 2
+    with pytest.raises(ValueError, match="epochs must be <"):
+        model.fit(X, y, epochs=5)
+    with pytest.raises(TypeError, match="step_ must be an integer"):
+        model.step_ = 1.5
+    with pytest.raises(ValueError, match="n_threads"):
+        model.n_threads = 0
+
+
+@pytest.mark.parametrize("name, value, exc", [
+    ("lr", "fast", TypeError), ("lr", float("nan"), ValueError), ("lr", -1.0, ValueError),
+    ("beta1", 1.0, ValueError), ("epsilon", 0.0, ValueError)])
+def test_regression_optimizer_hyperparameters_are_checked_on_assignment(name, value, exc):
+    optimizer = fnn.Adam()
+    with pytest.raises(exc, match=name):
+        setattr(optimizer, name, value)
+    assert optimizer.hyperparameters() == fnn.Adam().hyperparameters()
+
+
+def test_optimizer_of_the_model_is_checked():
+    model = fnn.MLP([2, 3, 1])
+    with pytest.raises(TypeError, match="optimizer_ must be a fastnn optimizer"):
+        model.optimizer_ = "adam"
+    with pytest.raises(ValueError, match="optimizer state arrays must be exactly"):
+        model.set_optimizer_state(fnn.Adam(), 3, {"m10": np.zeros((3, 2))})
+    shapes = {f"{slot}{i}": p.shape for slot in ("m1", "m2")
+              for i, p in enumerate(model.params.values())}
+    bad = {k: np.zeros(s) for k, s in shapes.items()}
+    bad["m21"] = np.zeros(7)
+    with pytest.raises(ValueError, match="optimizer state m21 has shape"):
+        model.set_optimizer_state(fnn.Adam(), 3, bad)
+    bad["m21"] = np.full(shapes["m21"], np.inf)
+    with pytest.raises(ValueError, match="optimizer state m21 must be finite"):
+        model.set_optimizer_state(fnn.Adam(), 3, bad)
+    assert model.optimizer_ is None
+
+
+class _EvilAdam(fnn.Adam):
+    """A subclass that claims Adam's rule but keeps no state."""
+    slots = ()
+
+
+def test_a_rule_without_its_slots_is_refused_by_the_plan():
+    """The plans check that an update rule gets the state slots it writes: an optimizer
+    claiming Adam's rule without Adam's two slots cannot reach the kernel's pointers."""
+    X, y = _moons()
+    with pytest.raises(ValueError, match="needs 2 slot"):
+        fnn.MLP([2, 3, 1]).fit(X, y, epochs=1, optimizer=_EvilAdam())
+
+
+def test_plans_check_every_array_they_point_at():
+    """A training plan built on arrays of the wrong dtype, shape, order or writability is
+    refused when built, before any native code runs."""
+    from fastnn.engine.compiled import KERNELS
+    rng = np.random.default_rng(0)
+    good = dict(W=[rng.standard_normal((3, 2))], b=[np.zeros(3)])
+
+    def plan(**change):
+        arrays = {**dict(W=good["W"], b=good["b"], dW=[np.zeros((3, 2))], db=[np.zeros(3)],
+                         slots=[]), **change}
+        return KERNELS.plans.TrainPlan(4, np.float64, 0, arrays["W"], arrays["b"],
+                                       arrays["dW"], arrays["db"], [0], [2**32], [1.0], 0,
+                                       2**32, 1.0, 0, arrays["slots"])
+    plan()
+    for change, match in (
+            (dict(W=[good["W"][0].astype(np.float32)]), "weights\\[0\\]"),
+            (dict(W=[np.asfortranarray(rng.standard_normal((3, 2)))]), "weights\\[0\\]"),
+            (dict(dW=[np.zeros((2, 3))]), "weight_grads\\[0\\]"),
+            (dict(db=[np.zeros(3)[::-1]]), "bias_grads\\[0\\]"),
+            (dict(slots=[[np.zeros((3, 2)), np.zeros(3)]]), "needs 0 slot"),
+            (dict(b=[np.zeros(3)]), None)):
+        if match is None:
+            continue
+        with pytest.raises(ValueError, match=match):
+            plan(**change)
+    frozen = good["W"][0].copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        plan(W=[frozen])

@@ -122,3 +122,88 @@ def test_small_and_large_models_trained_in_threads_match_training_alone():
     kinds = ["small", "small", "big"]
     alone = [train(kind) for kind in kinds]
     assert_same_params(in_threads([lambda kind=kind: train(kind) for kind in kinds]), alone)
+
+
+# --------------------------------------------------------------------------- the contract
+# Reads (predict, error, cost) may run in any number of threads at once; anything that
+# changes the model needs it alone, and is refused with a RuntimeError otherwise.
+
+def _training_in_another_thread(model, X, y):
+    """Start model.fit in a thread that pauses inside an epoch (in a callback) until
+    released; returns (thread, release, errors)."""
+    inside, release, errors = threading.Event(), threading.Event(), []
+
+    def pause(m, epoch, history):
+        inside.set()
+        release.wait(30)
+
+    def train():
+        try:
+            model.fit(X, y, epochs=3, callbacks=pause)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    assert inside.wait(30)
+    return thread, release, errors
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_using_a_model_while_another_thread_trains_it_is_refused(backend):
+    X, y = data(m=64)
+    model = fnn.MLP([96, 16, 5], output="softmax", backend=backend)
+    thread, release, errors = _training_in_another_thread(model, X, y)
+    try:
+        for call in (lambda: model.predict(X), lambda: model.cost(X, y),
+                     lambda: model.fit(X, y, epochs=1), lambda: model.train_step(X, y, fnn.SGD()),
+                     lambda: model.gradients(X, y), lambda: model.set_params(model.params)):
+            with pytest.raises(RuntimeError, match="being trained or changed by another thread"):
+                call()
+    finally:
+        release.set()
+        thread.join(30)
+    assert not errors and model.epoch_ == 3
+    model.predict(X)  # and the model is free again
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_predictions_run_in_parallel_and_agree(backend):
+    X, y = data(m=300)
+    model = fnn.MLP([96, 64, 5], output="softmax", backend=backend, seed=2)
+    model.fit(X, y, epochs=2, batch_size=64)
+    expected = {m: model.predict_proba(X[:m]) for m in (1, 7, 300)}
+    results, errors = [], []
+
+    def predict(m):
+        try:
+            for _ in range(50):
+                results.append((m, model.predict_proba(X[:m])))
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=predict, args=(m,)) for m in (1, 7, 300, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert len(results) == 200
+    for m, proba in results:
+        np.testing.assert_array_equal(proba, expected[m])
+
+
+def test_fit_inside_fit_is_refused_and_reads_are_allowed():
+    X, y = data(m=64)
+    model = fnn.MLP([96, 16, 5], output="softmax")
+    seen = []
+
+    def callback(m, epoch, history):
+        seen.append(m.predict(X[:2]).shape)  # reading from inside the fit: fine
+        with pytest.raises(RuntimeError, match="cannot run inside a fit"):
+            m.fit(X, y, epochs=1)
+        with pytest.raises(RuntimeError, match="cannot run inside a fit"):
+            m.train_step(X, y, fnn.SGD())
+
+    model.fit(X, y, epochs=2, callbacks=callback)
+    assert seen == [(2,), (2,)]

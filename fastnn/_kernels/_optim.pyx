@@ -7,7 +7,7 @@ regularised gradient is g = dW + l2 * W + l1 * sign(W).
 """
 from cython cimport floating
 
-from fastnn._kernels._optim_impl cimport Hyper, apply_rule
+from fastnn._kernels._optim_impl cimport Hyper, apply_rule, rule_slots
 
 
 def update(int rule, floating[::1] param, const floating[::1] grad, floating[::1] slot0,
@@ -16,8 +16,16 @@ def update(int rule, floating[::1] param, const floating[::1] grad, floating[::1
     """param := the rule's update at step t (1-based) from grad; the slots (None when the
     rule keeps fewer) updated in place."""
     cdef Hyper h
-    cdef floating* s0 = NULL if slot0 is None else &slot0[0]
-    cdef floating* s1 = NULL if slot1 is None else &slot1[0]
+    cdef floating* s0
+    cdef floating* s1
+    cdef int given = (slot0 is not None) + (slot1 is not None)
+    if rule_slots(rule) < 0 or given != rule_slots(rule) or (slot1 is not None and slot0 is None):
+        raise ValueError(f"the update rule {rule} needs {rule_slots(rule)} slot(s)")
+    if (grad.shape[0] != param.shape[0] or (slot0 is not None and slot0.shape[0] != param.shape[0])
+            or (slot1 is not None and slot1.shape[0] != param.shape[0])):
+        raise ValueError("grad and every slot must be as long as param")
+    s0 = NULL if slot0 is None else &slot0[0]
+    s1 = NULL if slot1 is None else &slot1[0]
     h.lr, h.beta1, h.beta2, h.epsilon = lr, beta1, beta2, epsilon
     with nogil:
         apply_rule(rule, &param[0], &grad[0], s0, s1, param.shape[0], &h, t, l2, l1)

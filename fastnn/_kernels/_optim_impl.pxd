@@ -1,7 +1,8 @@
 # Optimizer updates on raw buffers of n parameters, shared by _optim.pyx (one update per
 # call) and the training plans (_plans.pyx, through apply_rule).  l2 = lambda/m and
 # l1 = lambda_1/(2m) fold the regularisation into the same pass: g = dW + l2 W + l1 sign(W).
-# Adding a rule: its code in _codes.pxd, its loop here and its branch in apply_rule.
+# Adding a rule: its code in _codes.pxd, its loop here, its branch in apply_rule and its
+# slot count in rule_slots.
 from cython cimport floating
 from libc.math cimport pow, sqrt
 
@@ -58,6 +59,17 @@ cdef inline void adam_ptr(floating* param, const floating* grad, floating* m1, f
 # fastnn.blocks.optim.Optimizer.kernel_arguments gives them.
 cdef struct Hyper:
     double lr, beta1, beta2, epsilon
+
+
+cdef inline int rule_slots(int rule) noexcept nogil:
+    """The state arrays per parameter that `rule` reads and writes (-1: no such rule)."""
+    if rule == SGD:
+        return 0
+    if rule == MOMENTUM:
+        return 1
+    if rule == ADAM:
+        return 2
+    return -1
 
 
 cdef inline void apply_rule(int rule, floating* param, const floating* grad, floating* slot0,

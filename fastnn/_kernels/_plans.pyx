@@ -33,7 +33,7 @@ from fastnn._kernels._loss_impl cimport (row_argmax, sigmoid_cross_entropy_ptr,
                                          sigmoid_errors_ptr, sigmoid_ptr,
                                          softmax_cross_entropy_ptr, softmax_errors_ptr,
                                          softmax_rows_ptr, squared_error_ptr)
-from fastnn._kernels._optim_impl cimport Hyper
+from fastnn._kernels._optim_impl cimport Hyper, rule_slots
 from fastnn._kernels._products cimport matmul_ab, matmul_abt
 from fastnn._kernels._rng cimport KEEP_ALL, dropout_active, dropout_key
 from fastnn._kernels._tuning cimport NARROW_LAYER, SMALL_PRODUCT
@@ -481,8 +481,10 @@ cdef class TrainPlan(LayerPlan):
         if len(weight_grads) != L or len(bias_grads) != L or len(thresholds) != L \
                 or len(keep_probs) != L:
             raise ValueError("a training plan needs one gradient and dropout rate per layer")
-        if len(slots) > 2 or any(len(slot) != 2 * L for slot in slots):
-            raise ValueError("an optimizer has at most two slots of one array per parameter")
+        if rule_slots(rule) < 0 or len(slots) != rule_slots(rule) \
+                or any(len(slot) != 2 * L for slot in slots):
+            raise ValueError(f"the update rule {rule} needs {rule_slots(rule)} slot(s) of one "
+                             "array per parameter")
         if not (0 < input_keep_prob <= 1) or input_threshold > KEEP_ALL:
             raise ValueError("input_keep_prob must be in (0, 1]")
         for l in range(L):

@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     from fastnn.blocks.history import History
 
 
+def _fixed(name: str, getter: Any, doc: str) -> Any:
+    """A configuration attribute: readable, and fixed once the model is built (the engine's
+    buffers were sized and its plans built for it)."""
+    def refuse(self: Any, value: Any) -> None:
+        raise AttributeError(f"{name} is fixed when the model is built; build another model "
+                             f"with the value you want: fnn.MLP(**{{**model.get_config(), "
+                             f"'{name}': ...}})")
+    return property(getter, refuse, doc=doc)
+
+
 class MLP:
     """A fully connected network trained with regularised gradient descent.
 
@@ -115,23 +125,24 @@ class MLP:
         """The engine that computes for this model (see :mod:`fastnn.engine`)."""
         return self._engine
 
-    layer_sizes = property(lambda self: self.network.layer_sizes,
-                           doc="(n_x, n_1, ..., n_L).")
-    n_layers = property(lambda self: self.network.n_layers, doc="L, the layers of weights.")
-    activation = property(lambda self: self.network.activations[:-1],
-                          doc="The hidden layers' activations (length L-1).")
-    output = property(lambda self: self.network.output, doc="The output layer.")
-    keep_prob = property(lambda self: self.network.keep_probs,
-                         doc="Keep probabilities per layer (length L, the last 1.0).")
-    input_keep_prob = property(lambda self: self.network.input_keep_prob,
-                               doc="The inputs' keep probability.")
-    dtype = property(lambda self: self.network.dtype, doc="float32 or float64.")
-    seed = property(lambda self: self.network.seed, doc="The model's seed.")
-    backend = property(lambda self: self._engine.name, doc='"cython" or "reference".')
-    init = property(lambda self: self._init, doc="The initializer the weights came from.")
-    init_scale = property(lambda self: self._init_scale, doc="Its scale factor.")
-    l2 = property(lambda self: self._l2, doc="lambda per layer (length L).")
-    l1 = property(lambda self: self._l1, doc="lambda_1 per layer (length L).")
+    layer_sizes = _fixed("layer_sizes", lambda self: self.network.layer_sizes,
+                         "(n_x, n_1, ..., n_L).")
+    n_layers = _fixed("n_layers", lambda self: self.network.n_layers,
+                      "L, the layers of weights.")
+    activation = _fixed("activation", lambda self: self.network.activations[:-1],
+                        "The hidden layers' activations (length L-1).")
+    output = _fixed("output", lambda self: self.network.output, "The output layer.")
+    keep_prob = _fixed("keep_prob", lambda self: self.network.keep_probs,
+                       "Keep probabilities per layer (length L, the last 1.0).")
+    input_keep_prob = _fixed("input_keep_prob", lambda self: self.network.input_keep_prob,
+                             "The inputs' keep probability.")
+    dtype = _fixed("dtype", lambda self: self.network.dtype, "float32 or float64.")
+    seed = _fixed("seed", lambda self: self.network.seed, "The model's seed.")
+    backend = _fixed("backend", lambda self: self._engine.name, '"cython" or "reference".')
+    init = _fixed("init", lambda self: self._init, "The initializer the weights came from.")
+    init_scale = _fixed("init_scale", lambda self: self._init_scale, "Its scale factor.")
+    l2 = _fixed("l2", lambda self: self._l2, "lambda per layer (length L).")
+    l1 = _fixed("l1", lambda self: self._l1, "lambda_1 per layer (length L).")
 
     @property
     def n_threads(self) -> Optional[int]:
