@@ -344,9 +344,9 @@ def _npy_header(member: IO[bytes], name: str) -> tuple[tuple[int, ...], bool, np
         version = npy_format.read_magic(member)
     except ValueError as exc:
         raise _Invalid(f"{name} is not an npy array: {exc}") from None
-    if version not in ((1, 0), (2, 0)):
+    if version not in ((1, 0), (2, 0), (3, 0)):
         raise _Invalid(f"{name} is an npy array of format version {version}; "
-                       "fastnn reads versions 1.0 and 2.0")
+                       "fastnn reads versions 1.0 to 3.0")
     length_format = "<H" if version == (1, 0) else "<I"
     length_bytes = _read_exactly(member, struct.calcsize(length_format), name)
     (length,) = struct.unpack(length_format, length_bytes)
@@ -354,6 +354,8 @@ def _npy_header(member: IO[bytes], name: str) -> tuple[tuple[int, ...], bool, np
         raise _Invalid(f"{name} declares an npy header of {length} bytes (at most "
                        f"{_NPY_HEADER_LIMIT})")
     header = _io.BytesIO(length_bytes + _read_exactly(member, length, name))
+    # 3.0 is 2.0 with UTF-8 allowed in the header, which the dtypes we accept never need:
+    # read as latin-1, a non-ASCII header gives a descr we refuse.
     parse = (npy_format.read_array_header_1_0 if version == (1, 0)
              else npy_format.read_array_header_2_0)
     try:
