@@ -81,11 +81,16 @@ _DTYPES = ("float32", "float64")
 
 
 class ModelFileError(ValueError):
-    """The file is not a readable fastnn model (corrupt, truncated, foreign or tampered)."""
+    """The file is not a readable fastnn model (not a regular file, or corrupt, truncated,
+    foreign or tampered with)."""
 
 
 class _Invalid(ValueError):
     """A check of the file's contents failed; read_model_file adds the file's name."""
+
+
+# An npy member's (shape, fortran_order, dtype, header length in bytes).
+_NpyHeader = tuple[tuple[int, ...], bool, np.dtype[Any], int]
 
 
 # --------------------------------------------------------------------------- saving
@@ -292,6 +297,7 @@ def _read_archive(f: IO[bytes], file_size: int
 
 
 def _open_zip(f: IO[bytes]) -> zipfile.ZipFile:
+    """`f` as a zip archive, or why it is not one."""
     if f.read(len(npy_format.MAGIC_PREFIX)) == npy_format.MAGIC_PREFIX:
         raise _Invalid("it is a single NumPy array (.npy), not an .npz archive")
     f.seek(0)
@@ -337,7 +343,7 @@ def _read_exactly(member: IO[bytes], n: int, name: str) -> bytes:
     return data
 
 
-def _npy_header(member: IO[bytes], name: str) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+def _npy_header(member: IO[bytes], name: str) -> _NpyHeader:
     """(shape, fortran_order, dtype, header length in bytes) of the npy member `name`,
     read by NumPy's own header parser after we have bounded the header's length."""
     try:
@@ -381,8 +387,7 @@ def _reject_objects(name: str, dtype: np.dtype[Any]) -> None:
 
 
 def _array_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
-                  shape: tuple[int, ...], dtype: np.dtype[Any]
-                  ) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+                  shape: tuple[int, ...], dtype: np.dtype[Any]) -> _NpyHeader:
     """The npy header of array `name`, which must declare the config's float `dtype`
     (either byte order) and the `shape` the metadata implies, in the size the zip
     directory declares."""
@@ -399,8 +404,7 @@ def _array_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
     return header
 
 
-def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo,
-                header: tuple[tuple[int, ...], bool, np.dtype[Any], int],
+def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, header: _NpyHeader,
                 dtype: np.dtype[Any]) -> NDArray[Any]:
     """The data of the member whose checked `header` is given, as a C-contiguous
     `dtype` array, read in pieces into its own buffer (no more bytes than the header
@@ -408,15 +412,15 @@ def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo,
     shape, fortran_order, stored, header_size = header
     # A Fortran-order array is its transpose's C-order data.
     buffer = np.empty(shape[::-1] if fortran_order else shape, dtype=stored)
-    raw = memoryview(buffer.reshape(-1).view(np.uint8))
+    raw = buffer.reshape(-1).view(np.uint8)
     with zf.open(info) as member:
         member.read(header_size)
         done = 0
-        while done < len(raw):
-            piece = member.read(min(_READ_CHUNK, len(raw) - done))
+        while done < raw.size:
+            piece = member.read(min(_READ_CHUNK, raw.size - done))
             if not piece:
                 raise _Invalid(f"{info.filename} is truncated")
-            raw[done:done + len(piece)] = piece
+            raw[done:done + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
             done += len(piece)
     return np.ascontiguousarray(buffer.T if fortran_order else buffer, dtype=dtype)
 

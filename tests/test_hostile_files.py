@@ -127,10 +127,10 @@ def raw_zip(entries):
     Each entry is a dict: ``name`` (str or bytes), ``payload`` (the bytes as stored),
     and optionally ``method`` (0 stored, 8 deflate, ...), ``size`` (declared
     uncompressed size), ``csize`` (declared stored size), ``crc``, ``flags`` and
-    ``same_as`` (the index of an earlier entry whose local header and data this one
-    shares: overlapping entries).
+    ``same_as`` (an earlier entry, whose local header and data this one shares:
+    overlapping entries).
     """
-    body, directory, offsets = bytearray(), bytearray(), []
+    body, directory, offsets = bytearray(), bytearray(), {}
     for e in entries:
         name = e["name"].encode("utf-8") if isinstance(e["name"], str) else e["name"]
         payload = e.get("payload", b"")
@@ -138,12 +138,12 @@ def raw_zip(entries):
         size, csize = e.get("size", len(payload)), e.get("csize", len(payload))
         crc = e.get("crc", zlib.crc32(payload) if method == 0 else 0)
         if "same_as" in e:
-            offset = offsets[e["same_as"]]
+            offset = offsets[id(e["same_as"])]
         else:
             offset = len(body)
             body += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, 0, 0x21,
                                 crc, csize, size, len(name), 0) + name + payload
-        offsets.append(offset)
+        offsets[id(e)] = offset
         directory += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, 0,
                                  0x21, crc, csize, size, len(name), 0, 0, 0, 0, 0,
                                  offset) + name
@@ -282,7 +282,8 @@ def hostile_metadata(draw, parts):
         elif section == "standardizer" and isinstance(meta.get("standardizer"), dict):
             target, key = meta["standardizer"], draw(st.sampled_from(["mean", "scale"]))
         elif (section == "layer_sizes" and isinstance(meta.get("config"), dict)
-              and isinstance(meta["config"].get("layer_sizes"), list)):
+              and isinstance(meta["config"].get("layer_sizes"), list)
+              and meta["config"]["layer_sizes"]):
             target = meta["config"]["layer_sizes"]
             key = draw(st.integers(0, len(target) - 1))
         else:
@@ -379,7 +380,7 @@ def hostile_archive(draw, parts):
             e["name"] = draw(st.sampled_from(["w1.npy", "W1", "W1.npy.npy", "x/W1.npy",
                                               "W01.npy", "optimizer/m1.npy", META]))
         elif op == "duplicate":
-            entries.append(dict(e))
+            entries.append({k: v for k, v in e.items() if k != "same_as"})
         elif op == "header":
             original = dict(parts.members).get(e["name"])
             if original is not None and e["name"] != META:
@@ -404,9 +405,9 @@ def hostile_archive(draw, parts):
         elif op == "bomb":
             e["size"] = 2**32 - 1
             e["payload"], e["method"] = deflate_bomb(e["payload"][:128], 64 << 20), 8
-        elif op == "overlap" and i > 0:
+        elif op == "overlap":
             entries.append({"name": e["name"] + ".twin", "payload": e["payload"],
-                            "same_as": i})
+                            "same_as": e})
         elif op == "size-lie":
             delta = draw(st.sampled_from([-1, 1, 2**20, 2**31]))
             key = draw(st.sampled_from(["size", "csize"]))
@@ -418,9 +419,12 @@ def hostile_archive(draw, parts):
         elif op == "swap" and len(entries) > 1:
             j = draw(st.integers(0, len(entries) - 1))
             e["payload"], entries[j]["payload"] = entries[j]["payload"], e["payload"]
-    # Overlapping entries refer to earlier ones by index; keep those valid.
-    return raw_zip([x for k, x in enumerate(entries)
-                    if "same_as" not in x or x["same_as"] < k])
+    # An overlapping entry needs the entry it shares to come first, and to be there.
+    kept = []
+    for e in entries:
+        if "same_as" not in e or any(e["same_as"] is k for k in kept):
+            kept.append(e)
+    return raw_zip(kept)
 
 
 # --------------------------------------------------------------------------- properties
@@ -565,7 +569,7 @@ def test_hostile_zip_directories_are_named(bases, tmp_path, monkeypatch, attack,
         w1["size"], w1["method"] = len(w1["payload"]), 8 if attack == "deflate" else 12
         w1["payload"] = zlib.compress(w1["payload"])[2:-4]
     elif attack == "overlap":  # every name's entry points at W1's data
-        entries += [{"name": f"x{k}.npy", "payload": w1["payload"], "same_as": 1}
+        entries += [{"name": f"x{k}.npy", "payload": w1["payload"], "same_as": w1}
                     for k in range(50)]
     elif attack == "size-lie":
         w1["csize"] = len(w1["payload"]) + 7
