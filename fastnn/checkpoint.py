@@ -19,18 +19,18 @@ left as ``None`` (the saved one, with its moments, is used).
 Crash safety.  Each file is written atomically by ``MLP.save`` (a temporary file in
 the same folder, fsync'ed, then renamed over the target), and old checkpoints are
 deleted only after the new one is in place, so a process killed at any moment
-leaves every checkpoint file either complete or absent.
+leaves every checkpoint file either complete or absent.  A process killed *while*
+writing can leave its temporary file behind (``.fastnn-XXXXXXXX.tmp`` in the same
+folder: nothing runs at SIGKILL to remove it); :meth:`Checkpoint.latest` ignores
+such files (and any checkpoint that does not load), and they may be deleted by hand
+once no process is saving into the folder.
 
 Other runs' files.  A Checkpoint deletes only files it wrote itself (``keep_last``
 prunes its own ``saved`` files), never another run's.  And it refuses, when training
 begins, a folder already holding checkpoints of its stem at epochs beyond the model's
 ``epoch_``: those would shadow this run in :meth:`Checkpoint.latest` (its files have
 lower numbers) or be overwritten by it.  Checkpoints at epochs up to ``epoch_`` (the
-history of a run being resumed) are fine, and are left alone.  A process killed *while*
-writing can leave its temporary file behind (``.fastnn-XXXXXXXX.tmp`` in the same
-folder: nothing runs at SIGKILL to remove it); :meth:`Checkpoint.latest` ignores
-such files (and any checkpoint that does not load), and they may be deleted by hand
-once no process is saving into the folder.
+history of a run being resumed) are fine, and are left alone.
 """
 from __future__ import annotations
 

@@ -718,7 +718,8 @@ def test_latest_skips_hostile_checkpoints_without_blocking(bases, tmp_path):
     good.write_bytes(bases[0].archive())
     os.mkfifo(tmp_path / "run-epoch000009.npz")
     (tmp_path / "run-epoch000008.npz").mkdir()
-    (tmp_path / "run-epoch000007.npz").symlink_to("/dev/zero")
+    if os.path.exists("/dev/zero"):
+        (tmp_path / "run-epoch000007.npz").symlink_to("/dev/zero")
     (tmp_path / "run-epoch000006.npz").write_bytes(
         bases[0].archive(meta_text="[" * 100_000 + "]" * 100_000))
     w1 = [e for e in bases[0].members if e[0] == "W1.npy"][0]
