@@ -105,6 +105,65 @@ def test_keep_last_leaves_other_stems_and_files_alone(tmp_path):
     assert _names(tmp_path) == ["a-epoch000004.npz", "notes.txt", "other-epoch000001.npz"]
 
 
+def test_regression_checkpoint_into_a_folder_of_an_older_run(tmp_path):
+    """An older run left checkpoints 8-10 of the same stem.  A new run's Checkpoint
+    (keep_last=3) pruned the folder's newest three, the old ones, so it deleted each new
+    file right after writing it, and latest() returned the old model.  Now the new run
+    is refused before its first epoch, and no file is touched."""
+    X, y = _data(40)
+    _model().fit(X, y, epochs=10, optimizer=fnn.SGD(0.1),
+                 callbacks=Checkpoint(tmp_path, keep_last=3))
+    before = {name: (tmp_path / name).read_bytes() for name in _names(tmp_path)}
+    new = fnn.MLP([2, 4, 1], seed=99)
+    initial = new.params
+    with pytest.raises(ValueError, match=(
+            rf"checkpoint folder {tmp_path} already holds 3 checkpoint\(s\) of stem "
+            r"'checkpoint' beyond this model's epoch 0, up to .*checkpoint-epoch000010\.npz"
+            r".*another folder or stem")):
+        new.fit(X, y, epochs=2, optimizer=fnn.SGD(0.1),
+                callbacks=Checkpoint(tmp_path, keep_last=3))
+    assert {name: (tmp_path / name).read_bytes() for name in _names(tmp_path)} == before
+    assert new.epoch_ == 0
+    _assert_same(new.params, initial)
+    assert fnn.load(Checkpoint.latest(tmp_path)).epoch_ == 10
+    # Another stem in the same folder is another run: fine.
+    new.fit(X, y, epochs=2, callbacks=Checkpoint(tmp_path / "new", keep_last=1))
+    assert _names(tmp_path) == sorted(before) + ["new-epoch000002.npz"]
+
+
+def test_keep_last_deletes_only_its_own_files(tmp_path):
+    """A resumed run (files up to the model's epoch) is accepted; its keep_last prunes
+    what it writes, never the files it found, of any stem."""
+    X, y = _data(40)
+    model = _model()
+    model.fit(X, y, epochs=3, optimizer=fnn.SGD(0.1),
+              callbacks=Checkpoint(tmp_path / "run", keep_last=None))
+    (tmp_path / "run-epoch000000.npz").write_bytes(b"not a checkpoint, not ours")
+    cb = Checkpoint(tmp_path / "run", keep_last=1)
+    model.fit(X, y, epochs=3, callbacks=cb)
+    assert _names(tmp_path) == [f"run-epoch{e:06d}.npz" for e in (0, 1, 2, 3, 6)]
+    assert cb.saved == [cb.path_for(e) for e in (4, 5, 6)]
+    # The same epoch saved twice is one file, and the newest: it is kept.
+    cb.save(model)
+    cb.save(model)
+    assert (tmp_path / "run-epoch000006.npz").exists()
+
+
+def test_newer_files_of_any_kind_refuse_the_folder(tmp_path):
+    """Whatever holds a newer checkpoint's name (a broken file, a FIFO, a directory) is
+    not this run's, and is named."""
+    X, y = _data(40)
+    os.mkfifo(tmp_path / "checkpoint-epoch000005.npz")
+    (tmp_path / "checkpoint-epoch000002.npz").mkdir()
+    model = _model()
+    model.epoch_ = 1
+    with pytest.raises(ValueError, match=r"2 checkpoint\(s\).*epoch 1, up to .*000005\.npz"):
+        model.fit(X, y, epochs=1, callbacks=Checkpoint(tmp_path))
+    model.epoch_ = 5
+    model.fit(X, y, epochs=1, callbacks=Checkpoint(tmp_path, keep_last=1))
+    assert _names(tmp_path) == [f"checkpoint-epoch{e:06d}.npz" for e in (2, 5, 6)]
+
+
 # --------------------------------------------------------------------------- latest()
 
 
@@ -130,7 +189,7 @@ def test_latest_skips_truncated_corrupt_and_temp_files(tmp_path):
     assert Checkpoint.latest(tmp_path / "run") == str(good)
     assert Checkpoint.latest(tmp_path / "other") is None
     assert fnn.load(Checkpoint.latest(tmp_path)).epoch_ == 3
-    # Pruning counts the broken files as checkpoints and removes the oldest first.
+    # find() lists the broken files too (whether they load is not checked).
     assert [os.path.basename(p) for p in Checkpoint.find(tmp_path)] == [
         f"run-epoch{e:06d}.npz" for e in (1, 2, 3, 4, 5, 6)]
 
@@ -168,7 +227,8 @@ def test_resume_from_latest_equals_uninterrupted(tmp_path, backend, dtype):
     assert history["epoch"] == list(range(7, total + 1))
     assert model.step_ == straight.step_
     _assert_same(model.params, straight.params)
-    assert _names(tmp_path) == ["run-epoch000009.npz", "run-epoch000012.npz"]
+    # keep_last prunes a Checkpoint's own files: the first run's 3 and 6 stay.
+    assert _names(tmp_path) == [f"run-epoch{e:06d}.npz" for e in (3, 6, 9, 12)]
     _assert_same(fnn.load(tmp_path / "run-epoch000012.npz").params, straight.params)
 
 

@@ -996,7 +996,7 @@ def test_optimizer_of_the_model_is_checked():
         model.optimizer_ = "adam"
     with pytest.raises(ValueError, match="optimizer state arrays must be exactly"):
         model.set_optimizer_state(fnn.Adam(), 3, {"m10": np.zeros((3, 2))})
-    shapes = {f"{slot}{i}": p.shape for slot in ("m1", "m2")
+    shapes = {f"{slot}{i}": (p.size,) for slot in ("m1", "m2")
               for i, p in enumerate(model.params.values())}
     bad = {k: np.zeros(s) for k, s in shapes.items()}
     bad["m21"] = np.zeros(7)

@@ -9,8 +9,8 @@ import numpy as np
 from fastnn.blocks.dropout import check_keep_prob
 from fastnn.blocks.names import ACTIVATION_NAMES, OUTPUT_NAMES, ActivationName, OutputName
 from fastnn.blocks.types import FloatDTypeLike
-from fastnn.blocks.validation import (check_choice, check_dtype, check_int, check_seed,
-                                      per_layer)
+from fastnn.blocks.validation import (MAX_LAYER_SIZE, check_choice, check_dtype, check_int,
+                                      check_seed, per_layer)
 
 #: The most parameters a network may have (8 GiB of float32): beyond it a model could not
 #: be allocated, let alone trained, on the machines fastnn targets.
@@ -90,7 +90,7 @@ def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     if len(layer_sizes) < 2:
         raise ValueError(f"layer_sizes needs at least an input and an output size, got "
                          f"{layer_sizes!r}")
-    sizes = tuple(check_int(f"layer_sizes[{i}]", n, low=1, high=2**31)
+    sizes = tuple(check_int(f"layer_sizes[{i}]", n, low=1, high=MAX_LAYER_SIZE)
                   for i, n in enumerate(layer_sizes))
     count = sum(n * (n_prev + 1) for n_prev, n in zip(sizes[:-1], sizes[1:]))
     if count > MAX_PARAMETERS:

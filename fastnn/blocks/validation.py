@@ -16,6 +16,8 @@ FLOAT_DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float
 COUNTER_LIMIT = 2**63
 #: The most BLAS threads a model may ask for.
 MAX_THREADS = 1024
+#: Layer sizes stay below BLAS's int.
+MAX_LAYER_SIZE = 2**31
 
 
 def check_dtype(dtype: DTypeLike) -> type[np.floating[Any]]:

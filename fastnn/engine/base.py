@@ -61,8 +61,9 @@ class OptimizerState:
         return [array for slot in self.slots for array in slot.arrays]
 
     def named_copies(self) -> dict[str, FloatArray]:
-        """{"<slot><i>": copy} for saving: i counts W1, b1, W2, ... from 0."""
-        return {f"{name}{i}": array.copy() for name, slot in zip(self.slot_names, self.slots)
+        """{"<slot><i>": flat copy} for saving: i counts W1, b1, W2, ... from 0."""
+        return {f"{name}{i}": array.reshape(-1).copy()
+                for name, slot in zip(self.slot_names, self.slots)
                 for i, array in enumerate(slot.arrays)}
 
 
@@ -183,12 +184,12 @@ class Engine(ABC):
 
     def load_optimizer_state(self, optimizer: Optimizer, t: int,
                              arrays: Mapping[str, NDArray[Any]]) -> None:
-        """State for `optimizer` from saved arrays ({"<slot><i>": ...}, checked by the
-        caller: shapes of the parameters, finite) and its update count t."""
+        """State for `optimizer` from saved arrays ({"<slot><i>": flat array}, checked by
+        the caller: the parameters' sizes, finite) and its update count t."""
         state = OptimizerState(self.network, optimizer)
         for name, slot in zip(state.slot_names, state.slots):
             for i, array in enumerate(slot.arrays):
-                array[...] = arrays[f"{name}{i}"]
+                array.reshape(-1)[...] = arrays[f"{name}{i}"]
         state.t = t
         self.optimizer_state = state
         self.state_changed()

@@ -193,7 +193,7 @@ class MLP:
 
     def optimizer_state(self) -> Optional[tuple[int, dict[str, FloatArray]]]:
         """(t, {"<slot><i>": array}) of the optimizer's state: the updates taken and
-        copies of its slots (i counts W1, b1, W2, ... from 0); None without optimizer."""
+        flat copies of its slots (i counts W1, b1, W2, ... from 0); None without optimizer."""
         state = self._engine.optimizer_state
         if self._optimizer is None or state is None:
             return None
@@ -202,14 +202,17 @@ class MLP:
     def set_optimizer_state(self, optimizer: Optimizer, t: int,
                             arrays: Mapping[str, ArrayLike]) -> None:
         """Take `optimizer` with the state saved by :meth:`optimizer_state` (a resumed
-        fit continues it): t updates taken, and one array per slot and parameter, cast to
-        the model's dtype; everything is checked before anything changes."""
+        fit continues it): t updates taken, and one flat array per slot and parameter,
+        cast to the model's dtype (none at all: a fresh, zero state); everything is
+        checked before anything changes."""
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a fastnn optimizer, got {optimizer!r}")
         t = check_counter("t", t)
-        shapes = self.network.shapes
+        shapes = [(int(np.prod(shape)),) for shape in self.network.shapes]
         expected = {f"{slot}{i}": shape for slot in optimizer.slots
                     for i, shape in enumerate(shapes)}
+        if not arrays:  # an optimizer saved before its first step: a fresh state
+            arrays = {name: np.zeros(shape, self.dtype) for name, shape in expected.items()}
         if set(arrays) != set(expected):
             raise ValueError(f"optimizer state arrays must be exactly {sorted(expected)}, "
                              f"got {sorted(arrays)}")

@@ -24,9 +24,17 @@ writing can leave its temporary file behind (``.fastnn-XXXXXXXX.tmp`` in the sam
 folder: nothing runs at SIGKILL to remove it); :meth:`Checkpoint.latest` ignores
 such files (and any checkpoint that does not load), and they may be deleted by hand
 once no process is saving into the folder.
+
+Other runs' files.  A Checkpoint deletes only files it wrote itself (``keep_last``
+prunes its own ``saved`` files), never another run's.  And it refuses, when training
+begins, a folder already holding checkpoints of its stem at epochs beyond the model's
+``epoch_``: those would shadow this run in :meth:`Checkpoint.latest` (its files have
+lower numbers) or be overwritten by it.  Checkpoints at epochs up to ``epoch_`` (the
+history of a run being resumed) are fine, and are left alone.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from typing import TYPE_CHECKING, Optional, Union
@@ -101,13 +109,21 @@ class Checkpoint(Callback):
     every : int, default 1
         Save after each epoch whose number is a multiple of `every`.
     keep_last : int or None, default 3
-        After each save delete this stem's older checkpoints in the folder beyond the
-        newest `keep_last` (by epoch number).  None keeps them all.
+        After each save delete the checkpoints this object wrote beyond the newest
+        `keep_last` (by epoch number).  Files it did not write are never deleted.
+        None keeps them all.
+
+    Raises
+    ------
+    ValueError
+        When training begins (``on_train_begin``), if the folder already holds
+        checkpoints of this stem at epochs beyond the model's ``epoch_``: they are
+        another run's, and would shadow this one in :meth:`latest`.
 
     Attributes
     ----------
     saved : list of str
-        Paths written by this callback, in order (some may since have been deleted).
+        Paths written by this callback, in order (some may since have been pruned).
     """
 
     folder: str
@@ -121,6 +137,8 @@ class Checkpoint(Callback):
         self.every = check_int("every", every, low=1)
         self.keep_last = None if keep_last is None else check_int("keep_last", keep_last, low=1)
         self.saved = []
+        # The files written and not yet pruned, by path: their epochs.
+        self._kept: dict[str, int] = {}
 
     def path_for(self, epoch: int) -> str:
         """The file of `epoch`'s checkpoint."""
@@ -128,6 +146,18 @@ class Checkpoint(Callback):
 
     def on_train_begin(self, model: MLP, history: History) -> None:
         os.makedirs(self.folder, exist_ok=True)
+        self._refuse_newer_checkpoints(model.epoch_)
+
+    def _refuse_newer_checkpoints(self, epoch: int) -> None:
+        """Raise if the folder holds checkpoints of this stem beyond `epoch`, the model's."""
+        newer = [path for e, path in _checkpoints(self.folder, self.stem) if e > epoch]
+        if newer:
+            raise ValueError(
+                f"checkpoint folder {self.folder} already holds {len(newer)} checkpoint(s) of "
+                f"stem {self.stem!r} beyond this model's epoch {epoch}, up to {newer[-1]}: "
+                "another run's, which would shadow this one in Checkpoint.latest(). Give "
+                "this run another folder or stem, delete those files, or resume from "
+                "Checkpoint.latest()")
 
     def on_epoch_end(self, model: MLP, epoch: int, history: History) -> bool:
         if epoch % self.every == 0:
@@ -136,21 +166,23 @@ class Checkpoint(Callback):
 
     def save(self, model: MLP, epoch: Optional[int] = None) -> str:
         """Write `model`'s checkpoint for `epoch` (default ``model.epoch_``), then prune."""
-        path = self.path_for(model.epoch_ if epoch is None else epoch)
+        epoch = model.epoch_ if epoch is None else int(epoch)
+        path = self.path_for(epoch)
         model.save(path)  # atomic: temp file + fsync + rename
         self.saved.append(path)
+        self._kept[path] = epoch
         self._prune()
         return path
 
     def _prune(self) -> None:
+        """Delete this object's own files beyond the newest `keep_last` (by epoch)."""
         if self.keep_last is None:
             return
-        files = _checkpoints(self.folder, self.stem)
-        for _, old in files[:-self.keep_last]:
-            try:
+        by_epoch = sorted(self._kept, key=self._kept.__getitem__)
+        for old in by_epoch[:-self.keep_last]:
+            del self._kept[old]
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(old)
-            except FileNotFoundError:
-                pass
 
     @classmethod
     def find(cls, path: PathLike) -> list[str]:
@@ -165,15 +197,17 @@ class Checkpoint(Callback):
 
         `path` is a directory (checkpoints of any stem in it) or a file stem as given
         to the constructor (only that stem's).  Files are tried newest epoch first;
-        one that is truncated, corrupt or not a fastnn model (:class:`fastnn.ModelFileError`)
-        or that vanished meanwhile is skipped, and temporary files of interrupted saves
-        are never considered.
+        one that does not load is skipped: truncated, corrupt, tampered or not a fastnn
+        model (:class:`fastnn.ModelFileError`), not a regular file (a FIFO or a
+        directory is refused without blocking), unreadable or vanished meanwhile
+        (OSError).  Temporary files of interrupted saves are never considered.  Each
+        file is read by :func:`fastnn.load`, whose reads are bounded by the file's size.
         """
         folder, stem = cls._folder_and_stem(path)
         for _, candidate in reversed(_checkpoints(folder, stem)):
             try:
                 load(candidate)
-            except (ModelFileError, FileNotFoundError):
+            except (ModelFileError, OSError):
                 continue
             return candidate
         return None

@@ -356,6 +356,29 @@ def _float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
+def _moments(X: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-column float64 mean and standard deviation of the finite `X`, finite too."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        # asarray: typed as arrays (NumPy's stubs allow a scalar for an axis reduction).
+        mean = np.asarray(np.mean(X, axis=0, dtype=np.float64))
+        scale = np.asarray(np.std(X, axis=0, dtype=np.float64))
+    if np.isfinite(mean).all() and np.isfinite(scale).all():
+        return mean, scale
+    # Values near float64's limits overflowed the sum or the squares: again on each
+    # column scaled below 1 by a power of two, which is exact.
+    exponent = np.frexp(np.abs(X).max(axis=0).astype(np.float64))[1]
+    scaled = np.ldexp(np.asarray(X, dtype=np.float64), -exponent)
+    return (np.ldexp(np.mean(scaled, axis=0), exponent),
+            np.ldexp(np.std(scaled, axis=0), exponent))
+
+
+def _unusable_scale(mean: NDArray[np.float64], scale: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Columns whose spread cannot be divided by: within rounding of the mean (the
+    feature is constant up to the mean's own ulps), or too small to invert."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return (scale <= _CONSTANT_RELATIVE_SPREAD * np.abs(mean)) | ~np.isfinite(1.0 / scale)
+
+
 class Standardizer:
     """Normalize inputs to zero mean and unit variance per feature.
 
@@ -367,7 +390,8 @@ class Standardizer:
     ----------
     mean_ : ndarray of float64, shape (n_features,)
     scale_ : ndarray of float64, shape (n_features,)
-        sigma, or 1 for a constant feature (which then maps to 0).
+        sigma, or 1 for a constant feature (which then maps to 0), and for one whose
+        sigma is within rounding of its mean or too small to invert.
     n_features_in_ : int
     """
 
@@ -392,16 +416,13 @@ class Standardizer:
         self : Standardizer
         """
         X = _check_features(X)
-        # asarray: typed as arrays (NumPy's stubs allow a scalar for an axis reduction).
-        mean = np.asarray(np.mean(X, axis=0, dtype=np.float64))
-        scale = np.asarray(np.std(X, axis=0, dtype=np.float64))
+        mean, scale = _moments(X)
         # Exactly constant columns take their value as mean so they map to 0
         # exactly; the float64 mean of m equal values can be an ulp off.
         low, high = X.min(axis=0), X.max(axis=0)
         exact = low == high
         mean[exact] = low[exact]
-        constant = exact | (scale <= _CONSTANT_RELATIVE_SPREAD * np.abs(mean))
-        scale[constant] = 1.0
+        scale[exact | _unusable_scale(mean, scale)] = 1.0
         self._set(mean, scale)
         return self
 
@@ -476,7 +497,15 @@ class Standardizer:
         Parameters
         ----------
         d : dict
-            ``{"mean": list of n floats, "scale": list of n positive floats}``.
+            ``{"mean": list of n floats, "scale": list of n positive floats}``, as
+            :meth:`fit` could have computed them: finite, and each scale either 1 or
+            above ``2.2e-13 * |mean|`` with a finite reciprocal.
+
+        Raises
+        ------
+        ValueError
+            For other values, which would make the transform of inputs off the mean
+            infinite or noise.
 
         Returns
         -------
@@ -493,6 +522,16 @@ class Standardizer:
             )
         if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
             raise ValueError("d['mean'] must be finite and d['scale'] finite and positive")
+        # What fit cannot give: fit sets such scales to 1 (the feature is constant up to
+        # rounding); kept, they turn every input off the mean into inf or noise.
+        unusable = _unusable_scale(mean, scale) & (scale != 1.0)
+        if unusable.any():
+            i = int(np.argmax(unusable))
+            raise ValueError(
+                f"d['scale'][{i}] = {float(scale[i])!r} cannot standardize a feature of mean "
+                f"{float(mean[i])!r}: a scale other than 1 must exceed "
+                f"{_CONSTANT_RELATIVE_SPREAD:.3g} * |mean| and have a finite reciprocal"
+            )
         standardizer = cls()
         standardizer._set(mean, scale)
         return standardizer
