@@ -18,7 +18,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") == "1"
-KERNELS = ["_codes", "_dense", "_plans", "_loss", "_optim", "_dropout", "_gradcheck"]
+KERNELS = ["_codes", "_checks", "_dense", "_plans", "_loss", "_optim", "_dropout", "_gradcheck"]
 # Built a second time with -mavx2 -mfma (as <name>_avx2) where the machine allows.
 WIDE_KERNELS = ["_dense", "_plans"]
 

@@ -503,3 +503,56 @@ def test_import_without_built_kernels_says_how_to_build(tmp_path):
     assert result.returncode != 0
     assert "ImportError: fastnn's compiled kernels are not built" in result.stderr
     assert "pip install" in result.stderr
+
+
+# ---------------------------------------------------------------------------
+# The native scans behind the checks (fastnn/_kernels/_checks.pyx) against NumPy
+
+from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays as np_arrays  # noqa: E402
+
+from fastnn._kernels import _checks  # noqa: E402
+
+_ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@given(a=np_arrays(st.sampled_from([np.float32, np.float64]),
+                   st.tuples(st.integers(0, 5), st.integers(0, 7)), elements=_ANY_FLOAT),
+       to_double=st.booleans())
+def test_native_scans_agree_with_numpy(a, to_double):
+    assert _checks.all_finite(a) == bool(np.isfinite(a).all())
+    assert _checks.all_in_unit_interval(a) == bool(((a >= 0) & (a <= 1)).all())
+    out, finite = _checks.cast_finite(a, to_double)
+    target = np.float64 if to_double else np.float32
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = a.astype(target)
+    assert out.dtype == target and out.shape == a.shape and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected)
+    assert finite == bool(np.isfinite(expected).all())
+    if a.dtype == target:
+        assert out is a  # no copy when the array already is what the engine takes
+
+
+@given(data=st.data(), k=st.integers(1, 10))
+def test_native_class_indices_agree_with_numpy(data, k):
+    dtype = data.draw(st.sampled_from([np.int32, np.int64, np.float32, np.float64]))
+    elements = (st.integers(-3, 12) if np.dtype(dtype).kind == "i" else
+                st.one_of(st.integers(-3, 12).map(float), st.floats(-3, 12, width=32),
+                          st.just(float("nan"))))
+    y = data.draw(np_arrays(dtype, st.integers(0, 20), elements=elements))
+    got = _checks.class_indices(y, k)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(y) & (np.mod(y, 1) == 0) if y.dtype.kind == "f" else np.ones(y.shape, bool)
+        valid = bool((whole & (y >= 0) & (y < k)).all())
+    if valid:
+        assert got.dtype == np.intp
+        np.testing.assert_array_equal(got, y.astype(np.intp))
+    else:
+        assert got is False
+
+
+def test_native_scans_leave_other_arrays_to_numpy():
+    for a in (np.ones((3, 4))[:, ::2], np.ones(5, np.float16), np.ones(4, np.int64)):
+        assert _checks.all_finite(a) is None and _checks.cast_finite(a, True) is None
+    assert _checks.class_indices(np.ones((3, 2), np.int64), 3) is None
+    assert _checks.class_indices(np.ones(4, bool), 3) is None

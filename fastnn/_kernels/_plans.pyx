@@ -17,7 +17,7 @@ This file is compiled twice: as _plans (baseline ISA) and _plans_avx2 (-mavx2 -m
 fastnn.engine.compiled loads the one the CPU can run.
 """
 from cython cimport floating
-from libc.math cimport NAN, fabs, isfinite
+from libc.math cimport INFINITY, NAN, fabs, isfinite
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
@@ -330,6 +330,67 @@ cdef bint plan_parameters_finite(Plan* p) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
+# Snapshots to roll back to.
+
+cdef class Snapshot:
+    """Saved copies of a fixed set of arrays (parameters, optimizer slots): `take` copies
+    them aside, `restore` copies them back (also without the GIL, as save / load)."""
+    cdef void** live
+    cdef void** saved
+    cdef size_t* sizes
+    cdef Py_ssize_t n
+    cdef list keepalive
+
+    def __cinit__(self, list arrays):
+        cdef Py_ssize_t i
+        self.n = len(arrays)
+        self.keepalive = []
+        for i, array in enumerate(arrays):
+            if not isinstance(array, np.ndarray):
+                raise ValueError(f"arrays[{i}] must be an ndarray")
+            self.keepalive.append(checked(array, f"arrays[{i}]", array.shape, array.dtype, True))
+        self.live = <void**>calloc(self.n + 1, sizeof(void*))
+        self.saved = <void**>calloc(self.n + 1, sizeof(void*))
+        self.sizes = <size_t*>calloc(self.n + 1, sizeof(size_t))
+        if self.live == NULL or self.saved == NULL or self.sizes == NULL:
+            raise MemoryError()
+        for i in range(self.n):
+            self.live[i] = data_of(arrays[i])
+            self.sizes[i] = arrays[i].nbytes
+            self.saved[i] = calloc(self.sizes[i] + 1, 1)
+            if self.saved[i] == NULL:
+                raise MemoryError()
+        self.save()
+
+    def take(self):
+        """Copy the arrays aside."""
+        self.save()
+
+    def restore(self):
+        """Copy the saved values back into the arrays."""
+        self.load()
+
+    cdef void save(self) noexcept nogil:
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            memcpy(self.saved[i], self.live[i], self.sizes[i])
+
+    cdef void load(self) noexcept nogil:
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            memcpy(self.live[i], self.saved[i], self.sizes[i])
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.saved != NULL:
+            for i in range(self.n):
+                free(self.saved[i])
+        free(self.live)
+        free(self.saved)
+        free(self.sizes)
+
+
+# ---------------------------------------------------------------------------
 # The plan objects: they build, check and own what a Plan points at.
 
 cdef class LayerPlan:
@@ -467,6 +528,9 @@ cdef class TrainPlan(LayerPlan):
     the columns layout) stay in the plan for `run_products`.
     """
 
+    cdef Snapshot before_step  # for guarded_step, made at its first call
+    cdef list updated          # what a step writes: W1, b1, W2, ..., then the slots
+
     def __cinit__(self, int m, object dtype, int loss, list weights, list biases,
                   list weight_grads, list bias_grads, list activations, list thresholds,
                   list keep_probs, uint64_t seed, uint64_t input_threshold,
@@ -502,12 +566,14 @@ cdef class TrainPlan(LayerPlan):
                     layer.slot[2 * p + s] = self.keep(checked(
                         slots[s][2 * l + p], f"slots[{s}][{2 * l + p}]", shapes[p],
                         self.dtype, True))
+        self.updated = [a for pair in zip(weights, biases) for a in pair]
+        self.updated += [a for slot in slots for a in slot]
         self.p.rule, self.p.seed = rule, seed
         self.p.input_threshold, self.p.input_keep_prob = input_threshold, input_keep_prob
         if dropout_active(input_threshold):
             self.p.input_buffer = self.keep(self.block(self.p.layers[0].n_prev))
 
-    def set_penalties(self, list slopes):
+    def set_penalties(self, object slopes):
         """Per layer, the penalty slopes (lambda/m, lambda_1/(2m)) of its weights."""
         cdef Py_ssize_t l
         if len(slopes) != self.p.n_layers:
@@ -549,6 +615,36 @@ cdef class TrainPlan(LayerPlan):
                 if not isfinite(cost):
                     break
         return done, cost
+
+    def guarded_step(self, cnp.ndarray X, object y, uint64_t step, double lr, double beta1,
+                     double beta2, double epsilon, Py_ssize_t t):
+        """One step on (X, y) (as `run`), undone when its cost or its new parameters are
+        not finite: the parameters and optimizer slots are then as before it.  Returns the
+        step's data cost, or inf when the cost was finite but a parameter is not."""
+        cdef Hyper h
+        cdef double cost
+        cdef void* x
+        cdef void* targets
+        cdef bint finite
+        h.lr, h.beta1, h.beta2, h.epsilon = lr, beta1, beta2, epsilon
+        self.check_batch(X, y)
+        if self.before_step is None:
+            self.before_step = Snapshot(self.updated)
+        x, targets = data_of(X), data_of(y)
+        with nogil:
+            self.before_step.save()
+            if self.p.is_double:
+                plan_load(&self.p, <double*>x, targets)
+                cost = plan_step(&self.p, <double*>NULL, step, &h, t + 1, True)
+            else:
+                plan_load(&self.p, <float*>x, targets)
+                cost = plan_step(&self.p, <float*>NULL, step, &h, t + 1, True)
+            finite = isfinite(cost) and plan_parameters_finite(&self.p)
+            if not finite:
+                self.before_step.load()
+        if isfinite(cost) and not finite:
+            return INFINITY
+        return cost
 
     def gradients(self, cnp.ndarray X, object y):
         """dW and db of the data cost into the gradient buffers, dropout off, no update;
@@ -623,67 +719,6 @@ cdef class TrainPlan(LayerPlan):
                     plan_products(&self.p, <double*>NULL)
                 else:
                     plan_products(&self.p, <float*>NULL)
-
-
-# ---------------------------------------------------------------------------
-# Snapshots to roll back to.
-
-cdef class Snapshot:
-    """Saved copies of a fixed set of arrays (parameters, optimizer slots): `take` copies
-    them aside, `restore` copies them back (also without the GIL, as save / load)."""
-    cdef void** live
-    cdef void** saved
-    cdef size_t* sizes
-    cdef Py_ssize_t n
-    cdef list keepalive
-
-    def __cinit__(self, list arrays):
-        cdef Py_ssize_t i
-        self.n = len(arrays)
-        self.keepalive = []
-        for i, array in enumerate(arrays):
-            if not isinstance(array, np.ndarray):
-                raise ValueError(f"arrays[{i}] must be an ndarray")
-            self.keepalive.append(checked(array, f"arrays[{i}]", array.shape, array.dtype, True))
-        self.live = <void**>calloc(self.n + 1, sizeof(void*))
-        self.saved = <void**>calloc(self.n + 1, sizeof(void*))
-        self.sizes = <size_t*>calloc(self.n + 1, sizeof(size_t))
-        if self.live == NULL or self.saved == NULL or self.sizes == NULL:
-            raise MemoryError()
-        for i in range(self.n):
-            self.live[i] = data_of(arrays[i])
-            self.sizes[i] = arrays[i].nbytes
-            self.saved[i] = calloc(self.sizes[i] + 1, 1)
-            if self.saved[i] == NULL:
-                raise MemoryError()
-        self.save()
-
-    def take(self):
-        """Copy the arrays aside."""
-        self.save()
-
-    def restore(self):
-        """Copy the saved values back into the arrays."""
-        self.load()
-
-    cdef void save(self) noexcept nogil:
-        cdef Py_ssize_t i
-        for i in range(self.n):
-            memcpy(self.saved[i], self.live[i], self.sizes[i])
-
-    cdef void load(self) noexcept nogil:
-        cdef Py_ssize_t i
-        for i in range(self.n):
-            memcpy(self.live[i], self.saved[i], self.sizes[i])
-
-    def __dealloc__(self):
-        cdef Py_ssize_t i
-        if self.saved != NULL:
-            for i in range(self.n):
-                free(self.saved[i])
-        free(self.live)
-        free(self.saved)
-        free(self.sizes)
 
 
 cdef int check_same_arrays(TrainPlan plan, list parameters, list slots) except -1:

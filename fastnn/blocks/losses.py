@@ -8,7 +8,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from fastnn.blocks.names import OUTPUT_NAMES, OutputName
 from fastnn.blocks.types import FloatArray
-from fastnn.blocks.validation import is_real_dtype, unmasked
+from fastnn.blocks.validation import as_finite, finite, is_real_dtype, unmasked
+from fastnn._kernels._checks import all_in_unit_interval, class_indices
 
 OUTPUTS: tuple[OutputName, ...] = OUTPUT_NAMES
 
@@ -26,21 +27,37 @@ def prepare_targets(output: OutputName, y: ArrayLike, m: int, n_out: int, dtype:
         raise TypeError(f"{name} must be real numbers, got dtype {y.dtype}")
     if y.shape[:1] != (m,):
         raise ValueError(f"{name} has {y.shape[0] if y.ndim else 0} rows but X has {m}")
-    if output != "softmax":
-        with np.errstate(over="ignore"):
-            y = y.astype(dtype)  # before the check: 1e39 overflows float32 to inf
-    if not np.isfinite(y).all():
-        raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
     if output == "softmax":
+        indices = class_indices(y, n_out)  # the common case, in one native pass
+        if indices is not None and indices is not False:
+            return indices
+        if not finite(y):
+            raise ValueError(f"{name} contains NaN or infinity")
         return _softmax_labels(y, m, n_out, name)
     if y.ndim == 1 and n_out == 1:
         y = y.reshape(m, 1)
     if y.shape != (m, n_out):
-        raise ValueError(f"{name} must have shape ({m},) or ({m}, {n_out}), got {y.shape}")
-    if output == "sigmoid" and ((y < 0).any() or (y > 1).any()):
+        raise ValueError(_target_shape_message(output, y, m, n_out, name))
+    y, ok = as_finite(y, dtype)  # cast first: 1e39 overflows float32 to inf
+    if not ok:
+        raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
+    if output == "sigmoid" and all_in_unit_interval(y):
+        return y
+    if output == "sigmoid":
         raise ValueError(f"{name} must hold 0/1 labels (or probabilities in [0, 1]) for a "
                          f"sigmoid output; found values in [{y.min()}, {y.max()}]")
-    return np.ascontiguousarray(y, dtype=dtype)
+    return y
+
+
+def _target_shape_message(output: str, y: NDArray[Any], m: int, n_out: int,
+                          name: str) -> str:
+    """Why y does not fit the output layer, with the likely fix."""
+    message = (f"{name} must have shape ({m},) or ({m}, {n_out}) for {n_out} {output} "
+               f"output unit(s), got {y.shape}")
+    if output == "sigmoid" and y.ndim == 1 and n_out > 1:
+        message += (f"; for {n_out} classes given as integer labels use output='softmax' "
+                    f"(one unit per class), or give {n_out} 0/1 columns")
+    return message
 
 
 def _softmax_labels(y: NDArray[Any], m: int, n_out: int, name: str) -> NDArray[np.intp]:

@@ -7,6 +7,8 @@ from typing import Any, Callable, Collection, TypeVar, cast
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from fastnn._kernels._checks import all_finite, cast_finite
+
 T = TypeVar("T")
 S = TypeVar("S", bound=str)
 
@@ -99,8 +101,16 @@ def per_layer(name: str, value: Any, n_layers: int,
 
 def is_real_dtype(dtype: np.dtype[Any]) -> bool:
     """True for bool, integer and real floating dtypes (not complex, object or text)."""
-    return bool(dtype == bool or np.issubdtype(dtype, np.integer)
-                or np.issubdtype(dtype, np.floating))
+    return dtype.kind in "biuf"
+
+
+def finite(A: NDArray[Any]) -> bool:
+    """True when every value of A is finite (one native pass for C-contiguous float
+    arrays; NumPy for the rest, and integer arrays always are)."""
+    if A.dtype.kind in "biu":
+        return True
+    scanned = all_finite(A)
+    return bool(np.isfinite(A).all()) if scanned is None else scanned
 
 
 def check_key(key: object) -> int:
@@ -134,10 +144,19 @@ def check_matrix(name: str, X: ArrayLike, n_features: int, dtype: DTypeLike) -> 
         raise ValueError(
             f"{name} has {X.shape[1]} features but the model expects {n_features} "
             f"(shape {X.shape}); rows are examples, (m, n_features)")
-    if X.dtype != dtype or not X.flags.c_contiguous:
-        with np.errstate(over="ignore"):
-            X = np.ascontiguousarray(X, dtype=dtype)
-    # Checked after the cast: values beyond the dtype's range become inf.
-    if not np.isfinite(X).all():
+    X, ok = as_finite(X, dtype)
+    if not ok:
         raise ValueError(f"{name} contains NaN or infinity (in {np.dtype(dtype).name})")
     return X
+
+
+def as_finite(A: NDArray[Any], dtype: DTypeLike) -> tuple[NDArray[Any], bool]:
+    """(A as a C-contiguous array of `dtype`, whether all its values are finite there):
+    checked after the cast, since values beyond float32's range become inf.  One native
+    pass for float arrays; NumPy for the rest."""
+    converted = cast_finite(A, np.dtype(dtype) == np.float64)
+    if converted is not None:
+        return converted
+    with np.errstate(over="ignore"):
+        A = np.ascontiguousarray(A, dtype=dtype)
+    return A, finite(A)

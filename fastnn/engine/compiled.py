@@ -113,13 +113,11 @@ class CompiledEngine(Engine):
         self._loss = OUTPUT_LOSSES[network.output]
         self._thresholds = [keep_threshold(p) for p in network.keep_probs]
         self._train_plans: dict[int, Any] = {}
-        self._step_snapshot: Any = None
         self._local = threading.local()
 
     def state_changed(self) -> None:
         # Training plans point at the optimizer slots: build them anew.
         self._train_plans.clear()
-        self._step_snapshot = None
 
     # -- plans ----------------------------------------------------------------------
 
@@ -187,16 +185,10 @@ class CompiledEngine(Engine):
                    slopes: Sequence[tuple[float, float]], step: int) -> float:
         state = self._state_for(optimizer)
         plan = self._train_plan(X.shape[0])
-        plan.set_penalties(list(slopes))
-        if self._step_snapshot is None:
-            self._step_snapshot = KERNELS.plans.Snapshot(self.parameters.arrays
-                                                         + state.arrays())
-        self._step_snapshot.take()
-        _, cost = plan.run(X, y, step, 1, *optimizer.kernel_arguments(), state.t)
-        if not (math.isfinite(cost) and plan.parameters_finite()):
-            self._step_snapshot.restore()
-            return cost if not math.isfinite(cost) else math.inf
-        state.t += 1
+        plan.set_penalties(slopes)
+        cost = plan.guarded_step(X, y, step, *optimizer.kernel_arguments(), state.t)
+        if math.isfinite(cost):
+            state.t += 1
         return cost
 
     def runner(self, spec: FitSpec) -> Runner:
@@ -205,7 +197,7 @@ class CompiledEngine(Engine):
         batch = min(spec.batch_size, m)
         plans = [self._train_plan(batch)] + ([self._train_plan(m % batch)] if m % batch else [])
         for plan in plans:
-            plan.set_penalties(list(spec.slopes))
+            plan.set_penalties(spec.slopes)
         train_eval = None if spec.running_metrics else self._new_eval_plan(m)
         dev_eval = None if spec.dev is None else self._new_eval_plan(spec.dev[0].shape[0])
         X_dev, y_dev = spec.dev if spec.dev is not None else (None, None)

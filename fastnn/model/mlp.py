@@ -108,6 +108,7 @@ class MLP:
         self._optimizer: Optional[Optimizer] = None
         self._standardizer: Any = None
         self._guard = UseGuard()
+        self._last_slopes: tuple[int, tuple[tuple[float, float], ...]] = (0, ())
         weights, biases = initializers.initialize(network.layer_sizes, self._init,
                                                   self._init_scale, network.seed,
                                                   network.dtype)
@@ -418,6 +419,12 @@ class MLP:
                              "for the model's outputs; normalize the inputs")
         return cost
 
+    def _slopes(self, m: int) -> tuple[tuple[float, float], ...]:
+        """The penalty's slopes for a training set of m examples (kept for the last m)."""
+        if self._last_slopes[0] != m:
+            self._last_slopes = (m, tuple(regularization.slopes(self._l2, self._l1, m)))
+        return self._last_slopes[1]
+
     def penalty(self, m: int) -> float:
         """The regularization term lambda/(2m) sum_l ||W[l]||_F^2 + lambda_1/(2m) ||W[l]||_1
         of J for a training set of m examples."""
@@ -495,9 +502,7 @@ class MLP:
         m = X.shape[0] if n_train is None else check_int("n_train", n_train, low=1)
         with self._guard.writing(training=True), blas_threads(self._n_threads):
             self.optimizer_ = optimizer
-            cost = self._engine.train_step(X, targets, optimizer,
-                                           regularization.slopes(self._l2, self._l1, m),
-                                           self._step)
+            cost = self._engine.train_step(X, targets, optimizer, self._slopes(m), self._step)
             if not math.isfinite(cost):
                 raise TrainingDiverged(f"the training step diverged (cost {cost}); the model "
                                        "keeps its weights from before it. Lower the learning "

@@ -1,0 +1,134 @@
+# cython: language_level=3
+"""Scans of user arrays for fastnn.blocks.validation: one pass, no temporary, the GIL
+held (they only read, before any computation runs).  Each returns True or False and
+leaves the message to the caller; arrays of other dtypes or layouts return None, for the
+caller's NumPy path."""
+from cython cimport floating
+from libc.math cimport isfinite
+cimport numpy as cnp
+
+cnp.import_array()
+
+
+cdef inline bint contiguous_float(cnp.ndarray a):
+    return (cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_TYPE(a) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64))
+
+
+cdef bint scan_finite(const floating* a, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double total = 0.0
+    for i in range(n):
+        total += a[i] * 0.0  # 0 for every finite value, NaN for inf and NaN
+    return total == 0.0
+
+
+cdef bint scan_unit_interval(const floating* a, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef bint inside = True
+    for i in range(n):
+        inside &= (a[i] >= 0) & (a[i] <= 1)  # False for NaN too
+    return inside
+
+
+def all_finite(cnp.ndarray a):
+    """True when every value of the float array is finite (None: not a contiguous float
+    array)."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    if not contiguous_float(a):
+        return None
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
+        return scan_finite(<double*>cnp.PyArray_DATA(a), n)
+    return scan_finite(<float*>cnp.PyArray_DATA(a), n)
+
+
+def all_in_unit_interval(cnp.ndarray a):
+    """True when every value of the float array is in [0, 1] (NaN is not; None: not a
+    contiguous float array)."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    if not contiguous_float(a):
+        return None
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
+        return scan_unit_interval(<double*>cnp.PyArray_DATA(a), n)
+    return scan_unit_interval(<float*>cnp.PyArray_DATA(a), n)
+
+
+cdef bint cast_scan(const floating* a, Py_ssize_t n, void* out, bint to_double) noexcept nogil:
+    """out[i] = a[i] in the target precision; True when every out[i] is finite."""
+    cdef Py_ssize_t i
+    cdef double total = 0.0
+    cdef float v
+    if to_double:
+        for i in range(n):
+            (<double*>out)[i] = a[i]
+            total += (<double*>out)[i] * 0.0
+    else:
+        for i in range(n):
+            v = <float>a[i]
+            (<float*>out)[i] = v
+            total += v * 0.0
+    return total == 0.0
+
+
+def cast_finite(cnp.ndarray a, bint to_double):
+    """(A, finite): `a` as a C-contiguous float64 (to_double) or float32 array of its
+    shape (`a` itself when it already is one), and whether every value is finite in that
+    precision (a float64 value beyond float32's range is not); None when `a` is not a
+    C-contiguous float array.  No floating-point warning is raised by the cast."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    cdef int target = cnp.NPY_FLOAT64 if to_double else cnp.NPY_FLOAT32
+    cdef cnp.ndarray out
+    if not contiguous_float(a):
+        return None
+    if cnp.PyArray_TYPE(a) == target:
+        return a, all_finite(a)
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), target, 0)
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
+        finite = cast_scan(<double*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out), to_double)
+    else:
+        finite = cast_scan(<float*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out), to_double)
+    return out, finite
+
+
+ctypedef fused label:
+    int
+    long long
+    float
+    double
+
+
+cdef bint indices_of(const label* y, Py_ssize_t m, Py_ssize_t k, Py_ssize_t* out) noexcept nogil:
+    """out[i] = y[i] when every y[i] is a whole number in [0, k); else False."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    for i in range(m):
+        ok &= (y[i] >= 0) & (y[i] < k) & (<label>(<Py_ssize_t>y[i]) == y[i])
+        out[i] = <Py_ssize_t>y[i] if (y[i] >= 0) & (y[i] < k) else 0
+    return ok
+
+
+def class_indices(cnp.ndarray y, Py_ssize_t k):
+    """y (m,) as C-contiguous intp class indices, when it is a contiguous 1-D array of
+    int32, int64, float32 or float64 whole numbers in [0, k); False when it is such an
+    array with another value (NaN included); None for other arrays."""
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(y)
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.ndarray out
+    cdef int kind = cnp.PyArray_TYPE(y)
+    cdef void* data = cnp.PyArray_DATA(y)
+    cdef bint ok
+    if cnp.PyArray_NDIM(y) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(y):
+        return None
+    if kind not in (cnp.NPY_INT32, cnp.NPY_INT64, cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
+        return None
+    dims[0] = m
+    out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
+    if kind == cnp.NPY_INT32:
+        ok = indices_of(<int*>data, m, k, <Py_ssize_t*>cnp.PyArray_DATA(out))
+    elif kind == cnp.NPY_INT64:
+        ok = indices_of(<long long*>data, m, k, <Py_ssize_t*>cnp.PyArray_DATA(out))
+    elif kind == cnp.NPY_FLOAT32:
+        ok = indices_of(<float*>data, m, k, <Py_ssize_t*>cnp.PyArray_DATA(out))
+    else:
+        ok = indices_of(<double*>data, m, k, <Py_ssize_t*>cnp.PyArray_DATA(out))
+    return out if ok else False
