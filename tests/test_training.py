@@ -143,7 +143,8 @@ def test_optimizers_reduce_training_cost(backend, dtype, make_opt):
     X, y = moons(200, seed=1)
     model = fnn.MLP([2, 16, 1], activation="tanh", backend=backend, dtype=dtype, seed=3)
     before_cost, before_error = model.cost(X, y), model.error(X, y)
-    history = model.fit(X, y, epochs=60, batch_size=32, optimizer=make_opt())
+    history = model.fit(X, y, epochs=60, batch_size=32, optimizer=make_opt(),
+                        train_metrics="full")
     assert history["train_cost"][-1] < 0.7 * before_cost
     assert model.cost(X, y) == pytest.approx(history["train_cost"][-1], rel=1e-6)
     assert model.error(X, y) < before_error
@@ -156,7 +157,9 @@ def test_history_one_value_per_epoch(backend):
     X, y = moons(80, seed=1)
     Xd, yd = moons(40, seed=9)
     model = fnn.MLP([2, 6, 1], backend=backend, l2=0.1)
-    history = model.fit(X, y, dev=(Xd, yd), epochs=6, batch_size=20, optimizer=fnn.SGD(lr=0.2))
+    history = model.fit(X, y, dev=(Xd, yd), epochs=6, batch_size=20, optimizer=fnn.SGD(lr=0.2),
+                        train_metrics="full")
+    assert history.train_metrics == "full"
     assert isinstance(history, fnn.History)
     keys = {"epoch", "train_cost", "train_data_cost", "train_error", "dev_cost", "dev_error",
             "lr"}
@@ -394,7 +397,7 @@ def test_identity_augment_with_standardizer_history(backend):
     augmented before standardization) but then evaluates the History on that raw X."""
     X, y = moons(50)
     X = X * np.array([40.0, 0.05]) + np.array([100.0, -3.0])
-    kw = dict(epochs=3, batch_size=16, optimizer=fnn.SGD(lr=0.2))
+    kw = dict(epochs=3, batch_size=16, optimizer=fnn.SGD(lr=0.2), train_metrics="full")
     plain = fnn.MLP([2, 5, 1], backend=backend)
     plain.standardizer = fnn.Standardizer().fit(X)
     h_plain = plain.fit(X, y, **kw)
@@ -846,3 +849,15 @@ def test_fit_stops_on_non_finite_weights_even_while_the_cost_stays_finite(backen
         model.fit(X, y, epochs=5, callbacks=[Poison()])
     assert model.epoch_ == 2
     assert all(np.isfinite(p).all() for p in model.params.values())
+
+
+@pytest.mark.parametrize("batch_size, keep_prob, expected", [
+    (None, 1.0, "full"), (None, 0.8, "full"), (16, 0.8, "full"), (16, 1.0, "running"),
+    (1000, 1.0, "full")])
+def test_train_metrics_auto_measures_what_the_notes_want(batch_size, keep_prob, expected):
+    """"auto": running figures only where they are the notes' J up to moving weights (a
+    minibatch fit without dropout); the History says which it measured."""
+    X, y = moons(64)
+    model = fnn.MLP([2, 6, 1], keep_prob=keep_prob)
+    history = model.fit(X, y, epochs=2, batch_size=batch_size)
+    assert history.train_metrics == expected

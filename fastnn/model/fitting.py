@@ -48,7 +48,7 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         early_stopping: Optional[EarlyStopping] = None,
         callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
         augment: Optional[AugmentFn] = None, progress: bool = False, eval_every: int = 1,
-        train_metrics: Literal["full", "running"] = "full") -> History:
+        train_metrics: Literal["auto", "full", "running"] = "auto") -> History:
     """Train `model` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -80,12 +80,16 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     eval_every : int, default 1
         Measure the History figures every this many epochs (and at the last one): with
         tens of thousands of cheap full-batch epochs, evaluating each would dominate.
-    train_metrics : {"full", "running"}, default "full"
+    train_metrics : {"auto", "full", "running"}, default "auto"
         "full" measures the train figures on the whole train set with dropout off (one
         more forward pass per evaluation: the notes' J); "running" averages what the
         training steps saw since the last evaluation (dropout on, weights changing, as
-        Keras reports), at no extra cost, with the regularization term of the current
-        weights.
+        Keras and scikit-learn report), at no extra cost, with the regularization term
+        of the current weights.  "auto" is "running" for a minibatch fit without dropout
+        (its running figures are the notes' J up to the weights moving within the epoch,
+        and a full pass would cost a third of the epoch) and "full" otherwise (a full
+        batch costs one short pass; with dropout the running figures would mislead).
+        ``History.train_metrics`` says which was measured.
 
     Returns
     -------
@@ -105,11 +109,15 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     X_train = model.standardize(X_raw)
     epochs = check_int("epochs", epochs, low=0, high=COUNTER_LIMIT - model.epoch_)
     eval_every = check_int("eval_every", eval_every, low=1, high=COUNTER_LIMIT)
-    check_choice("train_metrics", train_metrics, ("full", "running"))
+    check_choice("train_metrics", train_metrics, ("auto", "full", "running"))
     optimizer = _check_optimizer(model, optimizer)
     m = X_train.shape[0]
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
+    if train_metrics == "auto":
+        minibatches = batch_size is not None and batch_size < m
+        train_metrics = ("running" if minibatches and not model.network.uses_dropout
+                         else "full")
     dev_set = _check_dev(model, dev)
     hooks = as_callbacks(callbacks)
     stopping = [cb for cb in hooks if isinstance(cb, EarlyStopping)]
