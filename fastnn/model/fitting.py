@@ -12,7 +12,7 @@ This module works on the model's public surface only (it is handed the model).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,10 +25,8 @@ from fastnn.blocks.optim import SGD, Optimizer
 from fastnn.blocks.threads import blas_threads
 from fastnn.blocks.types import FloatArray
 from fastnn.blocks.validation import COUNTER_LIMIT, check_choice, check_int, check_matrix
-from fastnn.engine.base import FitSpec, Runner
-
-if TYPE_CHECKING:
-    from fastnn.model.mlp import MLP
+from fastnn.blocks.network import Network
+from fastnn.engine.base import Engine, FitSpec, Runner
 
 #: ``augment(X_batch, rng) -> X_batch``, e.g. :class:`fastnn.workflow.augment.Augmentation`.
 AugmentFn = Callable[[FloatArray, np.random.Generator], ArrayLike]
@@ -42,7 +40,41 @@ class TrainingDiverged(FloatingPointError):
     """The cost became NaN or infinite; the model keeps its last finite weights."""
 
 
-def fit(model: MLP, X: ArrayLike, y: ArrayLike, epochs: int = 100,
+class Trainable(Protocol):
+    """What fit uses of the model it trains (fastnn.MLP's public surface)."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def network(self) -> Network: ...
+
+    @property
+    def l2(self) -> tuple[float, ...]: ...
+
+    @property
+    def l1(self) -> tuple[float, ...]: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+
+    @property
+    def n_threads(self) -> Optional[int]: ...
+
+    step_: int
+    epoch_: int
+    optimizer_: Optional[Optimizer]
+
+    def prepare(self, X: ArrayLike, y: ArrayLike, *, names: tuple[str, str] = ...,
+                standardize: bool = ...) -> tuple[FloatArray, NDArray[Any]]: ...
+
+    def standardize(self, X: FloatArray) -> FloatArray: ...
+
+
+def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
         dev: Optional[Sequence[ArrayLike]] = None,
         early_stopping: Optional[EarlyStopping] = None,
@@ -179,7 +211,7 @@ class _Epochs:
     """The epochs of one fit: runs of them on the engine's runner, the callbacks between,
     and the model's counters kept in step with the runner's."""
 
-    def __init__(self, model: MLP, spec: FitSpec, X_raw: FloatArray,
+    def __init__(self, model: Trainable, spec: FitSpec, X_raw: FloatArray,
                  augment: Optional[AugmentFn], history: History, hooks: list[Any]) -> None:
         self.model, self.spec, self.X_raw = model, spec, X_raw
         self.augment = augment
@@ -299,7 +331,7 @@ class _Epochs:
             _restore_optimizer(self.model, previous)
 
 
-def _restore_optimizer(model: MLP, previous: tuple[Optional[Optimizer], Any]) -> None:
+def _restore_optimizer(model: Trainable, previous: tuple[Optional[Optimizer], Any]) -> None:
     """The model's optimizer and its state as they were before this fit."""
     optimizer, state = previous
     model.optimizer_ = optimizer  # (a fresh state for it, replaced by its own next)
@@ -307,7 +339,7 @@ def _restore_optimizer(model: MLP, previous: tuple[Optional[Optimizer], Any]) ->
 
 
 def _augmented(augment: AugmentFn, batch: FloatArray, rng: np.random.Generator,
-               model: MLP) -> FloatArray:
+               model: Trainable) -> FloatArray:
     out = augment(batch, rng)
     if getattr(out, "shape", None) != batch.shape:
         raise ValueError(f"augment returned shape {getattr(out, 'shape', None)}, expected "
@@ -315,7 +347,7 @@ def _augmented(augment: AugmentFn, batch: FloatArray, rng: np.random.Generator,
     return model.standardize(check_matrix("augmented X", out, batch.shape[1], model.dtype))
 
 
-def _check_optimizer(model: MLP, optimizer: Optional[Optimizer]) -> Optimizer:
+def _check_optimizer(model: Trainable, optimizer: Optional[Optimizer]) -> Optimizer:
     if optimizer is None:
         optimizer = model.optimizer_ or SGD(lr=0.01)
     if not isinstance(optimizer, Optimizer):
@@ -324,7 +356,7 @@ def _check_optimizer(model: MLP, optimizer: Optional[Optimizer]) -> Optimizer:
     return optimizer
 
 
-def _check_dev(model: MLP, dev: Optional[Sequence[ArrayLike]]
+def _check_dev(model: Trainable, dev: Optional[Sequence[ArrayLike]]
                ) -> Optional[tuple[FloatArray, NDArray[Any]]]:
     if dev is None:
         return None
