@@ -153,7 +153,7 @@ def test_columns_plan_stops_after_a_non_finite_cost():
     model.optimizer_ = fnn.SGD(lr=1e30)
     plan = model.engine.training_plan(211)
     assert plan.columns
-    done, cost = plan.run(Xv, yv, 0, 50, 1e30, 0.0, 0.0, 0.0, 0)
+    done, cost = plan.run(Xv, yv, 0, 50, (1e30, 0.0, 0.0, 0.0, 0.0), 0)
     assert not np.isfinite(cost)
     assert done < 50
 

@@ -133,5 +133,5 @@ cdef inline void layer_update(Layer* layer, const floating* dZ, const floating* 
         return
     weight_gradient(layer, dZ, A_prev, dW, m, <floating>1, <floating>0, columns)
     apply_rule(rule, W, dW, slot[0], slot[1], <Py_ssize_t>layer.n * layer.n_prev, h, t,
-               layer.l2, layer.l1)
-    apply_rule(rule, b, db, slot[2], slot[3], layer.n, h, t, 0.0, 0.0)
+               layer.l2, layer.l1, True)
+    apply_rule(rule, b, db, slot[2], slot[3], layer.n, h, t, 0.0, 0.0, False)

@@ -7,14 +7,15 @@ regularised gradient is g = dW + l2 * W + l1 * sign(W).
 """
 from cython cimport floating
 
-from fastnn._kernels._optim_impl cimport Hyper, apply_rule, rule_slots
+from fastnn._kernels._optim_impl cimport Hyper, apply_rule, read_hyper, rule_slots
 
 
 def update(int rule, floating[::1] param, const floating[::1] grad, floating[::1] slot0,
-           floating[::1] slot1, double lr, double beta1, double beta2, double epsilon,
-           Py_ssize_t t, double l2, double l1):
-    """param := the rule's update at step t (1-based) from grad; the slots (None when the
-    rule keeps fewer) updated in place."""
+           floating[::1] slot1, tuple hyper, Py_ssize_t t, double l2, double l1,
+           bint weights):
+    """param := the rule's update at step t (1-based) from grad, with `hyper` (lr, beta1,
+    beta2, epsilon, weight_decay); the slots (None when the rule keeps fewer) updated in
+    place; `weights` False for biases (no decoupled weight decay)."""
     cdef Hyper h
     cdef floating* s0
     cdef floating* s1
@@ -26,6 +27,6 @@ def update(int rule, floating[::1] param, const floating[::1] grad, floating[::1
         raise ValueError("grad and every slot must be as long as param")
     s0 = NULL if slot0 is None else &slot0[0]
     s1 = NULL if slot1 is None else &slot1[0]
-    h.lr, h.beta1, h.beta2, h.epsilon = lr, beta1, beta2, epsilon
+    read_hyper(hyper, &h)
     with nogil:
-        apply_rule(rule, &param[0], &grad[0], s0, s1, param.shape[0], &h, t, l2, l1)
+        apply_rule(rule, &param[0], &grad[0], s0, s1, param.shape[0], &h, t, l2, l1, weights)

@@ -4,9 +4,9 @@
 # Adding a rule: its code in _codes.pxd, its loop here, its branch in apply_rule and its
 # slot count in rule_slots.
 from cython cimport floating
-from libc.math cimport pow, sqrt
+from libc.math cimport isfinite, pow, sqrt
 
-from fastnn._kernels._codes cimport Rule, SGD, MOMENTUM, ADAM
+from fastnn._kernels._codes cimport ADAM, MOMENTUM, SGD
 
 
 cdef inline double sign(double w) noexcept nogil:
@@ -56,9 +56,28 @@ cdef inline void adam_ptr(floating* param, const floating* grad, floating* m1, f
 
 
 # The hyperparameters every rule reads from (unused fields are 0), in the order
-# fastnn.blocks.optim.Optimizer.kernel_arguments gives them.
+# fastnn.blocks.optim.Optimizer.kernel_arguments gives them; weight_decay is a decoupled
+# decay of the weights (never the biases).
 cdef struct Hyper:
-    double lr, beta1, beta2, epsilon
+    double lr, beta1, beta2, epsilon, weight_decay
+
+cdef enum:
+    HYPER_FIELDS = 5
+
+
+cdef inline int read_hyper(object values, Hyper* h) except -1:
+    """h from the tuple (lr, beta1, beta2, epsilon, weight_decay), each a finite float."""
+    cdef double v[HYPER_FIELDS]
+    cdef Py_ssize_t i
+    if len(values) != HYPER_FIELDS:
+        raise ValueError(f"an optimizer's kernel arguments are {HYPER_FIELDS} numbers "
+                         "(lr, beta1, beta2, epsilon, weight_decay)")
+    for i in range(HYPER_FIELDS):
+        v[i] = values[i]
+        if not isfinite(v[i]):
+            raise ValueError("an optimizer's kernel arguments must be finite")
+    h.lr, h.beta1, h.beta2, h.epsilon, h.weight_decay = v[0], v[1], v[2], v[3], v[4]
+    return 0
 
 
 cdef inline int rule_slots(int rule) noexcept nogil:
@@ -74,9 +93,10 @@ cdef inline int rule_slots(int rule) noexcept nogil:
 
 cdef inline void apply_rule(int rule, floating* param, const floating* grad, floating* slot0,
                             floating* slot1, Py_ssize_t n, const Hyper* h, Py_ssize_t t,
-                            double l2, double l1) noexcept nogil:
+                            double l2, double l1, bint weights) noexcept nogil:
     """One update of n parameters by `rule` (a _codes.Rule) at step t (1-based), with the
-    slopes l2 = lambda/m and l1 = lambda_1/(2m) folded into the gradient."""
+    slopes l2 = lambda/m and l1 = lambda_1/(2m) folded into the gradient; `weights` is
+    False for biases (no decoupled weight decay)."""
     if rule == SGD:
         sgd_ptr(param, grad, n, h.lr, l2, l1)
     elif rule == MOMENTUM:

@@ -33,7 +33,7 @@ from fastnn._kernels._loss_impl cimport (row_argmax, sigmoid_cross_entropy_ptr,
                                          sigmoid_errors_ptr, sigmoid_ptr,
                                          softmax_cross_entropy_ptr, softmax_errors_ptr,
                                          softmax_rows_ptr, squared_error_ptr)
-from fastnn._kernels._optim_impl cimport Hyper, rule_slots
+from fastnn._kernels._optim_impl cimport Hyper, read_hyper, rule_slots
 from fastnn._kernels._products cimport matmul_ab, matmul_abt
 from fastnn._kernels._rng cimport KEEP_ALL, dropout_active, dropout_key
 from fastnn._kernels._tuning cimport NARROW_LAYER, SMALL_PRODUCT
@@ -584,10 +584,11 @@ cdef class TrainPlan(LayerPlan):
                 raise ValueError("penalty slopes must be finite and >= 0")
             self.p.layers[l].l2, self.p.layers[l].l1 = l2, l1
 
-    def run(self, cnp.ndarray X, object y, uint64_t step, Py_ssize_t n_steps, double lr,
-            double beta1, double beta2, double epsilon, Py_ssize_t t):
+    def run(self, cnp.ndarray X, object y, uint64_t step, Py_ssize_t n_steps, tuple hyper,
+            Py_ssize_t t):
         """Up to n_steps steps on (X, y) from dropout counter `step` and optimizer step
-        `t` (the updates taken so far); stops after a step whose cost is not finite.
+        `t` (the updates taken so far), with the optimizer's `hyper` (lr, beta1, beta2,
+        epsilon, weight_decay); stops after a step whose cost is not finite.
 
         Returns (steps taken, data cost of the last step: before its update, dropout on).
         """
@@ -596,7 +597,7 @@ cdef class TrainPlan(LayerPlan):
         cdef double cost = 0.0
         cdef void* x
         cdef void* targets
-        h.lr, h.beta1, h.beta2, h.epsilon = lr, beta1, beta2, epsilon
+        read_hyper(hyper, &h)
         self.check_batch(X, y)
         x, targets = data_of(X), data_of(y)
         with nogil:
@@ -616,8 +617,7 @@ cdef class TrainPlan(LayerPlan):
                     break
         return done, cost
 
-    def guarded_step(self, cnp.ndarray X, object y, uint64_t step, double lr, double beta1,
-                     double beta2, double epsilon, Py_ssize_t t):
+    def guarded_step(self, cnp.ndarray X, object y, uint64_t step, tuple hyper, Py_ssize_t t):
         """One step on (X, y) (as `run`), undone when its cost or its new parameters are
         not finite: the parameters and optimizer slots are then as before it.  Returns the
         step's data cost, or inf when the cost was finite but a parameter is not."""
@@ -626,7 +626,7 @@ cdef class TrainPlan(LayerPlan):
         cdef void* x
         cdef void* targets
         cdef bint finite
-        h.lr, h.beta1, h.beta2, h.epsilon = lr, beta1, beta2, epsilon
+        read_hyper(hyper, &h)
         self.check_batch(X, y)
         if self.before_step is None:
             self.before_step = Snapshot(self.updated)
@@ -792,8 +792,8 @@ cdef class EpochRunner:
 
     def __cinit__(self, TrainPlan batch_plan not None, TrainPlan tail_plan,
                   EvalPlan train_eval, EvalPlan dev_eval, object X, object y, object X_dev,
-                  object y_dev, list parameters, list slots, list penalties, double beta1,
-                  double beta2, double epsilon, Py_ssize_t epoch, Py_ssize_t step,
+                  object y_dev, list parameters, list slots, list penalties, tuple hyper,
+                  Py_ssize_t epoch, Py_ssize_t step,
                   Py_ssize_t t, Py_ssize_t eval_every, Py_ssize_t final_epoch,
                   int monitor=-1, double min_delta=0.0, int patience=0,
                   bint restore_best=False):
@@ -847,7 +847,7 @@ cdef class EpochRunner:
             check_same_arrays(tail_plan, parameters, slots)
         self.last_good = Snapshot(parameters + slots)
         self.best = Snapshot(parameters)
-        self.h.beta1, self.h.beta2, self.h.epsilon = beta1, beta2, epsilon
+        read_hyper(hyper, &self.h)  # each run sets its epochs' own learning rates
         if epoch < 0 or step < 0 or t < 0:
             raise ValueError("the counters must be >= 0")
         self.epoch, self.step, self.t = epoch, step, t

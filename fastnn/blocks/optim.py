@@ -13,6 +13,9 @@ from typing import Any, ClassVar, Mapping
 
 from fastnn.blocks.validation import check_real
 
+#: (lr, beta1, beta2, epsilon, weight_decay): what every update rule reads.
+Hyper = tuple[float, float, float, float, float]
+
 
 class _Hyperparameter:
     """A validated float attribute: assigning a bad value raises at once, naming it."""
@@ -54,9 +57,10 @@ class Optimizer:
         """The constructor arguments, JSON-friendly."""
         return {"lr": self.lr}
 
-    def kernel_arguments(self) -> tuple[float, float, float, float]:
-        """(lr, beta1, beta2, epsilon) as the update kernels read them (0 where unused)."""
-        return (self.lr, 0.0, 0.0, 0.0)
+    def kernel_arguments(self) -> Hyper:
+        """(lr, beta1, beta2, epsilon, weight_decay) as the update kernels read them (0
+        where unused)."""
+        return (self.lr, 0.0, 0.0, 0.0, 0.0)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -86,8 +90,8 @@ class Momentum(Optimizer):
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "beta": self.beta}
 
-    def kernel_arguments(self) -> tuple[float, float, float, float]:
-        return (self.lr, self.beta, 0.0, 0.0)
+    def kernel_arguments(self) -> Hyper:
+        return (self.lr, self.beta, 0.0, 0.0, 0.0)
 
 
 class Adam(Optimizer):
@@ -111,8 +115,8 @@ class Adam(Optimizer):
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
 
-    def kernel_arguments(self) -> tuple[float, float, float, float]:
-        return (self.lr, self.beta1, self.beta2, self.epsilon)
+    def kernel_arguments(self) -> Hyper:
+        return (self.lr, self.beta1, self.beta2, self.epsilon, 0.0)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}

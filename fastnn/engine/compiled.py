@@ -186,7 +186,7 @@ class CompiledEngine(Engine):
         state = self._state_for(optimizer)
         plan = self._train_plan(X.shape[0])
         plan.set_penalties(slopes)
-        cost = plan.guarded_step(X, y, step, *optimizer.kernel_arguments(), state.t)
+        cost = plan.guarded_step(X, y, step, optimizer.kernel_arguments(), state.t)
         if math.isfinite(cost):
             state.t += 1
         return cost
@@ -201,11 +201,11 @@ class CompiledEngine(Engine):
         train_eval = None if spec.running_metrics else self._new_eval_plan(m)
         dev_eval = None if spec.dev is None else self._new_eval_plan(spec.dev[0].shape[0])
         X_dev, y_dev = spec.dev if spec.dev is not None else (None, None)
-        _, beta1, beta2, epsilon = spec.optimizer.kernel_arguments()
         return KERNELS.plans.EpochRunner(
             plans[0], plans[1] if len(plans) > 1 else None, train_eval, dev_eval, spec.X,
             spec.y, X_dev, y_dev, self.parameters.arrays, state.arrays(),
-            list(spec.penalties), beta1, beta2, epsilon, spec.epoch, spec.step, state.t,
+            list(spec.penalties), spec.optimizer.kernel_arguments(), spec.epoch, spec.step,
+            state.t,
             spec.eval_every, spec.final_epoch, spec.monitor, spec.min_delta, spec.patience,
             spec.restore_best)
 

@@ -192,8 +192,8 @@ def loss(kind: str, Z: ArrayLike, y: ArrayLike, backend: BackendName = "cython",
 
 def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDArray[Any]] = (),
            backend: BackendName = "cython", *, lr: float, beta1: float = 0.0,
-           beta2: float = 0.0, epsilon: float = 0.0, t: int = 1, l2: float = 0.0,
-           l1: float = 0.0) -> NDArray[Any]:
+           beta2: float = 0.0, epsilon: float = 0.0, weight_decay: float = 0.0, t: int = 1,
+           l2: float = 0.0, l1: float = 0.0, weights: bool = True) -> NDArray[Any]:
     """Apply one optimizer update in place to a flat `param`, as the engines do.
 
     Parameters
@@ -206,12 +206,14 @@ def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDAr
         The rule's slots, updated in place: () for sgd, (velocity,) for momentum,
         (m1, m2) for adam.
     backend : {"cython", "reference"}, default "cython"
-    lr, beta1, beta2, epsilon : float
-        The rule's hyperparameters (momentum's beta is beta1).
+    lr, beta1, beta2, epsilon, weight_decay : float
+        The rule's hyperparameters (the beta of momentum and RMSprop is beta1).
     t : int, default 1
         The update's number (Adam's bias corrections 1 - beta^t).
     l2, l1 : float, default 0
         The penalty slopes lambda/m and lambda1/(2m).
+    weights : bool, default True
+        False for biases, which get no decoupled weight decay.
 
     Returns
     -------
@@ -231,17 +233,17 @@ def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDAr
                 and s.flags.c_contiguous and s.flags.writeable):
             raise ValueError(f"state[{i}] must be a writeable C-contiguous {param.dtype} array "
                              f"of shape {param.shape}")
-    hyper = [check_real(name, value) for name, value in
-             (("lr", lr), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon),
-              ("l2", l2), ("l1", l1))]
+    hyper = tuple(check_real(name, value) for name, value in
+                  (("lr", lr), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon),
+                   ("weight_decay", weight_decay)))
+    l2, l1 = check_real("l2", l2), check_real("l1", l1)
     t = check_int("t", t, low=1, high=2**63)
-    lr, beta1, beta2, epsilon, l2, l1 = hyper
     if _backend(backend) == "reference":
-        twins.UPDATES[rule](param, grad, list(state), lr, beta1, beta2, epsilon, t, l2, l1)
+        twins.UPDATES[rule](param, grad, list(state), hyper, t, l2, l1, bool(weights))
     else:
         slots = list(state) + [None] * (2 - len(state))
-        KERNELS.optim.update(RULES[rule], param, grad, slots[0], slots[1], lr, beta1, beta2,
-                             epsilon, t, l2, l1)
+        KERNELS.optim.update(RULES[rule], param, grad, slots[0], slots[1], hyper, t, l2, l1,
+                             bool(weights))
     return param
 
 

@@ -20,17 +20,16 @@ from fastnn.blocks.callbacks import MONITORS, EarlyStopping
 from fastnn.blocks.dropout import dropout_key
 from fastnn.blocks.history import COLUMNS
 from fastnn.blocks.names import RUN_STATUS
-from fastnn.blocks.optim import Optimizer
+from fastnn.blocks.optim import Hyper, Optimizer
 from fastnn.blocks.types import FloatArray
 from fastnn.engine import twins
 from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState, Runner
 
 COMPLETED, DIVERGED, STOPPED_EARLY = (int(RUN_STATUS.COMPLETED), int(RUN_STATUS.DIVERGED),
                                       int(RUN_STATUS.STOPPED_EARLY))
-#: A layer update: (the optimizer state, its (lr, beta1, beta2, epsilon), the update's
-#: number t, per layer the penalty slopes (lambda/m, lambda1/(2m))).
-Update = tuple[OptimizerState, tuple[float, float, float, float], int,
-               Sequence[tuple[float, float]]]
+#: A layer update: (the optimizer state, its (lr, beta1, beta2, epsilon, weight_decay),
+#: the update's number t, per layer the penalty slopes (lambda/m, lambda1/(2m))).
+Update = tuple[OptimizerState, Hyper, int, Sequence[tuple[float, float]]]
 
 
 class ReferenceEngine(Engine):
@@ -85,7 +84,7 @@ class ReferenceEngine(Engine):
         for p, (l2, l1) in ((2 * l, slopes[l]), (2 * l + 1, (0.0, 0.0))):
             slots = [slot.arrays[p].reshape(-1) for slot in state.slots]
             rule(self.parameters.arrays[p].reshape(-1), self.gradients.arrays[p].reshape(-1),
-                 slots, *hyper, t, l2, l1)
+                 slots, hyper, t, l2, l1, p % 2 == 0)
 
     def step(self, X: FloatArray, y: NDArray[Any], step: int,
              update: Update) -> tuple[float, FloatArray]:

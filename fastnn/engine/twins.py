@@ -143,27 +143,28 @@ def softmax_inplace(Z: FloatArray) -> None:
     Z[...] = E / E.sum(axis=1, keepdims=True)
 
 
-def sgd_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray], lr: float,
-               beta1: float, beta2: float, epsilon: float, t: int, l2: float,
-               l1: float) -> None:
+def sgd_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
+               hyper: Sequence[float], t: int, l2: float, l1: float, weights: bool) -> None:
     """W := W - lr * (dW + l2 W + l1 sign(W)), l2 = lambda/m, l1 = lambda1/(2m)."""
+    lr = hyper[0]
     param -= lr * (grad + l2 * param + l1 * np.sign(param))
 
 
 def momentum_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
-                    lr: float, beta1: float, beta2: float, epsilon: float, t: int, l2: float,
-                    l1: float) -> None:
+                    hyper: Sequence[float], t: int, l2: float, l1: float,
+                    weights: bool) -> None:
     """v := beta v + (1 - beta) g;  W := W - lr v (beta is beta1; slots: the velocity)."""
+    lr, beta = hyper[0], hyper[1]
     velocity, = slots
     g = grad + l2 * param + l1 * np.sign(param)
-    velocity[...] = beta1 * velocity + (1 - beta1) * g
+    velocity[...] = beta * velocity + (1 - beta) * g
     param -= lr * velocity
 
 
-def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray], lr: float,
-                beta1: float, beta2: float, epsilon: float, t: int, l2: float,
-                l1: float) -> None:
+def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
+                hyper: Sequence[float], t: int, l2: float, l1: float, weights: bool) -> None:
     """Adam at step t (1-based) with bias corrections 1 - beta1^t and 1 - beta2^t."""
+    lr, beta1, beta2, epsilon = hyper[:4]
     m1, m2 = slots
     g = grad + l2 * param + l1 * np.sign(param)
     m1[...] = beta1 * m1 + (1 - beta1) * g
@@ -171,7 +172,8 @@ def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray]
     param -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + epsilon)
 
 
-#: An update rule: (param, grad, slots, lr, beta1, beta2, epsilon, t, l2, l1), in place.
+#: An update rule: (param, grad, slots, (lr, beta1, beta2, epsilon, weight_decay), t,
+#: l2, l1, weights), in place; `weights` is False for biases.
 Update = Callable[..., None]
 #: The twin of each rule of the kernels' apply_rule, by the optimizer's name.
 UPDATES: dict[str, Update] = {"sgd": sgd_update, "momentum": momentum_update,
