@@ -65,3 +65,15 @@ def test_mypy_reports_no_errors(tmp_path):
                             timeout=MYPY_TIMEOUT)
     assert result.returncode == 0, (
         f"mypy found errors in {PACKAGE_DIR}:\n{result.stdout}{result.stderr}")
+
+
+def test_every_subpackage_ships():
+    """pyproject.toml lists every package of fastnn/: a wheel built from it imports."""
+    if not PYPROJECT.is_file():
+        pytest.skip(f"no pyproject.toml at {PYPROJECT}")
+    import tomllib
+    listed = set(tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["packages"])
+    source = Path(__file__).resolve().parents[1] / "fastnn"
+    found = {".".join(p.parent.relative_to(source.parent).parts)
+             for p in source.rglob("__init__.py")}
+    assert found <= listed, f"not in pyproject.toml: {sorted(found - listed)}"
