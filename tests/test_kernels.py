@@ -581,6 +581,14 @@ def update_oracle(rule, w, grad, state, hyper):
         v = hyper["beta1"] * state[0].astype(np.float64) + (1 - hyper["beta1"]) * gr
         vscale = hyper["beta1"] * np.abs(state[0]) + gscale
         return w - hyper["lr"] * v, np.abs(w) + hyper["lr"] * vscale, ((v, vscale),)
+    if rule == "rmsprop":
+        beta = hyper["beta1"]
+        square = beta * state[0].astype(np.float64) + (1 - beta) * gr**2
+        step = gr / (np.sqrt(square) + hyper["epsilon"])
+        sscale = beta * state[0] + gscale**2
+        return (w - hyper["lr"] * step,
+                np.abs(w) + 8 * hyper["lr"] * np.abs(step) * (1 + sscale / np.maximum(square, 1e-300)),
+                ((square, sscale),))
     b1, b2 = hyper["beta1"], hyper["beta2"]
     m1 = b1 * state[0].astype(np.float64) + (1 - b1) * gr
     m2 = b2 * state[1].astype(np.float64) + (1 - b2) * gr**2
@@ -588,8 +596,10 @@ def update_oracle(rule, w, grad, state, hyper):
     step = (m1 / correction1) / (np.sqrt(m2 / correction2) + hyper["epsilon"])
     m1scale = b1 * np.abs(state[0]) + gscale
     m2scale = b2 * state[1] + gscale**2
+    # AdamW shrinks the weights by 1 - lr weight_decay first (biases: weights=False).
+    decayed = w * (1 - hyper["lr"] * hyper.get("weight_decay", 0.0) * hyper.get("weights", True))
     # The step is a ratio of ~unit relative accuracy pieces: scale by its size, plus w.
-    return w - hyper["lr"] * step, np.abs(w) + 8 * hyper["lr"] * np.abs(step) * \
+    return decayed - hyper["lr"] * step, np.abs(w) + 8 * hyper["lr"] * np.abs(step) * \
         (1 + m1scale / np.maximum(np.abs(m1), 1e-300)), ((m1, m1scale), (m2, m2scale))
 
 
@@ -604,13 +614,19 @@ def make_update_case(rule, seed, n, dtype, lr, l2, l1, beta, t):
     elif rule == "momentum":
         state = (rng.standard_normal(n).astype(dtype),)
         hyper["beta1"] = beta
+    elif rule == "rmsprop":
+        state = ((rng.random(n) + 0.01).astype(dtype),)
+        hyper.update(beta1=beta, epsilon=1e-8)
     else:
         state = (rng.standard_normal(n).astype(dtype), (rng.random(n) + 0.01).astype(dtype))
         hyper.update(beta1=beta, beta2=0.999, epsilon=1e-8, t=t)
+        if rule == "adamw":
+            hyper.update(weight_decay=0.05, weights=bool(seed % 2))
     return w, grad, state, hyper
 
 
-update_cases = given(rule=st.sampled_from(("sgd", "momentum", "adam")), n=st.integers(1, 200),
+update_cases = given(rule=st.sampled_from(("sgd", "momentum", "adam", "rmsprop", "adamw")),
+                     n=st.integers(1, 200),
                      seed=seeds, lr=st.floats(1e-4, 1.0), l2=st.sampled_from((0.0, 1e-3, 0.35)),
                      l1=st.sampled_from((0.0, 1e-3, 0.2)), beta=st.sampled_from((0.0, 0.5, 0.9)),
                      t=st.integers(1, 5))

@@ -22,6 +22,8 @@ cpdef enum Rule:
     SGD = 0
     MOMENTUM = 1
     ADAM = 2
+    RMSPROP = 3
+    ADAMW = 4
 
 # Where a plan keeps its activations: rows-as-examples (m, n), or examples-as-columns
 # (n, m) for narrow layers; AUTO lets the plan choose (see _plans.pyx: columns_pay_off).

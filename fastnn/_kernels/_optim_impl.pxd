@@ -6,7 +6,7 @@
 from cython cimport floating
 from libc.math cimport isfinite, pow, sqrt
 
-from fastnn._kernels._codes cimport ADAM, MOMENTUM, SGD
+from fastnn._kernels._codes cimport ADAM, ADAMW, MOMENTUM, RMSPROP, SGD
 
 
 cdef inline double sign(double w) noexcept nogil:
@@ -55,6 +55,39 @@ cdef inline void adam_ptr(floating* param, const floating* grad, floating* m1, f
         param[i] = <floating>(w - lr * (mean / correction1) / (sqrt(var / correction2) + eps))
 
 
+cdef inline void rmsprop_ptr(floating* param, const floating* grad, floating* square,
+                             Py_ssize_t n, double lr, double beta, double eps, double l2,
+                             double l1) noexcept nogil:
+    """S := beta S + (1 - beta) g^2;  W := W - lr g / (sqrt(S) + eps)."""
+    cdef Py_ssize_t i
+    cdef double w, g, s
+    for i in range(n):
+        w = param[i]
+        g = grad[i] + l2 * w + l1 * sign(w)
+        s = beta * square[i] + (1.0 - beta) * g * g
+        square[i] = <floating>s
+        param[i] = <floating>(w - lr * g / (sqrt(s) + eps))
+
+
+cdef inline void adamw_ptr(floating* param, const floating* grad, floating* m1, floating* m2,
+                           Py_ssize_t n, double lr, double beta1, double beta2, double eps,
+                           double correction1, double correction2, double decay, double l2,
+                           double l1) noexcept nogil:
+    """Adam with decoupled weight decay (Loshchilov & Hutter): W := W (1 - lr decay), then
+    the Adam step with the gradient taken at the weights before the decay."""
+    cdef Py_ssize_t i
+    cdef double w, g, mean, var, shrink = 1.0 - lr * decay
+    for i in range(n):
+        w = param[i]
+        g = grad[i] + l2 * w + l1 * sign(w)
+        mean = beta1 * m1[i] + (1.0 - beta1) * g
+        var = beta2 * m2[i] + (1.0 - beta2) * g * g
+        m1[i] = <floating>mean
+        m2[i] = <floating>var
+        param[i] = <floating>(w * shrink - lr * (mean / correction1)
+                              / (sqrt(var / correction2) + eps))
+
+
 # The hyperparameters every rule reads from (unused fields are 0), in the order
 # fastnn.blocks.optim.Optimizer.kernel_arguments gives them; weight_decay is a decoupled
 # decay of the weights (never the biases).
@@ -86,8 +119,10 @@ cdef inline int rule_slots(int rule) noexcept nogil:
         return 0
     if rule == MOMENTUM:
         return 1
-    if rule == ADAM:
+    if rule == ADAM or rule == ADAMW:
         return 2
+    if rule == RMSPROP:
+        return 1
     return -1
 
 
@@ -104,3 +139,9 @@ cdef inline void apply_rule(int rule, floating* param, const floating* grad, flo
     elif rule == ADAM:
         adam_ptr(param, grad, slot0, slot1, n, h.lr, h.beta1, h.beta2, h.epsilon,
                  1.0 - pow(h.beta1, t), 1.0 - pow(h.beta2, t), l2, l1)
+    elif rule == RMSPROP:
+        rmsprop_ptr(param, grad, slot0, n, h.lr, h.beta1, h.epsilon, l2, l1)
+    elif rule == ADAMW:
+        adamw_ptr(param, grad, slot0, slot1, n, h.lr, h.beta1, h.beta2, h.epsilon,
+                  1.0 - pow(h.beta1, t), 1.0 - pow(h.beta2, t),
+                  h.weight_decay if weights else 0.0, l2, l1)

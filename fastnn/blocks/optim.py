@@ -119,7 +119,56 @@ class Adam(Optimizer):
         return (self.lr, self.beta1, self.beta2, self.epsilon, 0.0)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+class RMSprop(Optimizer):
+    """RMSprop: S := beta S + (1 - beta) g^2, W := W - lr g / (sqrt(S) + epsilon).
+
+    PyTorch's ``torch.optim.RMSprop(lr, alpha=beta, eps=epsilon)``.
+    """
+
+    name = "rmsprop"
+    slots = ("square",)
+    beta = _Hyperparameter(0.0, 1.0, high_open=True)
+    epsilon = _Hyperparameter(0.0, low_open=True)
+
+    def __init__(self, lr: float = 0.001, beta: float = 0.9, epsilon: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta, self.epsilon = beta, epsilon
+
+    def hyperparameters(self) -> dict[str, float]:
+        return {"lr": self.lr, "beta": self.beta, "epsilon": self.epsilon}
+
+    def kernel_arguments(self) -> Hyper:
+        return (self.lr, self.beta, 0.0, self.epsilon, 0.0)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: W := W (1 - lr weight_decay) on the weights (never
+    the biases, as in the notes), then Adam's step with bias correction.
+
+    PyTorch's ``torch.optim.AdamW`` with the biases in a group of weight_decay 0.  The
+    decay is not the notes' lambda: L2 (``l2=``) adds (lambda/m) W to the gradient, which
+    Adam then rescales per weight; AdamW shrinks every weight by the same factor
+    (1 - lr weight_decay) per step, whatever its gradient's scale.  For plain SGD the two
+    coincide with weight_decay = lambda/m.
+    """
+
+    name = "adamw"
+    weight_decay = _Hyperparameter(0.0)
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, weight_decay: float = 0.01) -> None:
+        super().__init__(lr, beta1, beta2, epsilon)
+        self.weight_decay = weight_decay
+
+    def hyperparameters(self) -> dict[str, float]:
+        return {**super().hyperparameters(), "weight_decay": self.weight_decay}
+
+    def kernel_arguments(self) -> Hyper:
+        return (self.lr, self.beta1, self.beta2, self.epsilon, self.weight_decay)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam,
+                                                                     RMSprop, AdamW)}
 
 
 def optimizer_from_config(name: str, hyperparameters: Mapping[str, Any]) -> Optimizer:

@@ -172,12 +172,38 @@ def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray]
     param -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + epsilon)
 
 
+def rmsprop_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
+                   hyper: Sequence[float], t: int, l2: float, l1: float,
+                   weights: bool) -> None:
+    """S := beta S + (1 - beta) g^2;  W := W - lr g / (sqrt(S) + eps) (beta is beta1)."""
+    lr, beta, _, epsilon = hyper[:4]
+    square, = slots
+    g = grad + l2 * param + l1 * np.sign(param)
+    square[...] = beta * square + (1 - beta) * g**2
+    param -= lr * g / (np.sqrt(square) + epsilon)
+
+
+def adamw_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
+                 hyper: Sequence[float], t: int, l2: float, l1: float, weights: bool) -> None:
+    """W := W (1 - lr weight_decay) (weights only), then the Adam step from the gradient
+    at the weights before the decay."""
+    lr, beta1, beta2, epsilon, weight_decay = hyper
+    m1, m2 = slots
+    g = grad + l2 * param + l1 * np.sign(param)
+    m1[...] = beta1 * m1 + (1 - beta1) * g
+    m2[...] = beta2 * m2 + (1 - beta2) * g**2
+    if weights:
+        param *= 1 - lr * weight_decay
+    param -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + epsilon)
+
+
 #: An update rule: (param, grad, slots, (lr, beta1, beta2, epsilon, weight_decay), t,
 #: l2, l1, weights), in place; `weights` is False for biases.
 Update = Callable[..., None]
 #: The twin of each rule of the kernels' apply_rule, by the optimizer's name.
 UPDATES: dict[str, Update] = {"sgd": sgd_update, "momentum": momentum_update,
-                              "adam": adam_update}
+                              "adam": adam_update, "rmsprop": rmsprop_update,
+                              "adamw": adamw_update}
 
 
 #: Each output's loss from the logits: (Z, y, dZ=None) -> mean data cost.
