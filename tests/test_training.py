@@ -861,3 +861,23 @@ def test_train_metrics_auto_measures_what_the_notes_want(batch_size, keep_prob, 
     model = fnn.MLP([2, 6, 1], keep_prob=keep_prob)
     history = model.fit(X, y, epochs=2, batch_size=batch_size)
     assert history.train_metrics == expected
+
+
+@pytest.mark.parametrize("backend", ["cython", pytest.param("reference", marks=pytest.mark.slow)])
+def test_minibatch_and_full_batch_settle_to_the_same_weights_at_the_same_lambda(backend):
+    """lambda keeps the notes' meaning with minibatches: every step's penalty slope is
+    lambda/m with m the training set's size, so batch 60 and full-batch training settle at
+    the same regularized weights (with the batch's m, batch 60 regularized 10x harder:
+    at lambda = 1 its weights' norm was 2.5 against 7.4)."""
+    X, y = make_moons(m=600, noise=0.2, seed=0)
+
+    def settled(batch_size, epochs, lam):
+        model = fnn.MLP([2, 32, 1], l2=lam, seed=1, dtype="float64", backend=backend)
+        model.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=fnn.Adam(0.005))
+        return np.sqrt(sum(float((v**2).sum()) for k, v in model.params.items()
+                           if k.startswith("W"))), model.cost(X, y)
+
+    for lam, rtol in ((10.0, 0.005), (1.0, 0.03)):
+        (full_norm, full_cost), (mini_norm, mini_cost) = settled(None, 3000, lam), settled(60, 300, lam)
+        assert mini_norm == pytest.approx(full_norm, rel=rtol), lam
+        assert mini_cost == pytest.approx(full_cost, rel=rtol), lam
