@@ -640,7 +640,7 @@ def _with(meta, path, value):
     (("bogus",), 1, "unknown ['bogus']"),
     (("standardizer",), KeyError, "missing ['standardizer']"),
     (("version",), True, "format version True is not supported"),
-    (("optimizer", "name"), "rmsprop", "unknown optimizer 'rmsprop'"),
+    (("optimizer", "name"), "lion", "unknown optimizer 'lion'"),
     (("optimizer", "name"), ["adam"], "unknown optimizer ['adam']"),
     (("optimizer", "name"), "momentum", "unexpected ['optimizer/m10.npy'"),
     (("config", "seed"), 10**30, "an integer of 31 digits"),

@@ -327,7 +327,7 @@ def test_multilabel_targets_are_rejected():
 
 
 @pytest.mark.parametrize("param, value, error", [
-    ("optimizer", "rmsprop", ValueError),
+    ("optimizer", "lion", ValueError),
     ("learning_rate", 0.0, ValueError),
     ("epochs", 0, ValueError),
     ("batch_size", 0, ValueError),

@@ -423,7 +423,7 @@ def test_ops_update_bad_param_or_grad(backend, param, grad, exc, match):
 
 def test_ops_update_unknown_rule(backend):
     with pytest.raises(ValueError, match="rule must be one of"):
-        ops.update("rmsprop", np.ones(3), np.ones(3), backend=backend, lr=0.1)
+        ops.update("lion", np.ones(3), np.ones(3), backend=backend, lr=0.1)
 
 
 def test_ops_update_nonfinite_param(backend):
