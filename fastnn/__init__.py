@@ -15,6 +15,7 @@ The package's layers, from the top: the faces (``cli``, ``sklearn``, ``plots``,
 from fastnn.blocks.callbacks import Callback, EarlyStopping
 from fastnn.blocks.history import History
 from fastnn.blocks.optim import SGD, Adam, AdamW, Momentum, RMSprop
+from fastnn.blocks.schedules import ExponentialDecay, InverseTimeDecay, ReduceLROnPlateau
 from fastnn.diagnostics.bias_variance import Diagnosis, diagnose
 from fastnn.diagnostics.gradcheck import GradcheckResult, gradcheck
 from fastnn.diagnostics.health import (GradientHealth, GradientHealthMonitor, gradient_health,
@@ -31,7 +32,8 @@ from fastnn.workflow.sweep import SweepResult, sweep
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "SGD", "Momentum", "Adam", "RMSprop", "AdamW", "split", "Standardizer", "NotFittedError",
+    "MLP", "SGD", "Momentum", "Adam", "RMSprop", "AdamW", "InverseTimeDecay",
+    "ExponentialDecay", "ReduceLROnPlateau", "split", "Standardizer", "NotFittedError",
     "EarlyStopping", "Callback", "Checkpoint", "History", "TrainingDiverged", "augment",
     "Augmentation", "load", "ModelFileError", "gradcheck", "GradcheckResult", "diagnose",
     "Diagnosis", "gradient_health", "GradientHealth", "GradientHealthMonitor",

@@ -22,6 +22,7 @@ from fastnn.blocks.callbacks import CallbackLike, EarlyStopping, as_callbacks, r
 from fastnn.blocks.history import COLUMNS, History
 from fastnn.blocks.names import RUN_STATUS
 from fastnn.blocks.optim import SGD, Optimizer
+from fastnn.blocks.schedules import Schedule, ScheduleLike, as_schedule, rates
 from fastnn.blocks.threads import blas_threads
 from fastnn.blocks.types import FloatArray
 from fastnn.blocks.validation import COUNTER_LIMIT, check_choice, check_int, check_matrix
@@ -67,6 +68,7 @@ class Trainable(Protocol):
     step_: int
     epoch_: int
     optimizer_: Optional[Optimizer]
+    lr_schedule_: Optional[Schedule]
 
     def prepare(self, X: ArrayLike, y: ArrayLike, *, names: tuple[str, str] = ...,
                 standardize: bool = ...) -> tuple[FloatArray, NDArray[Any]]: ...
@@ -76,7 +78,7 @@ class Trainable(Protocol):
 
 def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
-        dev: Optional[Sequence[ArrayLike]] = None,
+        dev: Optional[Sequence[ArrayLike]] = None, lr_schedule: Optional[ScheduleLike] = None,
         early_stopping: Optional[EarlyStopping] = None,
         callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
         augment: Optional[AugmentFn] = None, progress: bool = False, eval_every: int = 1,
@@ -100,6 +102,12 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         training set's size either way.
     dev : (X_dev, y_dev), optional
         Dev set, evaluated with dropout off.
+    lr_schedule : schedule or callable ``epoch -> lr``, optional
+        Learning-rate decay (:mod:`fastnn.blocks.schedules`): epoch e (0-based over the
+        model's whole training) runs at ``lr_schedule.rate(e, optimizer.lr)``, so the
+        first runs at the optimizer's lr.  Default: none, or the last fit's when the
+        optimizer is resumed (``optimizer=None``).  ``History["lr"]`` records each
+        evaluated epoch's rate.
     early_stopping : EarlyStopping, optional
         (An EarlyStopping among `callbacks` is taken as this.)
     callbacks : callback or list of callbacks, optional
@@ -142,6 +150,9 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     epochs = check_int("epochs", epochs, low=0, high=COUNTER_LIMIT - model.epoch_)
     eval_every = check_int("eval_every", eval_every, low=1, high=COUNTER_LIMIT)
     check_choice("train_metrics", train_metrics, ("auto", "full", "running"))
+    if lr_schedule is None and optimizer is None:
+        lr_schedule = model.lr_schedule_  # resuming: the last fit's decay goes on
+    schedule = as_schedule(lr_schedule)
     optimizer = _check_optimizer(model, optimizer)
     m = X_train.shape[0]
     if batch_size is not None:
@@ -179,7 +190,7 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         patience=rule.patience if rule else 0, restore_best=bool(rule and rule.restore_best))
     bar = None
     try:
-        loop = _Epochs(model, spec, X_raw, augment, history, hooks)
+        loop = _Epochs(model, spec, X_raw, augment, history, hooks, schedule)
     except BaseException:
         _restore_optimizer(model, previous)
         raise
@@ -202,6 +213,7 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
             loop.runner.restore_best_parameters()
         rule.finish(history, best if best >= 0 else None, loop.runner.best_value,
                     loop.runner.stopped_epoch if loop.runner.stopped_epoch >= 0 else None)
+    model.lr_schedule_ = schedule
     for cb in hooks:
         cb.on_train_end(model, history)
     return history
@@ -212,9 +224,10 @@ class _Epochs:
     and the model's counters kept in step with the runner's."""
 
     def __init__(self, model: Trainable, spec: FitSpec, X_raw: FloatArray,
-                 augment: Optional[AugmentFn], history: History, hooks: list[Any]) -> None:
+                 augment: Optional[AugmentFn], history: History, hooks: list[Any],
+                 schedule: Optional[Schedule]) -> None:
         self.model, self.spec, self.X_raw = model, spec, X_raw
-        self.augment = augment
+        self.augment, self.schedule = augment, schedule
         self.history, self.hooks = history, hooks
         self.runner: Runner = model.engine.runner(spec)
         self.m = spec.X.shape[0]
@@ -250,6 +263,9 @@ class _Epochs:
         for cb in self.hooks:
             every = getattr(cb, "every", 1)
             n = min(n, every - epoch % every)
+        if self.schedule is not None and self.schedule.reads_history:
+            every = self.spec.eval_every  # to the next evaluated epoch, then observe it
+            n = min(n, every - epoch % every)
         if per_epoch > 0:
             n = min(n, max(1, int(CHUNK_SECONDS / per_epoch)))
         elif self.hooks or self.augment is not None:
@@ -263,7 +279,7 @@ class _Epochs:
     def _run(self, n: int) -> tuple[int, int]:
         """n epochs on the runner; the History rows and the model's counters updated."""
         first = self.model.epoch_ + 1
-        lrs = np.full(n, self.spec.optimizer.lr)
+        lrs = rates(self.schedule, first - 1, n, self.spec.optimizer.lr)
         records = np.empty((n, len(COLUMNS)))
         if self.augment is not None:
             ran, rows, status = self._run_augmented(first, lrs, records)
@@ -273,6 +289,8 @@ class _Epochs:
             ran, rows, status = self.runner.run(n, orders, lrs, records)
         self.history.extend(records[:rows])
         self._sync()
+        if rows and self.schedule is not None and self.schedule.reads_history:
+            self.schedule.observe(self.model.epoch_, self.history)
         return ran, status
 
     def _order(self, epoch: int) -> NDArray[np.intp]:

@@ -21,6 +21,7 @@ from fastnn.blocks.losses import predict_from_proba, prepare_targets
 from fastnn.blocks.names import ActivationName, BackendName, InitName, OutputName
 from fastnn.blocks.network import Network, build_network
 from fastnn.blocks.optim import Optimizer
+from fastnn.blocks.schedules import Schedule, ScheduleLike, as_schedule
 from fastnn.blocks.threads import blas_threads
 from fastnn.blocks.types import FloatArray, FloatDTypeLike
 from fastnn.blocks.validation import (check_choice, check_counter, check_int, check_matrix,
@@ -50,7 +51,8 @@ class MLP:
     masks' counter), ``epoch_`` (epochs trained: where a resumed fit continues),
     ``optimizer_`` (the optimizer of the last fit; the model keeps its state: an
     optimizer object holds only hyperparameters, so it may be shared between models,
-    each training from its own state) and ``standardizer`` (an object with a
+    each training from its own state), ``lr_schedule_`` (its learning-rate schedule) and
+    ``standardizer`` (an object with a
     ``transform`` method, such as a fitted :class:`fastnn.Standardizer`, or None; when
     set, every method standardizes its raw inputs with it, and checks what it returns
     like user input).
@@ -106,6 +108,7 @@ class MLP:
         self._n_threads = check_n_threads(n_threads)
         self._step = self._epoch = 0
         self._optimizer: Optional[Optimizer] = None
+        self._schedule: Optional[Schedule] = None
         self._standardizer: Any = None
         self._guard = UseGuard()
         self._last_slopes: tuple[int, tuple[tuple[float, float], ...]] = (0, ())
@@ -191,6 +194,15 @@ class MLP:
         elif optimizer is not self._optimizer:
             self._engine.reset_optimizer(optimizer)
         self._optimizer = optimizer
+
+    @property
+    def lr_schedule_(self) -> Optional[Schedule]:
+        """The learning-rate schedule of the last fit (a resumed fit continues it)."""
+        return self._schedule
+
+    @lr_schedule_.setter
+    def lr_schedule_(self, schedule: Optional[ScheduleLike]) -> None:
+        self._schedule = as_schedule(schedule)
 
     def optimizer_state(self) -> Optional[tuple[int, dict[str, FloatArray]]]:
         """(t, {"<slot><i>": array}) of the optimizer's state: the updates taken and
@@ -523,8 +535,9 @@ class MLP:
         optimizer : Optimizer, optional
         batch_size : int or None, default None (full batch)
         **kwargs
-            ``dev``, ``early_stopping``, ``callbacks``, ``augment``, ``progress``,
-            ``eval_every``, ``train_metrics``: see :func:`fastnn.model.fitting.fit`.
+            ``dev``, ``lr_schedule``, ``early_stopping``, ``callbacks``, ``augment``,
+            ``progress``, ``eval_every``, ``train_metrics``: see
+            :func:`fastnn.model.fitting.fit`.
 
         Returns
         -------
@@ -558,7 +571,8 @@ class MLP:
         # configuration, parameters and training state, and rebuilds an engine.
         return {"config": self.get_config(), "params": self.params, "step": self._step,
                 "epoch": self._epoch, "optimizer": self._optimizer,
-                "optimizer_state": self.optimizer_state(), "standardizer": self._standardizer}
+                "optimizer_state": self.optimizer_state(), "lr_schedule": self._schedule,
+                "standardizer": self._standardizer}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state["config"])  # type: ignore[misc]
@@ -566,6 +580,7 @@ class MLP:
         self.step_, self.epoch_ = state["step"], state["epoch"]
         if state["optimizer"] is not None and state["optimizer_state"] is not None:
             self.set_optimizer_state(state["optimizer"], *state["optimizer_state"])
+        self.lr_schedule_ = state.get("lr_schedule")
         self.standardizer = state["standardizer"]
 
     def copy(self) -> MLP:

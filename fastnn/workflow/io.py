@@ -38,7 +38,7 @@ import stat
 import struct
 import tempfile
 import zipfile
-from typing import IO, Any, Union
+from typing import IO, Any, Optional, Union
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from fastnn.model import MLP
 from fastnn.workflow.data import Standardizer
 from fastnn.blocks.optim import OPTIMIZERS, optimizer_from_config
+from fastnn.blocks.schedules import SCHEDULES, schedule_from_config
 from fastnn.blocks.validation import COUNTER_LIMIT, MAX_LAYER_SIZE, MAX_THREADS
 
 FORMAT = "fastnn-model"
@@ -75,7 +76,7 @@ _LAYER_SIZE_RANGE = (1, MAX_LAYER_SIZE, "[1, 2**31)")
 _THREADS_RANGE = (1, MAX_THREADS + 1, f"[1, {MAX_THREADS}]")
 
 _META_KEYS = frozenset({"format", "version", "config", "step", "epoch", "standardizer",
-                        "optimizer"})
+                        "optimizer", "lr_schedule"})
 _OPTIMIZER_KEYS = frozenset({"name", "hyperparameters", "t"})
 _STANDARDIZER_KEYS = frozenset({"mean", "scale"})
 _DTYPES = ("float32", "float64")
@@ -111,8 +112,12 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     # Any: np.savez's stub would read a key named like its keyword arguments as one.
     arrays: dict[str, Any] = model.params
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
-            "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None}
+            "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None,
+            "lr_schedule": _schedule_record(model.lr_schedule_)}
     if model.standardizer is not None:
+        if not isinstance(model.standardizer, Standardizer):
+            raise TypeError(f"model.standardizer ({type(model.standardizer).__name__}) cannot "
+                            "be saved: a model file holds a fastnn.Standardizer only")
         meta["standardizer"] = model.standardizer.to_dict()
     opt, state = model.optimizer_, model.optimizer_state()
     if opt is not None and state is not None:
@@ -123,6 +128,14 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     buffer = _io.BytesIO()
     np.savez(buffer, **arrays)
     _atomic_write(path, buffer.getvalue())
+
+
+def _schedule_record(schedule: Any) -> Optional[dict[str, Any]]:
+    """The saved form of the model's learning-rate schedule: a built-in one's name and
+    configuration (with its state); None for none, or for a function (code, not data)."""
+    if schedule is None or type(schedule).__name__ not in SCHEDULES:
+        return None
+    return {"name": type(schedule).__name__, "config": schedule.config()}
 
 
 def _atomic_write(path: str, data: bytes) -> None:
@@ -533,6 +546,7 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
     version = meta.get("version")
     if type(version) is not int or version != VERSION:
         raise _Invalid(f"format version {_show(version)} is not supported")
+    meta.setdefault("lr_schedule", None)  # files of before schedules were saved
     _check_keys("the metadata", meta, _META_KEYS)
     _check_int("step", meta["step"], _COUNTER_RANGE)
     _check_int("epoch", meta["epoch"], _COUNTER_RANGE)
@@ -541,6 +555,8 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
         _check_optimizer(meta["optimizer"])
     if meta["standardizer"] is not None:
         _check_standardizer(meta["standardizer"], meta["config"])
+    if meta["lr_schedule"] is not None:
+        _check_keys("lr_schedule", meta["lr_schedule"], frozenset({"name", "config"}))
     return meta
 
 
@@ -649,4 +665,9 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
         opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
         state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
         model.set_optimizer_state(opt, spec["t"], state)
+    if meta["lr_schedule"] is not None:
+        spec = meta["lr_schedule"]
+        if not isinstance(spec["config"], dict):
+            raise _Invalid(f"lr_schedule config must be an object, got {_show(spec['config'])}")
+        model.lr_schedule_ = schedule_from_config(spec["name"], spec["config"])
     return model
