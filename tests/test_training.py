@@ -881,3 +881,35 @@ def test_minibatch_and_full_batch_settle_to_the_same_weights_at_the_same_lambda(
         (full_norm, full_cost), (mini_norm, mini_cost) = settled(None, 3000, lam), settled(60, 300, lam)
         assert mini_norm == pytest.approx(full_norm, rel=rtol), lam
         assert mini_cost == pytest.approx(full_cost, rel=rtol), lam
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+@pytest.mark.parametrize("optimizer", [lambda: fnn.SGD(0.2), lambda: fnn.Adam(0.02)])
+def test_proximal_l1_gives_the_exact_zeros_the_notes_promise(backend, optimizer):
+    """L1's subgradient leaves no weight at 0; the proximal step (soft-thresholding by
+    lr lambda1/(2m) after each update) sets the irrelevant inputs' weights exactly to 0."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 10))
+    y = (X[:, 0] - X[:, 1] > 0).astype(float)  # 8 of the 10 inputs are noise
+    zeros = {}
+    for mode in ("subgradient", "proximal"):
+        model = fnn.MLP([10, 6, 1], l1=4.0, l1_mode=mode, seed=1, dtype="float64",
+                        backend=backend)
+        model.fit(X, y, epochs=400, optimizer=optimizer())
+        zeros[mode] = float(np.mean(model.params["W1"] == 0))
+    assert zeros["subgradient"] == 0.0
+    assert zeros["proximal"] > 0.5
+
+
+def test_proximal_l1_engines_agree_and_the_cost_is_the_same():
+    X, y = moons(60, seed=3)
+    models = {}
+    for backend in ("cython", "reference"):
+        models[backend] = fnn.MLP([2, 8, 1], l1=0.5, l1_mode="proximal", seed=2,
+                                  dtype="float64", backend=backend)
+        models[backend].fit(X, y, epochs=30, batch_size=16, optimizer=fnn.Momentum(0.1))
+    for name, value in models["reference"].params.items():
+        np.testing.assert_allclose(models["cython"].params[name], value, rtol=1e-10,
+                                   atol=1e-12, err_msg=name)
+    twin = fnn.MLP([2, 8, 1], l1=0.5, seed=2, dtype="float64").set_params(models["cython"].params)
+    assert models["cython"].cost(X, y) == pytest.approx(twin.cost(X, y), rel=1e-12)

@@ -11,7 +11,7 @@ from fastnn._kernels._columns cimport (columns_affine, columns_input_gradient,
                                        columns_weight_gradient, transpose)
 from fastnn._kernels._epilogues cimport (activate_inplace, activation_gradient, delta_rows,
                                          dropout_ptr, forward_ptr)
-from fastnn._kernels._optim_impl cimport Hyper, apply_rule, sgd_ptr
+from fastnn._kernels._optim_impl cimport Hyper, apply_rule, proximal_step, sgd_ptr
 from fastnn._kernels._products cimport matmul_ab, matmul_atb
 from fastnn._kernels._rng cimport dropout_active
 
@@ -28,6 +28,7 @@ cdef struct Layer:
     uint64_t threshold  # dropout: ceil(keep_prob 2^32); 2^32 keeps every unit
     double keep_prob
     double l2, l1       # penalty slopes lambda/m and lambda_1/(2m) of W
+    double prox         # proximal L1: the soft threshold lambda_1/(2m), times lr per step
 
 
 cdef inline void output_to_rows(Layer* last, floating* scratch, int m) noexcept nogil:
@@ -114,8 +115,8 @@ cdef inline void layer_backward(Layer* layer, floating* dA, const floating* A_pr
 cdef inline void layer_update(Layer* layer, const floating* dZ, const floating* A_prev, int m,
                               int rule, const Hyper* h, Py_ssize_t t,
                               bint columns) noexcept nogil:
-    """The optimizer's regularised update of W (slopes l2, l1) and of b (unregularised),
-    from dZ = layer_backward's.
+    """The optimizer's regularised update of W (slopes l2, l1; then the proximal L1 step
+    when prox > 0) and of b (unregularised), from dZ = layer_backward's.
 
     Plain SGD without L1 needs no dW at all: the notes' weight decay
     W := (1 - lr lambda/m) W - lr dZ^T A_prev is one product with alpha = -lr and
@@ -130,8 +131,11 @@ cdef inline void layer_update(Layer* layer, const floating* dZ, const floating* 
         weight_gradient(layer, dZ, A_prev, W, m, <floating>(-h.lr),
                         <floating>(1.0 - h.lr * layer.l2), columns)
         sgd_ptr(b, db, layer.n, h.lr, 0.0, 0.0)
-        return
-    weight_gradient(layer, dZ, A_prev, dW, m, <floating>1, <floating>0, columns)
-    apply_rule(rule, W, dW, slot[0], slot[1], <Py_ssize_t>layer.n * layer.n_prev, h, t,
-               layer.l2, layer.l1, True)
-    apply_rule(rule, b, db, slot[2], slot[3], layer.n, h, t, 0.0, 0.0, False)
+    else:
+        weight_gradient(layer, dZ, A_prev, dW, m, <floating>1, <floating>0, columns)
+        apply_rule(rule, W, dW, slot[0], slot[1], <Py_ssize_t>layer.n * layer.n_prev, h, t,
+                   layer.l2, layer.l1, True)
+        apply_rule(rule, b, db, slot[2], slot[3], layer.n, h, t, 0.0, 0.0, False)
+    if layer.prox > 0:
+        proximal_step(rule, W, slot[0], slot[1], <Py_ssize_t>layer.n * layer.n_prev, h, t,
+                      layer.prox)

@@ -145,3 +145,24 @@ cdef inline void apply_rule(int rule, floating* param, const floating* grad, flo
         adamw_ptr(param, grad, slot0, slot1, n, h.lr, h.beta1, h.beta2, h.epsilon,
                   1.0 - pow(h.beta1, t), 1.0 - pow(h.beta2, t),
                   h.weight_decay if weights else 0.0, l2, l1)
+
+
+cdef inline void proximal_step(int rule, floating* param, const floating* slot1,
+                               const floating* slot2, Py_ssize_t n, const Hyper* h,
+                               Py_ssize_t t, double threshold) noexcept nogil:
+    """w := sign(w) max(|w| - s threshold, 0) after `rule`'s update (apply_rule, with the
+    L1 term left out): the proximal step of threshold |w|, s the step the rule just took
+    along this coordinate's gradient (lr, or lr / (sqrt(v) + eps) for the adaptive rules),
+    so that small weights land exactly on 0."""
+    cdef Py_ssize_t i
+    cdef double w, step, c2 = 1.0 - pow(h.beta2, t)
+    for i in range(n):
+        if rule == ADAM or rule == ADAMW:
+            step = h.lr / (sqrt(slot2[i] / c2) + h.epsilon)
+        elif rule == RMSPROP:
+            step = h.lr / (sqrt(slot1[i]) + h.epsilon)
+        else:
+            step = h.lr
+        w = param[i]
+        param[i] = <floating>(w - step * threshold if w > step * threshold
+                              else (w + step * threshold if w < -step * threshold else 0.0))

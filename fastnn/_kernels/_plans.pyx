@@ -574,15 +574,16 @@ cdef class TrainPlan(LayerPlan):
             self.p.input_buffer = self.keep(self.block(self.p.layers[0].n_prev))
 
     def set_penalties(self, object slopes):
-        """Per layer, the penalty slopes (lambda/m, lambda_1/(2m)) of its weights."""
+        """Per layer, the penalty slopes (lambda/m, lambda_1/(2m), proximal threshold
+        lambda_1/(2m)) of its weights (fastnn.blocks.regularization.slopes)."""
         cdef Py_ssize_t l
         if len(slopes) != self.p.n_layers:
-            raise ValueError("set_penalties needs one (l2, l1) pair per layer")
+            raise ValueError("set_penalties needs one (l2, l1, prox) triple per layer")
         for l in range(self.p.n_layers):
-            l2, l1 = slopes[l]
-            if not (isfinite(l2) and isfinite(l1) and l2 >= 0 and l1 >= 0):
+            l2, l1, prox = slopes[l]
+            if not all(isfinite(v) and v >= 0 for v in (l2, l1, prox)):
                 raise ValueError("penalty slopes must be finite and >= 0")
-            self.p.layers[l].l2, self.p.layers[l].l1 = l2, l1
+            self.p.layers[l].l2, self.p.layers[l].l1, self.p.layers[l].prox = l2, l1, prox
 
     def run(self, cnp.ndarray X, object y, uint64_t step, Py_ssize_t n_steps, tuple hyper,
             Py_ssize_t t):

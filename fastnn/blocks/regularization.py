@@ -8,7 +8,11 @@ With ``m`` the number of training examples,
 
 and biases are not regularized.  Gradient descent then shrinks the weights by
 ``(1 - alpha lambda/m)`` every step (the notes' weight decay), which the kernels fold
-into the update.  A minibatch step uses the same slopes, with ``m`` the whole training
+into the update.  L1's subgradient makes no weight exactly 0 (it only makes them hover
+around it); in the "proximal" mode the optimizer's step leaves L1 out and each weight is
+then soft-thresholded, w := sign(w) max(|w| - s lambda1/(2m), 0) with s the step the
+optimizer took along it (alpha for SGD): the proximal step of the L1 term, which gives
+the exact zeros the notes promise.  A minibatch step uses the same slopes, with ``m`` the whole training
 set's size, not the batch's: each step is then an unbiased estimate of the gradient of
 the J that History records, and a lambda tuned at one batch size means the same at any
 other.  (Keras' ``l2(c)`` adds ``c ||W||^2`` to each batch's mean loss: c = lambda/(2m);
@@ -31,9 +35,20 @@ def cost_coefficients(l2: Sequence[float], l1: Sequence[float],
     return [(a / (2 * m), b / (2 * m)) for a, b in zip(l2, l1)]
 
 
-def slopes(l2: Sequence[float], l1: Sequence[float], m: int) -> list[tuple[float, float]]:
-    """Per layer, the coefficients (lambda/m, lambda1/(2m)) of W and sign(W) in dJ/dW."""
-    return [(a / m, b / (2 * m)) for a, b in zip(l2, l1)]
+L1_MODES = ("subgradient", "proximal")
+#: Per layer: (lambda/m, the L1 slope lambda1/(2m) in the gradient, the L1 threshold
+#: lambda1/(2m) of the proximal step); one of the last two is 0.
+Slopes = tuple[float, float, float]
+
+
+def slopes(l2: Sequence[float], l1: Sequence[float], m: int,
+           l1_mode: str = "subgradient") -> list[Slopes]:
+    """Per layer, what the update folds in: the coefficients (lambda/m, lambda1/(2m)) of W
+    and sign(W) in dJ/dW, and (proximal mode) the soft threshold lambda1/(2m), which the
+    update multiplies by its learning rate."""
+    proximal = l1_mode == "proximal"
+    return [(a / m, 0.0 if proximal else b / (2 * m), b / (2 * m) if proximal else 0.0)
+            for a, b in zip(l2, l1)]
 
 
 def penalty(weights: Sequence[FloatArray], l2: Sequence[float], l1: Sequence[float],
@@ -49,5 +64,5 @@ def penalty(weights: Sequence[FloatArray], l2: Sequence[float], l1: Sequence[flo
 
 def gradient(W: FloatArray, l2: float, l1: float, m: int) -> FloatArray:
     """(lambda/m) W + (lambda1/(2m)) sign(W): the penalty's part of dJ/dW."""
-    (slope2, slope1), = slopes([l2], [l1], m)
+    (slope2, slope1, _), = slopes([l2], [l1], m)
     return slope2 * W + slope1 * np.sign(W)

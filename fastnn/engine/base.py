@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from fastnn.blocks.network import Network
 from fastnn.blocks.optim import Optimizer
+from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.types import FloatArray
 
 
@@ -127,8 +128,8 @@ class Runner(Protocol):
 class FitSpec:
     """What an engine needs to build a fit's runner (arrays checked by the model).
 
-    ``slopes``/``penalties``: per layer, (lambda/m, lambda1/(2m)) and (lambda/(2m),
-    lambda1/(2m)) with m the training set's size; ``monitor``: the stopping rule's
+    ``slopes``/``penalties``: per layer, the update's slopes and the cost's coefficients
+    (fastnn.blocks.regularization) with m the training set's size; ``monitor``: the stopping rule's
     History column (-1: none).
     """
 
@@ -137,7 +138,7 @@ class FitSpec:
     dev: Optional[tuple[FloatArray, NDArray[Any]]]
     batch_size: int
     optimizer: Optimizer
-    slopes: Sequence[tuple[float, float]]
+    slopes: Sequence[Slopes]
     penalties: Sequence[tuple[float, float]]
     running_metrics: bool
     eval_every: int
@@ -225,7 +226,7 @@ class Engine(ABC):
 
     @abstractmethod
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
-                   slopes: Sequence[tuple[float, float]], step: int) -> float:
+                   slopes: Sequence[Slopes], step: int) -> float:
         """One step on (X, y) with dropout counter `step` and the optimizer state (made
         for `optimizer`); returns the batch's data cost.  A step whose cost or new
         parameters are not finite is undone (parameters and state as before) and its

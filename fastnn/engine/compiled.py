@@ -23,6 +23,7 @@ from fastnn.blocks.history import COLUMNS
 from fastnn.blocks.names import ACTIVATIONS, OUTPUT_LOSSES, RULES
 from fastnn.blocks.network import Network
 from fastnn.blocks.optim import Optimizer
+from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.types import FloatArray
 from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState, Runner
 
@@ -182,7 +183,7 @@ class CompiledEngine(Engine):
                         [db.copy() for db in self.gradients.biases])
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
-                   slopes: Sequence[tuple[float, float]], step: int) -> float:
+                   slopes: Sequence[Slopes], step: int) -> float:
         state = self._state_for(optimizer)
         plan = self._train_plan(X.shape[0])
         plan.set_penalties(slopes)

@@ -21,6 +21,7 @@ from fastnn.blocks.dropout import dropout_key
 from fastnn.blocks.history import COLUMNS
 from fastnn.blocks.names import RUN_STATUS
 from fastnn.blocks.optim import Hyper, Optimizer
+from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.types import FloatArray
 from fastnn.engine import twins
 from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState, Runner
@@ -28,8 +29,8 @@ from fastnn.engine.base import Backprop, Engine, FitSpec, OptimizerState, Runner
 COMPLETED, DIVERGED, STOPPED_EARLY = (int(RUN_STATUS.COMPLETED), int(RUN_STATUS.DIVERGED),
                                       int(RUN_STATUS.STOPPED_EARLY))
 #: A layer update: (the optimizer state, its (lr, beta1, beta2, epsilon, weight_decay),
-#: the update's number t, per layer the penalty slopes (lambda/m, lambda1/(2m))).
-Update = tuple[OptimizerState, Hyper, int, Sequence[tuple[float, float]]]
+#: the update's number t, per layer the penalty slopes (fastnn.blocks.regularization)).
+Update = tuple[OptimizerState, Hyper, int, Sequence[Slopes]]
 
 
 class ReferenceEngine(Engine):
@@ -78,13 +79,19 @@ class ReferenceEngine(Engine):
         return deltas
 
     def update_layer(self, l: int, update: Update) -> None:
-        """The optimizer's regularised update of W[l] (its slopes l2, l1) and of b[l]."""
+        """The optimizer's regularised update of W[l] (its slopes l2, l1; then the proximal
+        L1 step) and of b[l]."""
         state, hyper, t, slopes = update
         rule = twins.UPDATES[state.rule]
-        for p, (l2, l1) in ((2 * l, slopes[l]), (2 * l + 1, (0.0, 0.0))):
+        l2, l1, prox = slopes[l]
+        for p, (s2, s1) in ((2 * l, (l2, l1)), (2 * l + 1, (0.0, 0.0))):
             slots = [slot.arrays[p].reshape(-1) for slot in state.slots]
             rule(self.parameters.arrays[p].reshape(-1), self.gradients.arrays[p].reshape(-1),
-                 slots, hyper, t, l2, l1, p % 2 == 0)
+                 slots, hyper, t, s2, s1, p % 2 == 0)
+        if prox > 0:
+            twins.proximal_step(state.rule, self.parameters.arrays[2 * l].reshape(-1),
+                                [slot.arrays[2 * l].reshape(-1) for slot in state.slots],
+                                hyper, t, prox)
 
     def step(self, X: FloatArray, y: NDArray[Any], step: int,
              update: Update) -> tuple[float, FloatArray]:
@@ -127,7 +134,7 @@ class ReferenceEngine(Engine):
                         [db.copy() for db in self.gradients.biases])
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
-                   slopes: Sequence[tuple[float, float]], step: int) -> float:
+                   slopes: Sequence[Slopes], step: int) -> float:
         state = self._state_for(optimizer)
         saved = self.snapshot(state)
         cost, _ = self.step(X, y, step, (state, optimizer.kernel_arguments(), state.t + 1,

@@ -197,6 +197,20 @@ def adamw_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray
     param -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + epsilon)
 
 
+def proximal_step(rule: str, param: FloatArray, slots: Sequence[FloatArray],
+                  hyper: Sequence[float], t: int, threshold: float) -> None:
+    """w := sign(w) max(|w| - s threshold, 0) after the rule's update, s the step the rule
+    took along this coordinate (lr; lr / (sqrt(v) + eps) for Adam, AdamW and RMSprop)."""
+    lr, _, beta2, epsilon = hyper[:4]
+    if rule in ("adam", "adamw"):
+        step = lr / (np.sqrt(slots[1] / (1 - beta2**t)) + epsilon)
+    elif rule == "rmsprop":
+        step = lr / (np.sqrt(slots[0]) + epsilon)
+    else:
+        step = lr
+    param[...] = np.sign(param) * np.maximum(np.abs(param) - step * threshold, 0)
+
+
 #: An update rule: (param, grad, slots, (lr, beta1, beta2, epsilon, weight_decay), t,
 #: l2, l1, weights), in place; `weights` is False for biases.
 Update = Callable[..., None]

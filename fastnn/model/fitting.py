@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fastnn.blocks import regularization
+from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.callbacks import CallbackLike, EarlyStopping, as_callbacks, runs_at
 from fastnn.blocks.history import COLUMNS, History
 from fastnn.blocks.names import RUN_STATUS
@@ -74,6 +75,8 @@ class Trainable(Protocol):
                 standardize: bool = ...) -> tuple[FloatArray, NDArray[Any]]: ...
 
     def standardize(self, X: FloatArray) -> FloatArray: ...
+
+    def slopes(self, m: int) -> tuple[Slopes, ...]: ...
 
 
 def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
@@ -182,7 +185,7 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     model.optimizer_ = optimizer
     spec = FitSpec(
         X=X_train, y=y_checked, dev=dev_set, batch_size=batch_size or m, optimizer=optimizer,
-        slopes=regularization.slopes(model.l2, model.l1, m),
+        slopes=model.slopes(m),
         penalties=regularization.cost_coefficients(model.l2, model.l1, m),
         running_metrics=train_metrics == "running", eval_every=eval_every,
         final_epoch=model.epoch_ + epochs, epoch=model.epoch_, step=model.step_,

@@ -88,6 +88,10 @@ class MLP:
         Cap on the BLAS threads while this model computes; None leaves BLAS as
         configured (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS). Results are the same for
         any thread count.
+    l1_mode : {"subgradient", "proximal"}, default "subgradient"
+        How updates treat the L1 term: its subgradient in the gradient, or a proximal
+        step after the update (soft-thresholding by lr lambda_1/(2m)), which makes weights
+        exactly 0 as the notes say L1 does.  The cost J is the same either way.
     """
 
     def __init__(self, layer_sizes: Sequence[int],
@@ -96,7 +100,8 @@ class MLP:
                  keep_prob: Union[float, Sequence[float]] = 1.0, input_keep_prob: float = 1.0,
                  l2: Union[float, Sequence[float]] = 0.0, l1: Union[float, Sequence[float]] = 0.0,
                  dtype: FloatDTypeLike = "float32", backend: BackendName = "cython",
-                 seed: int = 0, n_threads: Optional[int] = None) -> None:
+                 seed: int = 0, n_threads: Optional[int] = None,
+                 l1_mode: str = "subgradient") -> None:
         network = build_network(layer_sizes, activation, output, keep_prob, input_keep_prob,
                                 dtype, seed)
         L = network.n_layers
@@ -104,6 +109,7 @@ class MLP:
         self._init_scale = check_real("init_scale", init_scale, 0.0, low_open=True)
         self._l2 = per_layer("l2", l2, L, lambda n, v: check_real(n, v, 0.0))
         self._l1 = per_layer("l1", l1, L, lambda n, v: check_real(n, v, 0.0))
+        self._l1_mode = check_choice("l1_mode", l1_mode, regularization.L1_MODES)
         self._engine = make_engine(backend, network)
         self._n_threads = check_n_threads(n_threads)
         self._step = self._epoch = 0
@@ -111,7 +117,7 @@ class MLP:
         self._schedule: Optional[Schedule] = None
         self._standardizer: Any = None
         self._guard = UseGuard()
-        self._last_slopes: tuple[int, tuple[tuple[float, float], ...]] = (0, ())
+        self._last_slopes: tuple[int, tuple[regularization.Slopes, ...]] = (0, ())
         weights, biases = initializers.initialize(network.layer_sizes, self._init,
                                                   self._init_scale, network.seed,
                                                   network.dtype)
@@ -147,6 +153,8 @@ class MLP:
     init_scale = _fixed("init_scale", lambda self: self._init_scale, "Its scale factor.")
     l2 = _fixed("l2", lambda self: self._l2, "lambda per layer (length L).")
     l1 = _fixed("l1", lambda self: self._l1, "lambda_1 per layer (length L).")
+    l1_mode = _fixed("l1_mode", lambda self: self._l1_mode,
+                     '"subgradient" or "proximal" (see fastnn.blocks.regularization).')
 
     @property
     def n_threads(self) -> Optional[int]:
@@ -431,10 +439,12 @@ class MLP:
                              "for the model's outputs; normalize the inputs")
         return cost
 
-    def _slopes(self, m: int) -> tuple[tuple[float, float], ...]:
-        """The penalty's slopes for a training set of m examples (kept for the last m)."""
+    def slopes(self, m: int) -> tuple[regularization.Slopes, ...]:
+        """What an update folds in of the penalty for a training set of m examples (see
+        fastnn.blocks.regularization.slopes; kept for the last m)."""
         if self._last_slopes[0] != m:
-            self._last_slopes = (m, tuple(regularization.slopes(self._l2, self._l1, m)))
+            self._last_slopes = (m, tuple(regularization.slopes(self._l2, self._l1, m,
+                                                                self._l1_mode)))
         return self._last_slopes[1]
 
     def penalty(self, m: int) -> float:
@@ -514,7 +524,7 @@ class MLP:
         m = X.shape[0] if n_train is None else check_int("n_train", n_train, low=1)
         with self._guard.writing(training=True), blas_threads(self._n_threads):
             self.optimizer_ = optimizer
-            cost = self._engine.train_step(X, targets, optimizer, self._slopes(m), self._step)
+            cost = self._engine.train_step(X, targets, optimizer, self.slopes(m), self._step)
             if not math.isfinite(cost):
                 raise TrainingDiverged(f"the training step diverged (cost {cost}); the model "
                                        "keeps its weights from before it. Lower the learning "
@@ -564,6 +574,7 @@ class MLP:
             "keep_prob": list(self.keep_prob), "input_keep_prob": self.input_keep_prob,
             "l2": list(self.l2), "l1": list(self.l1), "dtype": self.dtype.name,
             "backend": self.backend, "seed": self.seed, "n_threads": self.n_threads,
+            "l1_mode": self.l1_mode,
         }
 
     def __getstate__(self) -> dict[str, Any]:
