@@ -3,9 +3,10 @@
 The course's [2, 20, 3, 1] network on two moons (600 training and 200 dev examples,
 keep_prob 0.8, L2 0.7, Adam): ``fit`` per full-batch epoch with the dev set evaluated
 every epoch, and per minibatch step at batch 64, against the same steps taken bare
-(``TrainPlan.run``, one step per call, on checked arrays: bench/steps.py's PlanStep).  What separates the two is fit's own
-work: evaluating the train and dev sets, the rollback snapshot, the History, the
-batching.  The reference backend's fit is timed for scale.
+(``TrainPlan.run``, one step per call, on checked arrays: bench/steps.py's PlanStep).
+What separates the two is fit's own work: evaluating the train and dev sets, the
+rollback snapshot, the History, the batching.  The reference backend's fit is timed for
+scale.
 """
 import fastnn as fnn
 from fastnn.datasets import make_moons

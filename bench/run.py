@@ -206,11 +206,12 @@ def load_average():
 
 
 def kernels_built():
-    """When the newest compiled kernel was built (the source tree may be moving)."""
+    """When the newest compiled kernel was built (the source tree may be moving): the
+    extension modules beside the plans the compiled engine loaded."""
     import importlib.machinery
 
-    from fastnn import _kernels
-    folder = os.path.dirname(_kernels.__file__)
+    from fastnn.engine.compiled import KERNELS
+    folder = os.path.dirname(KERNELS.plans.__file__)
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
     stamps = [os.path.getmtime(os.path.join(folder, f)) for f in os.listdir(folder)
               if f.endswith(suffixes)]
@@ -224,7 +225,8 @@ def versions():
     import scipy
     parts = [f"python {platform.python_version()}", f"numpy {np.__version__}",
              f"scipy {scipy.__version__}",
-             f"fastnn {fastnn.__version__} (kernels built {kernels_built()})",
+             f"fastnn {fastnn.__version__} ({fastnn.KERNEL_ISA} kernels, built "
+             f"{kernels_built()})",
              f"torch {torch_step.version() or 'not installed'}",
              f"scikit-learn {epoch.sklearn_version() or 'not installed'}"]
     return ", ".join(parts)
@@ -280,7 +282,8 @@ def parse_args(argv=None):
     """The command line: --quick, --threads, --configs, --markdown, --extras."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer, shorter samples (the whole run takes < 90 s)")
+                        help="fewer, shorter samples (a few minutes: ratios to develop "
+                             "with, not to quote)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="BLAS thread counts, one table each (default: 1 2)")
     parser.add_argument("--configs", nargs="+", choices=configs.NAMES, default=None,
