@@ -36,6 +36,7 @@ import numpy as np
 import fastnn as fnn
 from bench import configs, epoch, torch_step
 from bench.course_numpy import CourseIteration
+from bench.report import format_ratio, format_table, format_time, ratio, title
 from bench.steps import PlanStep, interleaved_samples, sample_times, spread
 from bench.targets import Goal, public_goal
 
@@ -61,10 +62,11 @@ class Comparison:
 
     @property
     def measured(self):
-        """other / fastnn for a speed-up goal, fastnn / other for an "at most" goal."""
-        pair = (self.other, self.fastnn) if self.goal.higher_is_better else (self.fastnn,
-                                                                               self.other)
-        return None if None in pair or not pair[1] else pair[0] / pair[1]
+        """other / fastnn for a speed-up goal, fastnn / other for an "at most" goal (None
+        when the other was not measured)."""
+        if self.goal.higher_is_better:
+            return ratio(self.other, self.fastnn)
+        return ratio(self.fastnn, self.other)
 
     def outcome(self, threads):
         return self.goal.outcome(threads, self.measured, self.note, self.informative)
@@ -74,13 +76,17 @@ def compare(key, samples, fast, other, per=(1, 1), note="", informative=False):
     """The :class:`Comparison` of goal `key` from timing samples {label: seconds per call}:
     fastnn's label `fast`, the other's `other` (missing: not measured), each median
     divided by its entry of `per` (epochs per call)."""
-    goal = public_goal(key)
     if other not in samples:
-        return Comparison(goal, statistics.median(samples[fast]) / per[0], None,
-                          note=note or "not installed", informative=informative)
-    return Comparison(goal, statistics.median(samples[fast]) / per[0],
-                      statistics.median(samples[other]) / per[1],
-                      max(spread(samples[fast]), spread(samples[other])), note, informative)
+        note = note or f"{other.split()[0]} is not installed"
+    timed = [samples[label] for label in (fast, other) if label in samples]
+    return Comparison(public_goal(key), median_per(samples, fast, per[0]),
+                      median_per(samples, other, per[1]), max(spread(s) for s in timed), note,
+                      informative)
+
+
+def median_per(samples, label, n):
+    """The median of `label`'s samples divided by n, or None when it was not timed."""
+    return statistics.median(samples[label]) / n if label in samples else None
 
 
 def same_model(model, n_threads):
@@ -245,21 +251,15 @@ HEADERS = ("call", "against", "where", "ratio", "fastnn", "other", "measured", "
 
 def comparison_cells(c):
     """The table cells of one comparison, in HEADERS order."""
-    from bench.report import format_ratio, format_time
-
-    goal = c.goal
+    goal, outcome = c.goal, c.outcome("-")
     where = goal.where + (f"; {c.note}" if c.note else "")
-    bound = ("<= " if not goal.higher_is_better else ">= ") + f"{goal.bound:g}x"
-    if c.informative or goal.informative:
-        bound = f"({bound})"
+    bound = f"({outcome.goal})" if outcome.informative else outcome.goal
     return (goal.call, goal.versus, where, goal.ratio, format_time(c.fastnn),
             format_time(c.other), format_ratio(c.measured), bound, f"{c.noise:.0%}")
 
 
 def section(threads, repeat, long_repeat, min_time, markdown, warmup=0.2, seed=0):
     """(lines, outcomes): the public calls at `threads` threads and their targets."""
-    from bench.report import format_table, title
-
     comparisons = measure(repeat, long_repeat, min_time, warmup, seed)
     lines = [title(f"public calls as a user makes them, {threads} thread(s), medians of "
                    f"{repeat} ({long_repeat} for the mnist epoch); fit: {FIT_EPOCHS} epochs "
