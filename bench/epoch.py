@@ -69,7 +69,7 @@ class FastnnEpoch:
         return history["dev_error"][-1]
 
 
-def course_settings_epoch(train, dev, keep_prob, seed=0, train_metrics="running"):
+def regularized_epoch(train, dev, keep_prob, seed=0, train_metrics="running"):
     """The fastnn epoch of this module's table: L2 0.7, `keep_prob`, SGD(lr=0.01) given
     explicitly, and `train_metrics`."""
     model = fnn.MLP(list(LAYERS), activation="relu", output="softmax", keep_prob=keep_prob,
@@ -150,9 +150,9 @@ def epoch_callables(seed=0):
     train, dev = epoch_data(seed)
     fns = {}
     for keep in configs.KEEP_PROBS:
-        fns[f"fastnn kp{keep:g}"] = course_settings_epoch(train, dev, keep, seed)
-        fns[f"fastnn-full-history kp{keep:g}"] = course_settings_epoch(train, dev, keep, seed,
-                                                                       "full")
+        fns[f"fastnn kp{keep:g}"] = regularized_epoch(train, dev, keep, seed)
+        fns[f"fastnn-full-history kp{keep:g}"] = regularized_epoch(train, dev, keep, seed,
+                                                                   "full")
         if torch_step.available():
             fns[f"torch kp{keep:g}"] = TorchEpoch(train, dev, keep, seed)
     if sklearn_available():
