@@ -1,29 +1,22 @@
-"""tiny as ``fit`` trains it: many full-batch steps in one ``model._train_steps`` call.
+"""tiny as ``fit`` trains it: many full-batch steps in one bare call.
 
 ``model.fit(X, y, epochs=n)`` without minibatches runs its epochs back to back in the
-kernels (one nogil call for many steps); the per-step table times one step per call,
-Python overhead included.  Here each call does `STEPS` steps of the tiny network and
-the time is divided by `STEPS`, for fastnn and for the reference backend (whose
-``_train_steps`` loops in Python); PyTorch's step is the same as in the step table.
+kernels (one nogil call for many steps); the per-step table times one step per call.
+Here each call does `STEPS` chained bare steps of the tiny network (``TrainPlan.run``
+with ``n_steps=STEPS``; the reference engine's ``step`` in a Python loop) and the time
+is divided by `STEPS`; PyTorch's step is the same as in the step table.  What ``fit``
+adds around these steps is measured by ``bench/fit_overhead.py`` and ``bench/public.py``.
 """
 from bench import configs, torch_step
-from bench.steps import median_times
+from bench.steps import bare_step, median_times
 
 STEPS = 100
 
 
-def _chained(setup):
-    model, X, y, optimizer = setup
-
-    def steps():
-        model._train_steps(X, y, optimizer, STEPS)
-
-    return steps
-
-
 def measure(config, repeat, min_time, warmup):
     """{"fastnn": s, "reference": s, "torch": s}: seconds per step."""
-    fns = {backend: _chained(configs.build(config, backend)) for backend in ("cython", "reference")}
+    fns = {backend: bare_step(configs.build(config, backend), STEPS)
+           for backend in ("cython", "reference")}
     if torch_step.available():
         X, y = configs.config_data(config)
         step = torch_step.TorchStep(config, X, y, configs.LEARNING_RATE, configs.L2)

@@ -3,7 +3,8 @@
 Every configuration is float32, L2 lambda = 0.7, relu hidden layers, and comes twice:
 keep_prob 1.0 (no dropout) and 0.8 on the hidden layers.  Data are synthetic (standard
 normal X, integer labels from a seeded generator) except for "tiny", which uses the
-course's football data when it is on this machine.
+course's football data when it is on this machine (``../shared/data/c2w1/football.npz``
+next to the repository).
 """
 import os
 from dataclasses import dataclass
@@ -12,13 +13,15 @@ from typing import NamedTuple
 import numpy as np
 
 import fastnn as fnn
-from fastnn.optim import Optimizer
+from fastnn.blocks.optim import Optimizer
 
 L2 = 0.7
 KEEP_PROBS = (1.0, 0.8)
 LEARNING_RATE = 0.01
 DTYPE = "float32"
-FOOTBALL = "/work/shared/data/c2w1/football.npz"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The course's football data: ``shared/data`` is a sibling of the repository's folder.
+FOOTBALL = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "c2w1", "football.npz"))
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ def config_data(config, seed=0):
 
 
 class Setup(NamedTuple):
-    """A model with its validated batch and optimizer, ready for ``model._train_step``."""
+    """A model with its checked batch (``model.prepare``) and the optimizer the model
+    trains with (``model.optimizer_``, so its state exists and the engine can build a
+    training plan)."""
 
     model: fnn.MLP
     X: np.ndarray
@@ -135,11 +140,14 @@ class Setup(NamedTuple):
 
 
 def build(config, backend="cython", dtype=DTYPE, seed=0):
-    """(model, X, y, optimizer) for `config`; X and y already went through ``_check_Xy``."""
+    """(model, X, y, optimizer) for `config`: X and y checked by ``model.prepare``, the
+    optimizer set as ``model.optimizer_``."""
     model = fnn.MLP(list(config.layer_sizes), activation="relu", output=config.output,
                     keep_prob=config.keep_prob, l2=L2, dtype=dtype, backend=backend, seed=seed)
-    X, y = model._check_Xy(*config_data(config, seed))
-    return Setup(model, X, y, fnn.SGD(lr=LEARNING_RATE))
+    X, y = model.prepare(*config_data(config, seed))
+    optimizer = fnn.SGD(lr=LEARNING_RATE)
+    model.optimizer_ = optimizer
+    return Setup(model, X, y, optimizer)
 
 
 def find(name, batch, keep_prob):

@@ -17,6 +17,10 @@
   the course's lambda: ``alpha/(2 m) ||W||^2``), one epoch by ``partial_fit``
   (``max_iter=1``, shuffle on), then ``predict_proba`` of the dev set.  It has no
   dropout, so it is compared at keep_prob 1.0 only.
+
+``bench/public.py`` times the same epoch with ``fit``'s defaults (no regularization,
+the full History) against these PyTorch and scikit-learn epochs without regularization:
+see :func:`defaults_callables`.
 """
 import warnings
 
@@ -53,25 +57,32 @@ def epoch_data(seed=0):
 
 
 class FastnnEpoch:
-    """A callable: one ``fit`` epoch with its dev evaluation (training continues each call)."""
+    """A callable: ``model.fit(X, y, epochs=1, batch_size=128, dev=(X_dev, y_dev),
+    **options)``, one epoch with its dev evaluation (training continues each call)."""
 
-    def __init__(self, train, dev, keep_prob, seed=0, train_metrics="running"):
-        self.model = fnn.MLP(list(LAYERS), activation="relu", output="softmax",
-                             keep_prob=keep_prob, l2=configs.L2, dtype=configs.DTYPE, seed=seed)
-        self.train, self.dev = train, dev
-        self.optimizer = fnn.SGD(lr=configs.LEARNING_RATE)
-        self.train_metrics = train_metrics
+    def __init__(self, model, train, dev, **options):
+        self.model, self.train, self.dev, self.options = model, train, dev, options
 
     def __call__(self):
         history = self.model.fit(*self.train, epochs=1, batch_size=BATCH, dev=self.dev,
-                                 optimizer=self.optimizer, train_metrics=self.train_metrics)
+                                 **self.options)
         return history["dev_error"][-1]
 
 
-class TorchEpoch:
-    """A callable: one epoch of a plain PyTorch loop, then the dev pass under no_grad."""
+def regularized_epoch(train, dev, keep_prob, seed=0, train_metrics="running"):
+    """The fastnn epoch of this module's table: L2 0.7, `keep_prob`, SGD(lr=0.01) given
+    explicitly, and `train_metrics`."""
+    model = fnn.MLP(list(LAYERS), activation="relu", output="softmax", keep_prob=keep_prob,
+                    l2=configs.L2, dtype=configs.DTYPE, seed=seed)
+    return FastnnEpoch(model, train, dev, optimizer=fnn.SGD(lr=configs.LEARNING_RATE),
+                       train_metrics=train_metrics)
 
-    def __init__(self, train, dev, keep_prob, seed=0):
+
+class TorchEpoch:
+    """A callable: one epoch of a plain PyTorch loop, then the dev pass under no_grad.
+    `l2` is the course's lambda (SGD's weight decay lambda/128 on the weights)."""
+
+    def __init__(self, train, dev, keep_prob, seed=0, l2=configs.L2):
         torch, nn = torch_step.torch, torch_step.nn
         torch.manual_seed(seed)
         self.torch = torch
@@ -81,7 +92,7 @@ class TorchEpoch:
         self.loss = nn.CrossEntropyLoss()
         linears = [layer for layer in self.net if isinstance(layer, nn.Linear)]
         self.optimizer = torch.optim.SGD(
-            [{"params": [layer.weight for layer in linears], "weight_decay": configs.L2 / BATCH},
+            [{"params": [layer.weight for layer in linears], "weight_decay": l2 / BATCH},
              {"params": [layer.bias for layer in linears], "weight_decay": 0.0}],
             lr=configs.LEARNING_RATE)
         self.generator = torch.Generator().manual_seed(seed)
@@ -103,11 +114,12 @@ class TorchEpoch:
 
 
 class SklearnEpoch:
-    """A callable: one ``partial_fit`` epoch of MLPClassifier, then dev predict_proba."""
+    """A callable: one ``partial_fit`` epoch of MLPClassifier, then dev predict_proba.
+    `l2` is the course's lambda (scikit-learn's alpha)."""
 
-    def __init__(self, train, dev, seed=0):
+    def __init__(self, train, dev, seed=0, l2=configs.L2):
         self.clf = MLPClassifier(hidden_layer_sizes=LAYERS[1:-1], activation="relu",
-                                 solver="sgd", alpha=configs.L2, batch_size=BATCH,
+                                 solver="sgd", alpha=l2, batch_size=BATCH,
                                  learning_rate="constant",
                                  learning_rate_init=configs.LEARNING_RATE, momentum=0.0,
                                  max_iter=1, shuffle=True, early_stopping=False,
@@ -138,12 +150,29 @@ def epoch_callables(seed=0):
     train, dev = epoch_data(seed)
     fns = {}
     for keep in configs.KEEP_PROBS:
-        fns[f"fastnn kp{keep:g}"] = FastnnEpoch(train, dev, keep, seed)
-        fns[f"fastnn-full-history kp{keep:g}"] = FastnnEpoch(train, dev, keep, seed, "full")
+        fns[f"fastnn kp{keep:g}"] = regularized_epoch(train, dev, keep, seed)
+        fns[f"fastnn-full-history kp{keep:g}"] = regularized_epoch(train, dev, keep, seed,
+                                                                   "full")
         if torch_step.available():
             fns[f"torch kp{keep:g}"] = TorchEpoch(train, dev, keep, seed)
     if sklearn_available():
         fns["sklearn kp1"] = SklearnEpoch(train, dev, seed)
+    return fns
+
+
+def defaults_callables(seed=0):
+    """{"fastnn": ..., "torch": ..., "sklearn": ...}: the epoch with ``fit``'s defaults,
+    ``fnn.MLP([784, 256, 256, 10], output="softmax").fit(X, y, epochs=1, batch_size=128,
+    dev=(X_dev, y_dev))`` (relu, float32, no regularization or dropout, SGD(lr=0.01), the
+    full History: the whole training set evaluated each epoch), and the PyTorch and
+    scikit-learn epochs of the same net without regularization (those available here)."""
+    train, dev = epoch_data(seed)
+    fns = {"fastnn": FastnnEpoch(fnn.MLP(list(LAYERS), output="softmax", seed=seed), train,
+                                 dev)}
+    if torch_step.available():
+        fns["torch"] = TorchEpoch(train, dev, 1.0, seed, l2=0.0)
+    if sklearn_available():
+        fns["sklearn"] = SklearnEpoch(train, dev, seed, l2=0.0)
     return fns
 
 

@@ -3,14 +3,16 @@
 The course's [2, 20, 3, 1] network on two moons (600 training and 200 dev examples,
 keep_prob 0.8, L2 0.7, Adam): ``fit`` per full-batch epoch with the dev set evaluated
 every epoch, and per minibatch step at batch 64, against the same steps taken bare
-(``model._train_steps`` on pre-validated arrays).  What separates the two is fit's own
-work: evaluating the train and dev sets, the rollback snapshot, the History, the
-batching.  The reference backend's fit is timed for scale.
+(``TrainPlan.run``, one step per call, on checked arrays: bench/steps.py's PlanStep).
+What separates the two is fit's own work: evaluating the train and dev sets, the
+rollback snapshot, the History, the batching.  The reference backend's fit is timed for
+scale.
 """
 import fastnn as fnn
 from fastnn.datasets import make_moons
 
-from bench.steps import median_times
+from bench.configs import Setup
+from bench.steps import PlanStep, median_times
 
 SIZES = [2, 20, 3, 1]
 EPOCHS = 100  # per timed fit call
@@ -42,12 +44,11 @@ def callables():
         lambda: model.fit(X, y, dev=(X_dev, y_dev), epochs=EPOCHS // 10, batch_size=BATCH,
                           optimizer=optimizer), EPOCHS // 10 * batches)
     bare = _model("cython")
-    Xv, yv = bare._check_Xy(X, y)
+    Xv, yv = bare.prepare(X, y)
     bare_optimizer = fnn.Adam(lr=0.01)
-    out["cython bare step, full batch"] = (
-        lambda: bare._train_steps(Xv, yv, bare_optimizer, 1), 1)
+    out["cython bare step, full batch"] = (PlanStep(Setup(bare, Xv, yv, bare_optimizer)), 1)
     out["cython bare step, batch 64"] = (
-        lambda: bare._train_steps(Xv[:BATCH], yv[:BATCH], bare_optimizer, 1), 1)
+        PlanStep(Setup(bare, Xv[:BATCH], yv[:BATCH], bare_optimizer)), 1)
     return out
 
 

@@ -1,4 +1,5 @@
-"""float64 vs float32: the same fastnn training step at both precisions.
+"""float64 vs float32: the same fastnn training step (bare: ``TrainPlan.run``) at both
+precisions.
 
 At the GEMM-bound sizes (mnist batch 1024, wide) the products dominate, and a float64
 GEMM does half the FLOPs per cycle of a float32 one (AVX2: 4 vs 8 lanes), so about 2x
@@ -7,7 +8,7 @@ of the step are timed at both precisions too: their ratio is what the BLAS itsel
 delivers, the bound for a step made almost entirely of GEMMs.
 """
 from bench import configs
-from bench.steps import GemmFloor, median_times, train_step
+from bench.steps import GemmFloor, bare_step, median_times
 
 # The GEMM-bound configurations, with dropout on.
 CONFIGS = (("mnist", 1024, 0.8), ("wide", 256, 0.8))
@@ -20,10 +21,11 @@ def selected(names=None):
 
 def measure(config, repeat, min_time, warmup=0.2):
     """{"float32": s, "float64": s, "floor float32": s, "floor float64": s}: median times
-    of fastnn's step and of the step's bare GEMMs at both precisions."""
+    of fastnn's bare step (``TrainPlan.run``) and of the step's bare GEMMs at both
+    precisions."""
     fns = {}
     for dtype in ("float32", "float64"):
-        fns[dtype] = train_step(configs.build(config, "cython", dtype))
+        fns[dtype] = bare_step(configs.build(config, "cython", dtype))
         fns[f"floor {dtype}"] = GemmFloor(config.layer_sizes, config.batch, dtype)
     return median_times(fns, repeat=repeat, min_time=min_time, warmup=warmup)
 

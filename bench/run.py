@@ -1,15 +1,19 @@
 """Print fastnn's speed as ratios: vs the NumPy reference, vs the bare GEMMs, vs PyTorch,
-then every target of issue 5 with the measured ratio and whether it is met.
+the public calls (fit, train_step, predict_proba) against what users would write
+instead, then every target of issues 5 and 13 with the measured ratio and whether it is
+met.
 
 Usage (from the repository root)::
 
     python3 bench/run.py [--quick] [--threads 1 2] [--configs tiny small ...] [--markdown]
-                         [--extras chained epoch fit float64 gradcheck memory scaling]
+                         [--extras chained epoch fit float64 gradcheck memory public scaling]
 
-One process.  Per BLAS thread count: the per-step table (medians of repeated
-``model._train_step`` calls on pre-validated arrays) and the epoch, float64 and
-gradient-checking measurements; then the memory and thread-scaling measurements and
-the targets table.  The ratios are what to quote.  The script never touches
+One process.  Per BLAS thread count: the per-step table (medians of repeated bare steps,
+``TrainPlan.run`` on checked arrays, the floor-like reference of the public calls, and
+of ``model.train_step`` beside them), then the chained, float64, epoch, fit, gradient
+checking and public-path measurements; then the memory and thread-scaling measurements
+and the targets table.  Every extra runs by default (``--extras`` with names picks some,
+with none skips them all).  The ratios are what to quote.  The script never touches
 ``OPENBLAS_CORETYPE`` or ``OPENBLAS_L2_SIZE``; it only prints them (to benchmark
 without them, unset them in the command:
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/run.py``).
@@ -31,11 +35,11 @@ import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
 from bench import (chained, configs, epoch, fit_overhead, grad, memory, precision,  # noqa: E402
-                   scaling, targets, torch_step)
+                   public, scaling, targets, torch_step)
 from bench.report import format_ratio, format_table, format_time, ratio, title  # noqa: E402
-from bench.steps import (GemmFloor, PlanFloor, blas_info, current_threads,  # noqa: E402
-                         describe_library, interleaved_samples, sample_times, spread,
-                         thread_limit, train_step)
+from bench.steps import (GemmFloor, PlanFloor, bare_step, blas_info,  # noqa: E402
+                         current_threads, describe_library, interleaved_samples, public_step,
+                         sample_times, spread, thread_limit)
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -61,15 +65,19 @@ TIMING = {"quick": Timing(5, 0.005, 3, 0.1, 1, 3), "full": Timing(15, 0.05, 7, 0
 # the configuration is measured again (full runs) and flagged in the table if it stays so.
 NOISY_SPREAD = 0.15
 BELOW_FLOOR = 0.9
-EXTRAS = ("chained", "epoch", "fit", "float64", "gradcheck", "memory", "scaling")
+EXTRAS = ("chained", "epoch", "fit", "float64", "gradcheck", "memory", "public", "scaling")
 
 
 @dataclass
 class Row:
-    """Median step times (seconds) of one configuration at one thread count."""
+    """Median step times (seconds) of one configuration at one thread count: fastnn's
+    bare step (``TrainPlan.run``), its public ``model.train_step``, the reference
+    engine's bare step, fastnn's products alone, NumPy's GEMMs of the same shapes, and
+    PyTorch's step."""
 
     config: configs.Config
-    fastnn: float
+    bare: float
+    train_step: float
     reference: float
     floor: float
     plan_floor: float
@@ -83,23 +91,26 @@ class Row:
         return self.noise > NOISY_SPREAD or not self.plausible
 
     def ratio(self, metric):
-        """"reference" / "torch": their time over fastnn's (> 1: fastnn is faster);
-        "floor": fastnn's over its own products alone (PlanFloor, timed interleaved with
-        it); "reference_floor" / "torch_floor": theirs over NumPy's GEMMs of the same
-        shapes (GemmFloor).  None without torch."""
-        return {"reference": ratio(self.reference, self.fastnn),
-                "torch": ratio(self.torch, self.fastnn),
-                "floor": ratio(self.fastnn, self.plan_floor),
-                "numpy_floor": ratio(self.fastnn, self.floor),
+        """"reference" / "torch": their time over fastnn's bare step (> 1: fastnn is
+        faster); "floor": fastnn's bare step over its own products alone (PlanFloor, timed
+        interleaved with it); "public": ``model.train_step`` over the bare step;
+        "reference_floor" / "torch_floor": theirs over NumPy's GEMMs of the same shapes
+        (GemmFloor).  None without torch."""
+        return {"reference": ratio(self.reference, self.bare),
+                "torch": ratio(self.torch, self.bare),
+                "floor": ratio(self.bare, self.plan_floor),
+                "public": ratio(self.train_step, self.bare),
+                "numpy_floor": ratio(self.bare, self.floor),
                 "reference_floor": ratio(self.reference, self.floor),
                 "torch_floor": ratio(self.torch, self.floor)}[metric]
 
 
 def measure(config, timing):
-    """Time fastnn and its own products alone (interleaved, sample by sample), then the
-    reference, NumPy's GEMM floor (and torch), each in a block, on one configuration.
+    """Time fastnn's bare step, its ``model.train_step`` and its own products alone
+    (interleaved, sample by sample), then the reference engine's bare step, NumPy's GEMM
+    floor (and torch), each in a block, on one configuration.
 
-    fastnn and PlanFloor call the same OpenBLAS, so alternating them is safe and both see
+    fastnn's calls and PlanFloor call the same OpenBLAS, so alternating them is safe and all see
     the same machine: on this VM a process's 2-thread BLAS speed can change by 1.5x
     from one second to the next, which blocks timed a second apart would turn into a
     false ratio.  The others call other libraries (NumPy's OpenBLAS, PyTorch's MKL),
@@ -109,8 +120,9 @@ def measure(config, timing):
     quietest attempt is kept.
     """
     fast, ref = (configs.build(config, backend) for backend in ("cython", "reference"))
-    paired = {"fastnn": train_step(fast), "plan_floor": PlanFloor(fast)}
-    blocks = {"reference": train_step(ref),
+    paired = {"bare": bare_step(fast), "train_step": public_step(fast),
+              "plan_floor": PlanFloor(fast)}
+    blocks = {"reference": bare_step(ref),
               "floor": GemmFloor(config.layer_sizes, config.batch, configs.DTYPE)}
     if torch_step.available():
         X, y = configs.config_data(config)
@@ -122,7 +134,7 @@ def measure(config, timing):
                                            timing.warmup))
         times = {key: statistics.median(s) for key, s in samples.items()}
         row = Row(config, **times, noise=max(spread(s) for s in samples.values()),
-                  plausible=(times["fastnn"] >= BELOW_FLOOR * times["plan_floor"]
+                  plausible=(times["bare"] >= BELOW_FLOOR * times["plan_floor"]
                              and times["reference"] >= BELOW_FLOOR * times["floor"]),
                   attempts=attempt)
         if best is None or (best.noisy, best.noise) > (row.noisy, row.noise):
@@ -141,9 +153,9 @@ def target_cell(row):
     return ", ".join(cells) or "-"
 
 
-HEADERS = ("config", "keep", "batch", "fastnn", "reference", "torch", "fnn products",
-           "NumPy GEMMs", "ref/fnn", "torch/fnn", "fnn/products", "ref/GEMM", "torch/GEMM",
-           "noise", "targets")
+HEADERS = ("config", "keep", "batch", "fnn bare", "fnn train_step", "ref bare", "torch",
+           "fnn products", "NumPy GEMMs", "ref/fnn", "torch/fnn", "fnn/products",
+           "train_step/bare", "ref/GEMM", "torch/GEMM", "noise", "targets")
 
 
 def noise_cell(row):
@@ -159,10 +171,10 @@ def noise_cell(row):
 def row_cells(row):
     """The table cells of one row, as strings, in HEADERS order."""
     c = row.config
-    return (c.name, f"{c.keep_prob:g}", str(c.batch), format_time(row.fastnn),
-            format_time(row.reference), format_time(row.torch), format_time(row.plan_floor),
-            format_time(row.floor),
-            *(format_ratio(row.ratio(m)) for m in ("reference", "torch", "floor",
+    return (c.name, f"{c.keep_prob:g}", str(c.batch), format_time(row.bare),
+            format_time(row.train_step), format_time(row.reference), format_time(row.torch),
+            format_time(row.plan_floor), format_time(row.floor),
+            *(format_ratio(row.ratio(m)) for m in ("reference", "torch", "floor", "public",
                                                    "reference_floor", "torch_floor")),
             noise_cell(row), target_cell(row))
 
@@ -194,11 +206,12 @@ def load_average():
 
 
 def kernels_built():
-    """When the newest compiled kernel was built (the source tree may be moving)."""
+    """When the newest compiled kernel was built (the source tree may be moving): the
+    extension modules beside the plans the compiled engine loaded."""
     import importlib.machinery
 
-    from fastnn import _kernels
-    folder = os.path.dirname(_kernels.__file__)
+    from fastnn.engine.compiled import KERNELS
+    folder = os.path.dirname(KERNELS.plans.__file__)
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
     stamps = [os.path.getmtime(os.path.join(folder, f)) for f in os.listdir(folder)
               if f.endswith(suffixes)]
@@ -212,7 +225,8 @@ def versions():
     import scipy
     parts = [f"python {platform.python_version()}", f"numpy {np.__version__}",
              f"scipy {scipy.__version__}",
-             f"fastnn {fastnn.__version__} (kernels built {kernels_built()})",
+             f"fastnn {fastnn.__version__} ({fastnn.KERNEL_ISA} kernels, built "
+             f"{kernels_built()})",
              f"torch {torch_step.version() or 'not installed'}",
              f"scikit-learn {epoch.sklearn_version() or 'not installed'}"]
     return ", ".join(parts)
@@ -255,7 +269,8 @@ def thread_table(threads, selected, timing, markdown):
     for config in selected:
         progress(f"timing {config.id} at {threads} thread(s)")
         rows.append(measure(config, timing))
-    heading = (f"per step, {threads} thread(s), float32, l2={configs.L2}, "
+    heading = (f"per step (fnn bare: TrainPlan.run; fnn train_step: model.train_step; ref "
+               f"bare: ReferenceEngine.step), {threads} thread(s), float32, l2={configs.L2}, "
                f"medians of {timing.repeat} "
                f"samples (BLAS threads while timing: {running}; {load_average()})")
     lines = [title(heading, markdown), ""] + \
@@ -267,7 +282,8 @@ def parse_args(argv=None):
     """The command line: --quick, --threads, --configs, --markdown, --extras."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer, shorter samples (the whole run takes < 90 s)")
+                        help="fewer, shorter samples (a few minutes: ratios to develop "
+                             "with, not to quote)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="BLAS thread counts, one table each (default: 1 2)")
     parser.add_argument("--configs", nargs="+", choices=configs.NAMES, default=None,
@@ -328,6 +344,10 @@ def main(argv=None):
                 progress(f"timing gradcheck at {threads} thread(s)")
                 sections.append(grad.section(threads, timing.long_repeat, args.markdown,
                                              timing.warmup))
+            if "public" in extras:
+                progress(f"timing the public calls at {threads} thread(s)")
+                sections.append(public.section(threads, timing.repeat, timing.long_repeat,
+                                               timing.min_time, args.markdown, timing.warmup))
             for lines, found in sections:
                 emit(lines)
                 outcomes += found
@@ -343,7 +363,8 @@ def main(argv=None):
         emit(lines)
         outcomes += found
     progress("done")
-    heading = f"targets of issue 5 ({targets.summary(outcomes)}; {load_average()} at the end)"
+    heading = (f"targets of issues 5 and 13 ({targets.summary(outcomes)}; {load_average()} "
+               "at the end)")
     emit([title(heading, args.markdown), ""] +
          format_table(targets.HEADERS, [targets.target_cells(o) for o in outcomes],
                       args.markdown, left=3))

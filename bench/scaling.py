@@ -1,4 +1,4 @@
-"""Thread scaling of fastnn's step: 1 BLAS thread vs 2, interleaved.
+"""Thread scaling of fastnn's bare step (``TrainPlan.run``): 1 BLAS thread vs 2, interleaved.
 
 The two thread counts alternate block by block (each block warmed up, then one
 calibrated sample), so slow drift of a shared machine hits both alike; the ratio is
@@ -7,7 +7,7 @@ median(1 thread) / median(2 threads), > 1 when the second thread helps.
 import statistics
 
 from bench import configs
-from bench.steps import calibrate, spread, thread_limit, time_calls, train_step, warm_up
+from bench.steps import bare_step, calibrate, spread, thread_limit, time_calls, warm_up
 
 
 def alternating_samples(fn, thread_counts, repeat, min_time, warmup=0.05):
@@ -28,7 +28,7 @@ def alternating_samples(fn, thread_counts, repeat, min_time, warmup=0.05):
 
 def measure(config, repeat, min_time, thread_counts=(1, 2)):
     """({threads: median step time}, worst IQR/median) of fastnn on `config`."""
-    samples = alternating_samples(train_step(configs.build(config, "cython")), thread_counts,
+    samples = alternating_samples(bare_step(configs.build(config, "cython")), thread_counts,
                                   repeat, min_time)
     return ({t: statistics.median(s) for t, s in samples.items()},
             max(spread(s) for s in samples.values()))

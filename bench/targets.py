@@ -1,8 +1,12 @@
-"""The targets of issue 5 as one table: what was measured, the goal, met or not.
+"""The targets of issues 5 and 13 as one table: what was measured, the goal, met or not.
 
 Every measurement module returns :class:`Outcome` rows; ``run.py`` gathers them and
-prints :func:`target_lines` last.  A target that could not be measured (PyTorch or
-scikit-learn missing, a configuration left out) is listed as "not measured", never as met.
+prints them last.  A target that could not be measured (PyTorch or scikit-learn missing,
+a configuration left out) is listed as "not measured", never as met.
+
+Issue 5's per-step goals sit with their configurations (``bench/configs.py``); issue
+13's public-path goals are the rows of :data:`PUBLIC_GOALS` below, each naming the call a
+user makes and what it is compared with (measured by ``bench/public.py``).
 """
 from dataclasses import dataclass
 
@@ -47,9 +51,10 @@ class Outcome:
 
 
 def step_outcomes(rows, threads):
-    """The per-step targets (speed-ups and floor ratios) of a thread table's rows."""
-    names = {"reference": "step vs reference", "torch": "step vs PyTorch",
-             "floor": "step / its GEMMs alone"}
+    """The per-step targets (speed-ups and floor ratios) of a thread table's rows: all of
+    fastnn's bare step (``TrainPlan.run``)."""
+    names = {"reference": "bare step vs reference", "torch": "bare step vs PyTorch",
+             "floor": "bare step / its GEMMs alone"}
     out = []
     for row in rows:
         for target in row.config.targets:
@@ -87,3 +92,69 @@ def summary(outcomes):
     missing = sum(o.met is None for o in outcomes)
     text = f"{met} of {len(outcomes)} target checks met"
     return text + (f" ({missing} not measured)" if missing else "")
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One public-path target of issue 13: the call a user makes, what it is compared
+    with, and the bound on their ratio.
+
+    `ratio` names the ratio, e.g. "NumPy / fit" (the other's time over fastnn's, at
+    least `bound` when `higher_is_better`: fastnn must be that much faster) or
+    "train_step / bare" (fastnn's time over the other's, at most `bound`: fastnn may be
+    that much slower).  An `informative` goal is shown for context, not counted.
+    """
+
+    key: str
+    call: str
+    versus: str
+    where: str
+    ratio: str
+    bound: float
+    higher_is_better: bool = True
+    informative: bool = False
+
+    def outcome(self, threads, measured, note="", informative=False):
+        """The :class:`Outcome` of this goal for a measured ratio (None: not measured)."""
+        return Outcome(f"{self.call} vs {self.versus}", self.where, str(threads), measured,
+                       self.bound, self.higher_is_better, note,
+                       informative or self.informative)
+
+
+_COURSE = "[2, 20, 3, 1] (defaults), football 211"
+_MNIST = "[784, 256, 256, 10] softmax, float32"
+_EPOCH = "mnist-sized epoch, 8192 + dev 1024, b128"
+
+#: Issue 13's targets: the public calls, as a user makes them, in one process.
+PUBLIC_GOALS = (
+    Goal("fit_vs_numpy", "model.fit(X, y, epochs=E) per epoch",
+         "the course's NumPy iteration", _COURSE, "NumPy / fit", 10.0),
+    Goal("fit_vs_torch", "model.fit(X, y, epochs=E) per epoch",
+         "a PyTorch full-batch epoch", _COURSE, "torch / fit", 30.0),
+    Goal("train_step", "model.train_step(X, y, opt)", "the bare step (TrainPlan.run)",
+         _COURSE, "train_step / bare", 1.5, higher_is_better=False),
+    Goal("predict1_vs_numpy", "model.predict_proba(X[:1])", "NumPy's forward pass", _MNIST,
+         "fnn / NumPy", 1.5, higher_is_better=False),
+    Goal("predict1_vs_torch", "model.predict_proba(X[:1])", "PyTorch inference_mode", _MNIST,
+         "torch / fnn", 1.0),
+    Goal("predict64_vs_numpy", "model.predict_proba(X[:64])", "NumPy's forward pass", _MNIST,
+         "fnn / NumPy", 1.2, higher_is_better=False),
+    Goal("predict64_vs_torch", "model.predict_proba(X[:64])", "PyTorch inference_mode", _MNIST,
+         "torch / fnn", 1.0, informative=True),
+    Goal("threads_predict1", "MLP(..., n_threads=1).predict_proba(X[:1])", "n_threads=None",
+         _MNIST, "1 / None", 1.1, higher_is_better=False),
+    Goal("threads_train_step", "MLP(..., n_threads=1).train_step(X, y, opt)",
+         "n_threads=None", _COURSE, "1 / None", 1.1, higher_is_better=False),
+    Goal("epoch_vs_torch", "model.fit(X, y, epochs=1, batch_size=128, dev=dev)",
+         "a PyTorch epoch loop", _EPOCH, "torch / fit", 1.3),
+    Goal("epoch_vs_sklearn", "model.fit(X, y, epochs=1, batch_size=128, dev=dev)",
+         "MLPClassifier.partial_fit", _EPOCH, "sklearn / fit", 1.3),
+)
+
+
+def public_goal(key):
+    """The goal of :data:`PUBLIC_GOALS` with this key."""
+    for goal in PUBLIC_GOALS:
+        if goal.key == key:
+            return goal
+    raise KeyError(f"no public goal {key!r}")

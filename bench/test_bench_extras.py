@@ -1,6 +1,7 @@
 """pytest-benchmark suite for the measurements besides the step: one mnist epoch per
-implementation, the two gradient checks, and a smoke run of ``bench/run.py``.  Nothing
-here asserts a time (benchmarks are not tests).
+implementation (fit's defaults too), the two gradient checks, fit around the course
+net, and a smoke run of ``bench/run.py``.  Nothing here asserts a time (benchmarks are
+not tests).
 """
 import pytest
 
@@ -13,6 +14,21 @@ EPOCH_LABELS = ["fastnn kp1", "fastnn kp0.8", "fastnn-full-history kp1",
 @pytest.fixture(scope="module")
 def epochs():
     return epoch.epoch_callables()
+
+
+@pytest.fixture(scope="module")
+def default_epochs():
+    return epoch.defaults_callables()
+
+
+@pytest.mark.parametrize("label", ["fastnn", "torch", "sklearn"])
+def test_epoch_with_fit_defaults(benchmark, default_epochs, label):
+    """The mnist-sized epoch with fit's defaults, and the unregularized others."""
+    if label not in default_epochs:
+        pytest.skip(f"{label} is not installed")
+    benchmark.group = "mnist-epoch-defaults"
+    error = benchmark(default_epochs[label])
+    assert 0.0 <= error <= 1.0
 
 
 @pytest.mark.parametrize("label", EPOCH_LABELS)
@@ -35,7 +51,8 @@ def test_gradcheck(benchmark, method):
 
 def test_memory_peaks_are_measured():
     peaks = memory.measure()
-    assert set(peaks) == {(b, k) for b in ("cython", "reference") for k in ("warm", "first")}
+    assert set(peaks) == {(b, k) for b in ("cython", "reference")
+                          for k in ("warm", "first", "bare warm")}
     assert all(v >= 0 for v in peaks.values())
 
 
@@ -52,8 +69,8 @@ def test_torch_step_matches_the_network():
 def test_run_script_prints_the_targets_table(capsys):
     run.main(["--quick", "--configs", "tiny", "--threads", "1", "--extras", "memory"])
     out = capsys.readouterr().out
-    assert "targets of issue 5" in out and "step vs reference" in out
-    assert "step memory fastnn / reference" in out
+    assert "targets of issues 5 and 13" in out and "bare step vs reference" in out
+    assert "model.train_step memory fastnn / reference" in out
     for name in run.OPENBLAS_VARIABLES:
         assert name in out
 

@@ -1,11 +1,13 @@
-"""pytest-benchmark suite: one training step per (config, keep_prob, backend), and the
-bare-GEMM floors of each network and batch (NumPy's, and fastnn's own products alone).  Run with ``pytest bench/``; nothing here
-asserts a time (benchmarks are not tests).  Ratios: ``pytest bench/ --benchmark-group-by=group``.
+"""pytest-benchmark suite: one bare training step per (config, keep_prob, backend)
+(``TrainPlan.run``; the reference engine's ``step``), ``model.train_step`` per
+configuration, and the bare-GEMM floors of each network and batch (NumPy's, and
+fastnn's own products alone).  Run with ``pytest bench/``; nothing here asserts a time
+(benchmarks are not tests).  Ratios: ``pytest bench/ --benchmark-group-by=group``.
 """
 import pytest
 
 from bench import configs
-from bench.steps import GemmFloor, PlanFloor, current_threads, train_step
+from bench.steps import GemmFloor, PlanFloor, bare_step, current_threads, public_step
 
 # The configurations cheap enough for a pytest run: tiny, small and mnist at batch 128.
 SMALL_CONFIGS = tuple(c for c in configs.select(["tiny", "small", "mnist"]) if c.batch <= 211)
@@ -20,11 +22,19 @@ def group(config):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("config", SMALL_CONFIGS, ids=lambda c: c.id)
-def test_train_step(benchmark, config, backend):
-    """One ``model._train_step`` on a pre-validated batch."""
+def test_bare_step(benchmark, config, backend):
+    """One bare step on a checked batch (the floor-like reference of the public call)."""
     benchmark.group = group(config)
     benchmark.extra_info["blas_threads"] = current_threads()
-    benchmark(train_step(configs.build(config, backend)))
+    benchmark(bare_step(configs.build(config, backend)))
+
+
+@pytest.mark.parametrize("config", SMALL_CONFIGS, ids=lambda c: c.id)
+def test_public_train_step(benchmark, config):
+    """``model.train_step(X, y, optimizer)`` on the same batch (checked, not converted)."""
+    benchmark.group = group(config)
+    benchmark.extra_info["blas_threads"] = current_threads()
+    benchmark(public_step(configs.build(config, "cython")))
 
 
 @pytest.mark.parametrize("config", NETWORKS, ids=group)

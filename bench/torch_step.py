@@ -1,8 +1,11 @@
-"""The same training step in PyTorch CPU eager mode, when torch is importable.
+"""fastnn's training step and forward pass in PyTorch CPU eager mode, when torch is
+importable.
 
-nn.Linear layers, relu, inverted dropout (nn.Dropout(p = 1 - keep_prob)) on the hidden
-layers, BCEWithLogitsLoss (sigmoid output) or CrossEntropyLoss (softmax), and SGD with
-``weight_decay = lambda/m`` on the weights only (the course's L2, biases unregularised).
+The step: nn.Linear layers, relu, inverted dropout (nn.Dropout(p = 1 - keep_prob)) on
+the hidden layers, BCEWithLogitsLoss (sigmoid output) or CrossEntropyLoss (softmax), and
+SGD with ``weight_decay = lambda/m`` on the weights only (the course's L2, biases
+unregularised).  The forward pass: the same layers under ``torch.inference_mode``, with
+the output's softmax, as ``predict_proba`` returns it.
 """
 try:
     import torch
@@ -63,6 +66,32 @@ class TorchStep:
         loss.backward()
         self.optimizer.step()
         return loss
+
+    def cost(self):
+        """The batch's loss under ``torch.no_grad``, with the net as it is now: the train
+        cost ``fit``'s History records after each epoch."""
+        with torch.no_grad():
+            return self.loss(self.net(self.X), self.y).item()
+
+
+class TorchForward:
+    """A callable ``X (ndarray) -> probabilities (ndarray)``: the relu network with the
+    given weights (W (n, n_prev) and b (n,) per layer, as fastnn's ``params``) under
+    ``torch.inference_mode``, then a softmax over the outputs; the arrays go in and out
+    through ``torch.from_numpy`` and ``.numpy()`` (no copies)."""
+
+    def __init__(self, weights, biases):
+        sizes = [weights[0].shape[1]] + [W.shape[0] for W in weights]
+        self.net = build_network(sizes, 1.0).eval()
+        linears = [layer for layer in self.net if isinstance(layer, nn.Linear)]
+        with torch.no_grad():
+            for layer, W, b in zip(linears, weights, biases):
+                layer.weight.copy_(torch.from_numpy(W))
+                layer.bias.copy_(torch.from_numpy(b))
+
+    def __call__(self, X):
+        with torch.inference_mode():
+            return torch.softmax(self.net(torch.from_numpy(X)), dim=1).numpy()
 
 
 def describe():
