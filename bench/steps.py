@@ -11,7 +11,6 @@ from time import perf_counter
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastnn.blocks import regularization
 
 
 def time_calls(fn, number):
@@ -115,13 +114,13 @@ class PlanStep:
         model, X, y, optimizer = setup
         model.optimizer_ = optimizer  # the plan points at this optimizer's state
         self.plan = model.engine.training_plan(X.shape[0])
-        self.plan.set_penalties(regularization.slopes(model.l2, model.l1, X.shape[0]))
+        self.plan.set_penalties(model.slopes(X.shape[0]))
         self.arguments = optimizer.kernel_arguments()
         self.X, self.y, self.n_steps = X, y, n_steps
         self.step, self.t = model.step_, model.engine.optimizer_state.t
 
     def __call__(self):
-        done, cost = self.plan.run(self.X, self.y, self.step, self.n_steps, *self.arguments,
+        done, cost = self.plan.run(self.X, self.y, self.step, self.n_steps, self.arguments,
                                    self.t)
         self.step += done
         self.t += done
@@ -139,7 +138,7 @@ class ReferenceStep:
         model.optimizer_ = optimizer
         self.engine = model.engine
         self.state = self.engine.optimizer_state
-        self.slopes = regularization.slopes(model.l2, model.l1, X.shape[0])
+        self.slopes = model.slopes(X.shape[0])
         self.arguments = optimizer.kernel_arguments()
         self.X, self.y, self.n_steps = X, y, n_steps
         self.step, self.t = model.step_, self.state.t
