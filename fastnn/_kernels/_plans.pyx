@@ -264,18 +264,23 @@ cdef double plan_step(Plan* p, floating* dummy, uint64_t step, const Hyper* h, P
     return cost
 
 
-cdef double plan_backprop(Plan* p, floating* dummy) noexcept nogil:
-    """Forward and backward of the loaded batch with dropout off: dW, db of the data cost
-    into the gradient buffers, no update; returns the data cost."""
+cdef double plan_backprop(Plan* p, floating* dummy, uint64_t step,
+                          bint dropout) noexcept nogil:
+    """Forward and backward of the loaded batch, with dropout off or with the masks of
+    training `step`: dW, db of that data cost into the gradient buffers, no update;
+    returns the data cost."""
     cdef Py_ssize_t l
     cdef Layer* layer
-    cdef double cost = plan_forward_loss(p, dummy, 0, False, True)
+    cdef uint64_t key
+    cdef double cost = plan_forward_loss(p, dummy, step, dropout, True)
     for l in range(p.n_layers - 1, -1, -1):
         layer = &p.layers[l]
-        layer_backward(layer, <floating*>layer.dA, plan_input(p, dummy, l, False),
-                       <floating*>p.layers[l - 1].dA if l > 0 else NULL, p.m, 0, False,
+        key = (dropout_key(p.seed, step, l + 1)
+               if dropout and dropout_active(layer.threshold) else 0)
+        layer_backward(layer, <floating*>layer.dA, plan_input(p, dummy, l, dropout),
+                       <floating*>p.layers[l - 1].dA if l > 0 else NULL, p.m, key, dropout,
                        p.columns)
-        weight_gradient(layer, <floating*>layer.dA, plan_input(p, dummy, l, False),
+        weight_gradient(layer, <floating*>layer.dA, plan_input(p, dummy, l, dropout),
                         <floating*>layer.dW, p.m, <floating>1, <floating>0, p.columns)
     return cost
 
@@ -647,9 +652,29 @@ cdef class TrainPlan(LayerPlan):
             return INFINITY
         return cost
 
-    def gradients(self, cnp.ndarray X, object y):
-        """dW and db of the data cost into the gradient buffers, dropout off, no update;
-        returns the data cost."""
+    def gradients(self, cnp.ndarray X, object y, object step=None):
+        """dW and db of the data cost into the gradient buffers, no update; returns the
+        data cost.  Dropout is off, or (with `step`) on with the masks of that training
+        step: the J that step's update descends."""
+        cdef double cost
+        cdef void* x
+        cdef void* targets
+        cdef bint dropout = step is not None
+        cdef uint64_t counter = step if dropout else 0
+        self.check_batch(X, y)
+        x, targets = data_of(X), data_of(y)
+        with nogil:
+            if self.p.is_double:
+                plan_load(&self.p, <double*>x, targets)
+                cost = plan_backprop(&self.p, <double*>NULL, counter, dropout)
+            else:
+                plan_load(&self.p, <float*>x, targets)
+                cost = plan_backprop(&self.p, <float*>NULL, counter, dropout)
+        return cost
+
+    def training_cost(self, cnp.ndarray X, object y, uint64_t step):
+        """The data cost of (X, y) with the dropout masks of training `step` (that step's
+        J; nothing is updated)."""
         cdef double cost
         cdef void* x
         cdef void* targets
@@ -658,10 +683,10 @@ cdef class TrainPlan(LayerPlan):
         with nogil:
             if self.p.is_double:
                 plan_load(&self.p, <double*>x, targets)
-                cost = plan_backprop(&self.p, <double*>NULL)
+                cost = plan_forward_loss(&self.p, <double*>NULL, step, True, True)
             else:
                 plan_load(&self.p, <float*>x, targets)
-                cost = plan_backprop(&self.p, <float*>NULL)
+                cost = plan_forward_loss(&self.p, <float*>NULL, step, True, True)
         return cost
 
     def training_output(self, cnp.ndarray X, uint64_t step):

@@ -220,9 +220,13 @@ class Engine(ABC):
         fraction of wrong sigmoid units), or the mean squared error for a linear output."""
 
     @abstractmethod
-    def backprop(self, X: FloatArray, y: NDArray[Any]) -> Backprop:
-        """Forward and backward with dropout off; the gradients' data term (also left in
-        ``gradients``)."""
+    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> Backprop:
+        """Forward and backward with dropout off, or on with the masks of training `step`;
+        the gradients' data term (also left in ``gradients``)."""
+
+    @abstractmethod
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: int) -> float:
+        """The data cost with the dropout masks of training `step` (that step's J)."""
 
     @abstractmethod
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,

@@ -175,12 +175,15 @@ class CompiledEngine(Engine):
             return cost, 2.0 * cost
         return cost, wrong / y.size
 
-    def backprop(self, X: FloatArray, y: NDArray[Any]) -> Backprop:
+    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> Backprop:
         plan = self._train_plan(X.shape[0])
-        cost = plan.gradients(X, y)
+        cost = plan.gradients(X, y, step)
         return Backprop(cost, plan.layer_blocks(False), plan.layer_blocks(True),
                         [dW.copy() for dW in self.gradients.weights],
                         [db.copy() for db in self.gradients.biases])
+
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: int) -> float:
+        return self._train_plan(X.shape[0]).training_cost(X, y, step)
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
                    slopes: Sequence[Slopes], step: int) -> float:

@@ -123,15 +123,19 @@ class ReferenceEngine(Engine):
         twins.output_activation(output, logits)
         return cost, twins.output_errors(output, logits, y) / y.size
 
-    def backprop(self, X: FloatArray, y: NDArray[Any]) -> Backprop:
-        inputs = self.forward(X, 0, dropout=False)
+    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> Backprop:
+        dropout = step is not None
+        inputs = self.forward(X, step or 0, dropout)
         logits = inputs[-1].copy()
         dZ = np.empty_like(logits)
         cost = twins.LOSSES[self.network.output](logits, y, dZ)
-        deltas = self.backward(inputs, dZ, 0, dropout=False)
+        deltas = self.backward(inputs, dZ, step or 0, dropout)
         return Backprop(cost, inputs[1:-1] + [logits], deltas,
                         [dW.copy() for dW in self.gradients.weights],
                         [db.copy() for db in self.gradients.biases])
+
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: int) -> float:
+        return twins.LOSSES[self.network.output](self.forward(X, step, dropout=True)[-1], y)
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
                    slopes: Sequence[Slopes], step: int) -> float:

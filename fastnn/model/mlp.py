@@ -417,23 +417,31 @@ class MLP:
         with self._guard.reading(), blas_threads(self._n_threads):
             return self._engine.evaluate(X, targets)[1]
 
-    def cost(self, X: ArrayLike, y: ArrayLike) -> float:
-        """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), dropout
-        off, m the examples given.
+    def cost(self, X: ArrayLike, y: ArrayLike, dropout_step: Optional[int] = None) -> float:
+        """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), m the
+        examples given, dropout off.
 
         Parameters
         ----------
         X : array_like (m, n_x)
         y : array_like (m,) or (m, n_L), as the output layer expects
+        dropout_step : int, optional
+            With dropout on, with the masks of this training step (``step_`` is the next
+            step's): the J that step descends, deterministic for a given step.
 
         Returns
         -------
         float
         """
         X, targets = self.prepare(X, y)
-        with self._guard.reading(), blas_threads(self._n_threads):
-            data_cost, _ = self._engine.evaluate(X, targets)
-            cost = data_cost + self.penalty(X.shape[0])
+        if dropout_step is not None:
+            step = check_counter("dropout_step", dropout_step)
+            with self._guard.writing(), blas_threads(self._n_threads):
+                data_cost = self._engine.training_cost(X, targets, step)
+        else:
+            with self._guard.reading(), blas_threads(self._n_threads):
+                data_cost, _ = self._engine.evaluate(X, targets)
+        cost = data_cost + self.penalty(X.shape[0])
         if not math.isfinite(cost):
             raise ValueError(f"the cost overflows ({cost}) for these inputs: X is too large "
                              "for the model's outputs; normalize the inputs")
@@ -455,8 +463,10 @@ class MLP:
 
     # -- gradients and training (writes: one thread) -----------------------------------
 
-    def gradients(self, X: ArrayLike, y: ArrayLike) -> dict[str, FloatArray]:
-        """Gradients of :meth:`cost`: {"dW1": (n1, n0), "db1": (n1,), ...}, dropout off.
+    def gradients(self, X: ArrayLike, y: ArrayLike,
+                  dropout_step: Optional[int] = None) -> dict[str, FloatArray]:
+        """Gradients of :meth:`cost`: {"dW1": (n1, n0), "db1": (n1,), ...}, dropout off (or
+        with the masks of `dropout_step`, as cost takes it).
 
         Includes the regularisation terms: dW += (lambda/m) W + (lambda_1/(2m)) sign(W).
 
@@ -464,6 +474,7 @@ class MLP:
         ----------
         X : array_like (m, n_x)
         y : array_like (m,) or (m, n_L)
+        dropout_step : int, optional
 
         Returns
         -------
@@ -472,8 +483,9 @@ class MLP:
         """
         X, targets = self.prepare(X, y)
         m = X.shape[0]
+        step = None if dropout_step is None else check_counter("dropout_step", dropout_step)
         with self._guard.writing(), blas_threads(self._n_threads):
-            result = self._engine.backprop(X, targets)
+            result = self._engine.backprop(X, targets, step)
         grads: dict[str, FloatArray] = {}
         weights = self._engine.parameters.weights
         for l, (dW, db) in enumerate(zip(result.weight_grads, result.bias_grads), 1):
