@@ -135,6 +135,9 @@ _PARAMETERS_DOC = """
     n_threads : int or None, default None
         Cap on the BLAS threads while this network computes (None: as configured);
         set 1 when a search runs fits in parallel (``n_jobs``).
+    batch_norm : bool, default False
+        Batch normalization of the hidden layers (see :class:`fastnn.MLP`); every
+        minibatch needs 2 examples or more.
 """
 
 _ATTRIBUTES_DOC = """
@@ -231,7 +234,8 @@ class _BaseMLP(BaseEstimator):
                  dev_set: Optional[Sequence[ArrayLike]] = None,
                  seed: Union[int, np.random.RandomState, np.random.Generator, None] = None,
                  backend: BackendName = "cython", dtype: FloatDTypeLike = "float64",
-                 eval_every: int = 1, n_threads: Optional[int] = None) -> None:
+                 eval_every: int = 1, n_threads: Optional[int] = None,
+                 batch_norm: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.init = init
@@ -254,6 +258,7 @@ class _BaseMLP(BaseEstimator):
         self.dtype = dtype
         self.eval_every = eval_every
         self.n_threads = n_threads
+        self.batch_norm = batch_norm
 
     # -- subclass hooks -------------------------------------------------------
 
@@ -337,7 +342,7 @@ class _BaseMLP(BaseEstimator):
                     keep_prob=_per_layer_value(self.keep_prob),
                     input_keep_prob=self.input_keep_prob, l2=_per_layer_value(self.l2),
                     l1=_per_layer_value(self.l1), dtype=dtype, backend=self.backend,
-                    seed=seed, n_threads=self.n_threads)
+                    seed=seed, n_threads=self.n_threads, batch_norm=self.batch_norm)
         optimizer = OPTIMIZERS[self.optimizer](lr=self.learning_rate)
         batch_size = (None if self.batch_size is None
                       else min(int(self.batch_size), X_train.shape[0]))

@@ -6,13 +6,14 @@ from cython cimport floating
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
 
+from fastnn._kernels._batchnorm cimport bn_backward, bn_inference, bn_normalize, bn_statistics
 from fastnn._kernels._codes cimport SGD
 from fastnn._kernels._columns cimport (columns_affine, columns_input_gradient,
                                        columns_weight_gradient, transpose)
 from fastnn._kernels._epilogues cimport (activate_inplace, activation_gradient, delta_rows,
                                          dropout_ptr, forward_ptr)
 from fastnn._kernels._optim_impl cimport Hyper, apply_rule, proximal_step, sgd_ptr
-from fastnn._kernels._products cimport matmul_ab, matmul_atb
+from fastnn._kernels._products cimport matmul_ab, matmul_abt, matmul_atb
 from fastnn._kernels._rng cimport dropout_active
 
 
@@ -29,6 +30,19 @@ cdef struct Layer:
     double keep_prob
     double l2, l1       # penalty slopes lambda/m and lambda_1/(2m) of W
     double prox         # proximal L1: the soft threshold lambda_1/(2m), times lr per step
+    # Batch normalization (bn): b is then beta, and gamma scales the normalized Z.
+    bint bn
+    void* gamma          # (n,)
+    void* dgamma         # (n,)
+    void* gamma_slot[2]  # gamma's optimizer slots
+    void* running_mean   # (n,), the model's dtype: prediction's statistics
+    void* running_var    # (n,)
+    void* xhat           # A's shape: the normalized Z of the last forward pass (training)
+    void* db_scratch     # (n,): where the columns product's sums of dZ go (not dbeta)
+    double* mean         # (n,) the last forward pass's batch mean,
+    double* var          # biased variance,
+    double* inv_std      # and 1 / sqrt(var + eps)
+    double* scratch      # (2n,) sums for the backward pass, the scale for prediction
 
 
 cdef inline void output_to_rows(Layer* last, floating* scratch, int m) noexcept nogil:
@@ -52,19 +66,39 @@ cdef inline void layer_dropout(const floating* A, floating* out, int m, int n, u
 
 
 cdef inline void layer_forward(Layer* layer, const floating* A_prev, int m, uint64_t key,
-                               bint dropout, bint columns) noexcept nogil:
+                               bint dropout, bint batch_statistics, double bn_epsilon,
+                               bint columns) noexcept nogil:
     """A = D * g(W A_prev + b) / keep_prob into layer.A, in the plan's layout (D = 1 when
-    not `dropout`)."""
+    not `dropout`); with batch norm, A = D * g(gamma norm(W A_prev) + beta) / keep_prob,
+    normalized by the batch's statistics (kept for the backward pass) or, without
+    `batch_statistics`, by the running ones."""
     cdef floating* A = <floating*>layer.A
     cdef uint64_t threshold = layer.threshold if dropout else (<uint64_t>1) << 32
-    if not columns:
+    if layer.bn:
+        if columns:
+            columns_affine(<floating*>layer.W, <const floating*>NULL, A_prev, A, m,
+                           layer.n_prev, layer.n)
+        else:
+            matmul_abt(A_prev, <floating*>layer.W, A, m, layer.n, layer.n_prev, <floating>1,
+                       <floating>0)
+        if batch_statistics:
+            bn_statistics(A, m, layer.n, columns, layer.mean, layer.var)
+            bn_normalize(A, <floating*>layer.xhat, <floating*>layer.gamma, <floating*>layer.b,
+                         layer.mean, layer.var, bn_epsilon, layer.inv_std, m, layer.n, columns)
+        else:
+            bn_inference(A, <floating*>layer.gamma, <floating*>layer.b,
+                         <floating*>layer.running_mean, <floating*>layer.running_var,
+                         bn_epsilon, layer.scratch, m, layer.n, columns)
+    elif not columns:
         forward_ptr(A_prev, <floating*>layer.W, <floating*>layer.b, A, m, layer.n_prev,
                     layer.n, layer.activation, key, threshold, layer.keep_prob)
         return
-    columns_affine(<floating*>layer.W, <floating*>layer.b, A_prev, A, m, layer.n_prev, layer.n)
+    else:
+        columns_affine(<floating*>layer.W, <floating*>layer.b, A_prev, A, m, layer.n_prev,
+                       layer.n)
     activate_inplace(A, <Py_ssize_t>m * layer.n, layer.activation)
     if dropout_active(threshold):
-        layer_dropout(A, A, m, layer.n, key, threshold, layer.keep_prob, True)
+        layer_dropout(A, A, m, layer.n, key, threshold, layer.keep_prob, columns)
 
 
 cdef inline void layer_delta(Layer* layer, floating* dA, int m, uint64_t key, bint dropout,
@@ -91,10 +125,12 @@ cdef inline void weight_gradient(Layer* layer, const floating* dZ, const floatin
                                  floating* out, int m, floating alpha, floating beta,
                                  bint columns) noexcept nogil:
     """out (n, n_prev) := alpha dZ^T A_prev + beta out, in the plan's layout (in columns,
-    db = the sum of dZ over the examples as well)."""
+    db = the sum of dZ over the examples as well; with batch norm db is dbeta, from the
+    normalization's backward pass, and those sums go to scratch)."""
     if columns:
-        columns_weight_gradient(dZ, A_prev, out, <floating*>layer.db, m, layer.n_prev, layer.n,
-                                alpha, beta)
+        columns_weight_gradient(dZ, A_prev, out,
+                                <floating*>(layer.db_scratch if layer.bn else layer.db), m,
+                                layer.n_prev, layer.n, alpha, beta)
     else:
         matmul_atb(dZ, A_prev, out, m, layer.n, layer.n_prev, alpha, beta)
 
@@ -102,9 +138,14 @@ cdef inline void weight_gradient(Layer* layer, const floating* dZ, const floatin
 cdef inline void layer_backward(Layer* layer, floating* dA, const floating* A_prev,
                                 floating* dA_prev, int m, uint64_t key, bint dropout,
                                 bint columns) noexcept nogil:
-    """dZ[l] in place of dA, then dA[l-1] = dZ W (when dA_prev is not NULL): after this W
-    is no longer needed by the backward pass, so the update may overwrite it."""
+    """dZ[l] in place of dA (through the normalization too, with dbeta and dgamma, when
+    batch norm is on), then dA[l-1] = dZ W (when dA_prev is not NULL): after this W is no
+    longer needed by the backward pass, so the update may overwrite it."""
     layer_delta(layer, dA, m, key, dropout, columns)
+    if layer.bn:
+        bn_backward(dA, <floating*>layer.xhat, <floating*>layer.gamma, layer.inv_std,
+                    <floating*>layer.db, <floating*>layer.dgamma, layer.scratch, m, layer.n,
+                    columns)
     if dA_prev != NULL:
         if columns:
             columns_input_gradient(<floating*>layer.W, dA, dA_prev, m, layer.n_prev, layer.n)
@@ -116,7 +157,8 @@ cdef inline void layer_update(Layer* layer, const floating* dZ, const floating* 
                               int rule, const Hyper* h, Py_ssize_t t,
                               bint columns) noexcept nogil:
     """The optimizer's regularised update of W (slopes l2, l1; then the proximal L1 step
-    when prox > 0) and of b (unregularised), from dZ = layer_backward's.
+    when prox > 0) and of b (unregularised; beta with batch norm, and gamma), from dZ =
+    layer_backward's.
 
     Plain SGD without L1 needs no dW at all: the notes' weight decay
     W := (1 - lr lambda/m) W - lr dZ^T A_prev is one product with alpha = -lr and
@@ -127,6 +169,10 @@ cdef inline void layer_update(Layer* layer, const floating* dZ, const floating* 
     cdef floating* dW = <floating*>layer.dW
     cdef floating* db = <floating*>layer.db
     cdef floating** slot = <floating**>layer.slot
+    if layer.bn:
+        apply_rule(rule, <floating*>layer.gamma, <floating*>layer.dgamma,
+                   <floating*>layer.gamma_slot[0], <floating*>layer.gamma_slot[1], layer.n, h,
+                   t, 0.0, 0.0, False)
     if rule == SGD and layer.l1 == 0:
         weight_gradient(layer, dZ, A_prev, W, m, <floating>(-h.lr),
                         <floating>(1.0 - h.lr * layer.l2), columns)

@@ -24,6 +24,7 @@ from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
+from fastnn._kernels._batchnorm cimport bn_update_running
 from fastnn._kernels._codes cimport (AUTO, BINARY_CROSS_ENTROPY, CATEGORICAL_CROSS_ENTROPY,
                                      COLUMNS, COMPLETED, DIVERGED, STOPPED_EARLY)
 from fastnn._kernels._columns cimport columns_affine, columns_input_gradient, transpose
@@ -91,6 +92,9 @@ cdef struct Plan:
     void* input_buffer        # the inputs after input dropout (when it is on)
     const void* inputs        # the loaded batch's inputs, in the plan's layout
     void* targets             # its targets: class indices, or values in the layout
+    bint batch_statistics     # batch norm by the batch's statistics (training plans) or
+                              # by the running ones (evaluation plans)
+    double bn_epsilon, bn_momentum
 
 
 cdef void plan_forward(Plan* p, const floating* X, uint64_t step, bint dropout) noexcept nogil:
@@ -103,7 +107,8 @@ cdef void plan_forward(Plan* p, const floating* X, uint64_t step, bint dropout) 
         layer = &p.layers[l]
         key = (dropout_key(p.seed, step, l + 1)
                if dropout and dropout_active(layer.threshold) else 0)
-        layer_forward(layer, A_prev, p.m, key, dropout, p.columns)
+        layer_forward(layer, A_prev, p.m, key, dropout, p.batch_statistics, p.bn_epsilon,
+                      p.columns)
         A_prev = <floating*>layer.A
 
 
@@ -253,6 +258,11 @@ cdef double plan_step(Plan* p, floating* dummy, uint64_t step, const Hyper* h, P
     cdef Layer* layer
     cdef uint64_t key
     cdef double cost = plan_forward_loss(p, dummy, step, True, want_cost)
+    for l in range(p.n_layers):  # a training step moves batch norm's running statistics
+        layer = &p.layers[l]
+        if layer.bn:
+            bn_update_running(<floating*>layer.running_mean, <floating*>layer.running_var,
+                              layer.mean, layer.var, layer.n, p.m, p.bn_momentum)
     for l in range(p.n_layers - 1, -1, -1):
         layer = &p.layers[l]
         key = dropout_key(p.seed, step, l + 1) if dropout_active(layer.threshold) else 0
@@ -314,23 +324,37 @@ cdef void plan_products(Plan* p, floating* dummy) noexcept nogil:
                           <floating*>p.layers[l - 1].dA, p.m, layer.n, layer.n_prev)
 
 
-cdef bint plan_parameters_finite(Plan* p) noexcept nogil:
-    """Every weight and bias of the plan is finite (a NaN that relu hides from the cost
-    still counts): x * 0 is 0 for every finite x, NaN for inf and NaN."""
-    cdef Py_ssize_t l, i, size
+cdef double poison(const floating* a, Py_ssize_t size) noexcept nogil:
+    """0 when every a[i] is finite, NaN otherwise (x * 0 is 0 for finite x, NaN else)."""
+    cdef Py_ssize_t i
     cdef double total = 0.0
+    for i in range(size):
+        total += a[i] * 0.0
+    return total
+
+
+cdef bint plan_parameters_finite(Plan* p) noexcept nogil:
+    """Every weight, bias (beta) and gamma of the plan is finite (a NaN that relu hides
+    from the cost still counts), and so are batch norm's running statistics."""
+    cdef Py_ssize_t l
+    cdef double total = 0.0
+    cdef Layer* layer
     for l in range(p.n_layers):
-        size = <Py_ssize_t>p.layers[l].n * p.layers[l].n_prev
+        layer = &p.layers[l]
         if p.is_double:
-            for i in range(size):
-                total += (<double*>p.layers[l].W)[i] * 0.0
-            for i in range(p.layers[l].n):
-                total += (<double*>p.layers[l].b)[i] * 0.0
+            total += poison(<double*>layer.W, <Py_ssize_t>layer.n * layer.n_prev)
+            total += poison(<double*>layer.b, layer.n)
+            if layer.bn:
+                total += (poison(<double*>layer.gamma, layer.n)
+                          + poison(<double*>layer.running_mean, layer.n)
+                          + poison(<double*>layer.running_var, layer.n))
         else:
-            for i in range(size):
-                total += (<float*>p.layers[l].W)[i] * 0.0
-            for i in range(p.layers[l].n):
-                total += (<float*>p.layers[l].b)[i] * 0.0
+            total += poison(<float*>layer.W, <Py_ssize_t>layer.n * layer.n_prev)
+            total += poison(<float*>layer.b, layer.n)
+            if layer.bn:
+                total += (poison(<float*>layer.gamma, layer.n)
+                          + poison(<float*>layer.running_mean, layer.n)
+                          + poison(<float*>layer.running_var, layer.n))
     return total == 0.0
 
 
@@ -419,10 +443,15 @@ cdef class LayerPlan:
         return bool(self.p.columns)
 
     cdef int set_up(self, int m, object dtype, int loss, list weights, list biases,
-                    list activations, int layout, bint gradients) except -1:
+                    list activations, int layout, bint gradients,
+                    object batch_norm) except -1:
         """The Layer array over the checked weights (n, n_prev) and biases (n,), each
         layer's output buffer A and, when `gradients`, its gradient buffer dA; the layout
-        (ROWS, COLUMNS or AUTO) decided; the two column blocks when in columns."""
+        (ROWS, COLUMNS or AUTO) decided; the two column blocks when in columns.
+
+        `batch_norm` is None or (gammas, running, epsilon, momentum): per layer gamma (n,)
+        or None (no batch norm on that layer; its bias is beta otherwise), per layer the
+        running (mean, var) or None."""
         cdef Py_ssize_t l, L = len(weights)
         cdef Layer* layer
         if m < 1 or L < 1 or len(biases) != L or len(activations) != L:
@@ -456,9 +485,44 @@ cdef class LayerPlan:
             if gradients:
                 self.deltas.append(self.block(layer.n))
                 layer.dA = self.keep(self.deltas[l])
+        if batch_norm is not None:
+            gammas, running, epsilon, momentum = batch_norm
+            self.set_up_batch_norm(gammas, running, epsilon, momentum, gradients)
         if self.p.columns:
             self.p.inputs_by_column = self.keep(self.block(sizes[0]))
             self.p.scratch = self.keep(self.block(sizes[L]))
+        return 0
+
+    cdef int set_up_batch_norm(self, list gammas, list running, double epsilon,
+                               double momentum, bint gradients) except -1:
+        """Each batch-normalized layer's gamma and running statistics (checked) and the
+        buffers the plan keeps for it."""
+        cdef Py_ssize_t l
+        cdef Layer* layer
+        if len(gammas) != self.p.n_layers or len(running) != self.p.n_layers:
+            raise ValueError("batch norm needs one gamma (or None) per layer")
+        if not (epsilon > 0 and isfinite(epsilon) and 0 <= momentum < 1):
+            raise ValueError("batch norm needs epsilon > 0 and momentum in [0, 1)")
+        self.p.bn_epsilon, self.p.bn_momentum = epsilon, momentum
+        for l in range(self.p.n_layers):
+            if gammas[l] is None:
+                continue
+            layer = &self.p.layers[l]
+            shape = (layer.n,)
+            layer.bn = True
+            layer.gamma = self.keep(checked(gammas[l], f"gammas[{l}]", shape, self.dtype, True))
+            mean, var = running[l]
+            layer.running_mean = self.keep(checked(mean, f"running[{l}][0]", shape,
+                                                   self.dtype, True))
+            layer.running_var = self.keep(checked(var, f"running[{l}][1]", shape, self.dtype,
+                                                  True))
+            layer.mean = <double*>self.keep(np.zeros(layer.n))
+            layer.var = <double*>self.keep(np.zeros(layer.n))
+            layer.inv_std = <double*>self.keep(np.zeros(layer.n))
+            layer.scratch = <double*>self.keep(np.zeros(2 * layer.n))
+            layer.db_scratch = self.keep(np.zeros(layer.n, self.dtype))
+            if gradients:
+                layer.xhat = self.keep(self.block(layer.n))
         return 0
 
     cdef object block(self, int n):
@@ -494,8 +558,9 @@ cdef class EvalPlan(LayerPlan):
     (no targets)."""
 
     def __cinit__(self, int m, object dtype, int loss, list weights, list biases,
-                  list activations, int layout=AUTO):
-        self.set_up(m, dtype, loss, weights, biases, activations, layout, False)
+                  list activations, int layout=AUTO, object batch_norm=None):
+        self.set_up(m, dtype, loss, weights, biases, activations, layout, False, batch_norm)
+        self.p.batch_statistics = False
 
     def run(self, cnp.ndarray X, object y=None):
         """(data cost, wrong outputs) of the set (X, y); the output activations (m, n_L)
@@ -539,21 +604,38 @@ cdef class TrainPlan(LayerPlan):
     def __cinit__(self, int m, object dtype, int loss, list weights, list biases,
                   list weight_grads, list bias_grads, list activations, list thresholds,
                   list keep_probs, uint64_t seed, uint64_t input_threshold,
-                  double input_keep_prob, int rule, list slots, int layout=AUTO):
+                  double input_keep_prob, int rule, list slots, int layout=AUTO,
+                  object batch_norm=None, list gamma_grads=None):
         """`slots`: the optimizer's state, 0, 1 or 2 lists of arrays shaped like
-        W1, b1, W2, b2, ...; `thresholds` and `keep_probs` per layer (see
-        fastnn.blocks.dropout)."""
-        cdef Py_ssize_t l, s, p
+        W1, b1, W2, b2, ..., WL, bL, then the gammas of the batch-normalized layers;
+        `thresholds` and `keep_probs` per layer (see fastnn.blocks.dropout);
+        `batch_norm` as LayerPlan.set_up takes it, with `gamma_grads` per layer (or
+        None)."""
+        cdef Py_ssize_t l, s, p, g
         cdef Layer* layer
-        self.set_up(m, dtype, loss, weights, biases, activations, layout, True)
+        self.set_up(m, dtype, loss, weights, biases, activations, layout, True, batch_norm)
+        self.p.batch_statistics = True
         L = self.p.n_layers
+        normalized = [l for l in range(L) if self.p.layers[l].bn]
+        if normalized and m < 2:
+            raise ValueError("batch norm needs batches of at least 2 examples")
         if len(weight_grads) != L or len(bias_grads) != L or len(thresholds) != L \
                 or len(keep_probs) != L:
             raise ValueError("a training plan needs one gradient and dropout rate per layer")
         if rule_slots(rule) < 0 or len(slots) != rule_slots(rule) \
-                or any(len(slot) != 2 * L for slot in slots):
+                or any(len(slot) != 2 * L + len(normalized) for slot in slots):
             raise ValueError(f"the update rule {rule} needs {rule_slots(rule)} slot(s) of one "
                              "array per parameter")
+        if normalized and (gamma_grads is None or len(gamma_grads) != L):
+            raise ValueError("batch norm needs one gamma gradient (or None) per layer")
+        for g, l in enumerate(normalized):
+            layer = &self.p.layers[l]
+            layer.dgamma = self.keep(checked(gamma_grads[l], f"gamma_grads[{l}]", (layer.n,),
+                                             self.dtype, True))
+            for s in range(len(slots)):
+                layer.gamma_slot[s] = self.keep(checked(
+                    slots[s][2 * L + g], f"slots[{s}][{2 * L + g}]", (layer.n,), self.dtype,
+                    True))
         if not (0 < input_keep_prob <= 1) or input_threshold > KEEP_ALL:
             raise ValueError("input_keep_prob must be in (0, 1]")
         for l in range(L):
@@ -572,7 +654,11 @@ cdef class TrainPlan(LayerPlan):
                         slots[s][2 * l + p], f"slots[{s}][{2 * l + p}]", shapes[p],
                         self.dtype, True))
         self.updated = [a for pair in zip(weights, biases) for a in pair]
+        if normalized:
+            self.updated += [batch_norm[0][l] for l in normalized]
         self.updated += [a for slot in slots for a in slot]
+        if normalized:  # a step moves the running statistics too
+            self.updated += [a for l in normalized for a in batch_norm[1][l]]
         self.p.rule, self.p.seed = rule, seed
         self.p.input_threshold, self.p.input_keep_prob = input_threshold, input_keep_prob
         if dropout_active(input_threshold):
@@ -672,21 +758,24 @@ cdef class TrainPlan(LayerPlan):
                 cost = plan_backprop(&self.p, <float*>NULL, counter, dropout)
         return cost
 
-    def training_cost(self, cnp.ndarray X, object y, uint64_t step):
-        """The data cost of (X, y) with the dropout masks of training `step` (that step's
-        J; nothing is updated)."""
+    def training_cost(self, cnp.ndarray X, object y, object step=None):
+        """The data cost of (X, y) as a training step computes it (batch norm by the
+        batch's statistics), with dropout off or the masks of training `step` (that
+        step's J); nothing is updated."""
         cdef double cost
         cdef void* x
         cdef void* targets
+        cdef bint dropout = step is not None
+        cdef uint64_t counter = step if dropout else 0
         self.check_batch(X, y)
         x, targets = data_of(X), data_of(y)
         with nogil:
             if self.p.is_double:
                 plan_load(&self.p, <double*>x, targets)
-                cost = plan_forward_loss(&self.p, <double*>NULL, step, True, True)
+                cost = plan_forward_loss(&self.p, <double*>NULL, counter, dropout, True)
             else:
                 plan_load(&self.p, <float*>x, targets)
-                cost = plan_forward_loss(&self.p, <float*>NULL, step, True, True)
+                cost = plan_forward_loss(&self.p, <float*>NULL, counter, dropout, True)
         return cost
 
     def training_output(self, cnp.ndarray X, uint64_t step):
@@ -748,17 +837,21 @@ cdef class TrainPlan(LayerPlan):
 
 
 cdef int check_same_arrays(TrainPlan plan, list parameters, list slots) except -1:
-    """`parameters` must be the plan's W1, b1, W2, ... and `slots` its optimizer slots, in
-    that order (what a snapshot of them saves is what the plan updates)."""
+    """`parameters` must be the plan's W1, b1, W2, ..., WL, bL, then the gammas of its
+    batch-normalized layers, and `slots` its optimizer slots, in that order (what a
+    snapshot of them saves is what the plan updates)."""
     cdef Py_ssize_t l, s, L = plan.p.n_layers
     cdef list expected = []
     for l in range(L):
         expected += [<size_t>plan.p.layers[l].W, <size_t>plan.p.layers[l].b]
+    expected += [<size_t>plan.p.layers[l].gamma for l in range(L) if plan.p.layers[l].bn]
     for s in range(2):
         if plan.p.layers[0].slot[s] != NULL:
             for l in range(L):
                 expected += [<size_t>plan.p.layers[l].slot[s],
                              <size_t>plan.p.layers[l].slot[2 + s]]
+            expected += [<size_t>plan.p.layers[l].gamma_slot[s] for l in range(L)
+                         if plan.p.layers[l].bn]
     given = parameters + slots
     if len(given) != len(expected) or any(
             not isinstance(a, np.ndarray) or <size_t>data_of(a) != p
@@ -780,7 +873,8 @@ cdef class EpochRunner:
     `tail_plan` the short last one (or None), `train_eval` measures the train set after an
     evaluated epoch ("full" figures; None: the running average of the steps' own
     figures), `dev_eval` the dev set (or None).  `penalties` holds, per layer, the cost
-    coefficients (lambda/(2m), lambda_1/(2m)) of the regularisation term.  Every array is
+    coefficients (lambda/(2m), lambda_1/(2m)) of the regularisation term; `statistics`
+    holds batch norm's running statistics (restored with the parameters).  Every array is
     checked here and kept; a run touches no Python object.
     """
     cdef TrainPlan batch_plan, tail_plan
@@ -822,7 +916,7 @@ cdef class EpochRunner:
                   Py_ssize_t epoch, Py_ssize_t step,
                   Py_ssize_t t, Py_ssize_t eval_every, Py_ssize_t final_epoch,
                   int monitor=-1, double min_delta=0.0, int patience=0,
-                  bint restore_best=False):
+                  bint restore_best=False, list statistics=None):
         cdef Py_ssize_t l
         self.batch_plan, self.tail_plan = batch_plan, tail_plan
         self.train_eval, self.dev_eval = train_eval, dev_eval
@@ -871,8 +965,9 @@ cdef class EpochRunner:
         check_same_arrays(batch_plan, parameters, slots)
         if tail_plan is not None:
             check_same_arrays(tail_plan, parameters, slots)
-        self.last_good = Snapshot(parameters + slots)
-        self.best = Snapshot(parameters)
+        statistics = statistics or []  # batch norm's running statistics: state to restore
+        self.last_good = Snapshot(parameters + slots + statistics)
+        self.best = Snapshot(parameters + statistics)
         read_hyper(hyper, &self.h)  # each run sets its epochs' own learning rates
         if epoch < 0 or step < 0 or t < 0:
             raise ValueError("the counters must be >= 0")

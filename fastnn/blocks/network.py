@@ -10,7 +10,7 @@ from fastnn.blocks.dropout import check_keep_prob
 from fastnn.blocks.names import ACTIVATION_NAMES, OUTPUT_NAMES, ActivationName, OutputName
 from fastnn.blocks.types import FloatDTypeLike
 from fastnn.blocks.validation import (MAX_LAYER_SIZE, check_choice, check_dtype, check_int,
-                                      check_seed, per_layer)
+                                      check_real, check_seed, per_layer)
 
 #: The most parameters a network may have (8 GiB of float32): beyond it a model could not
 #: be allocated, let alone trained, on the machines fastnn targets.
@@ -38,6 +38,12 @@ class Network:
     dtype : numpy.dtype (float32 or float64)
     seed : int
         Seeds the dropout masks (and, in the model, the weights and batch order).
+    batch_norm : bool
+        Batch normalization on every hidden layer, between its product and its
+        activation (its bias is then beta, and gamma scales).
+    bn_momentum, bn_epsilon : float
+        Running statistics := bn_momentum running + (1 - bn_momentum) batch's; the
+        epsilon in sqrt(sigma^2 + epsilon).
     """
 
     layer_sizes: tuple[int, ...]
@@ -47,6 +53,9 @@ class Network:
     input_keep_prob: float
     dtype: np.dtype[Any]
     seed: int
+    batch_norm: bool = False
+    bn_momentum: float = 0.9
+    bn_epsilon: float = 1e-5
 
     @property
     def n_layers(self) -> int:
@@ -54,10 +63,27 @@ class Network:
         return len(self.layer_sizes) - 1
 
     @property
+    def normalized(self) -> list[int]:
+        """The 0-based indices of the batch-normalized layers (the hidden ones)."""
+        return list(range(self.n_layers - 1)) if self.batch_norm else []
+
+    @property
     def shapes(self) -> list[tuple[int, ...]]:
-        """Shapes of W1, b1, W2, b2, ...: (n[l], n[l-1]) and (n[l],)."""
-        return [shape for n_prev, n in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
-                for shape in ((n, n_prev), (n,))]
+        """Shapes of the parameters in their one order: W1, b1, W2, b2, ..., WL, bL,
+        (n[l], n[l-1]) and (n[l],), then gamma (n[l],) of each batch-normalized layer."""
+        pairs: list[tuple[int, ...]] = [
+            shape for n_prev, n in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
+            for shape in ((n, n_prev), (n,))]
+        return pairs + [(self.layer_sizes[l + 1],) for l in self.normalized]
+
+    @property
+    def names(self) -> list[str]:
+        """The parameters' names in that order: W1, b1, ... (beta<l> for the bias of a
+        batch-normalized layer), then gamma<l>."""
+        normalized = set(self.normalized)
+        pairs = [name for l in range(1, self.n_layers + 1)
+                 for name in (f"W{l}", f"beta{l}" if l - 1 in normalized else f"b{l}")]
+        return pairs + [f"gamma{l + 1}" for l in self.normalized]
 
     @property
     def uses_dropout(self) -> bool:
@@ -68,7 +94,9 @@ class Network:
 def build_network(layer_sizes: Sequence[int],
                   activation: Union[ActivationName, Sequence[ActivationName]],
                   output: OutputName, keep_prob: Union[float, Sequence[float]],
-                  input_keep_prob: float, dtype: FloatDTypeLike, seed: int) -> Network:
+                  input_keep_prob: float, dtype: FloatDTypeLike, seed: int,
+                  batch_norm: bool = False, bn_momentum: float = 0.9,
+                  bn_epsilon: float = 1e-5) -> Network:
     """A checked :class:`Network` from the model's constructor arguments (see MLP)."""
     sizes = check_layer_sizes(layer_sizes)
     L = len(sizes) - 1
@@ -77,9 +105,13 @@ def build_network(layer_sizes: Sequence[int],
     output = check_choice("output", output, OUTPUT_NAMES)
     if output == "softmax" and sizes[-1] < 2:
         raise ValueError("a softmax output needs at least 2 units in layer_sizes[-1]")
+    if not isinstance(batch_norm, (bool, np.bool_)):
+        raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
     return Network(sizes, hidden + ("linear",), output, check_keep_probs(keep_prob, L),
                    check_keep_prob("input_keep_prob", input_keep_prob),
-                   np.dtype(check_dtype(dtype)), check_seed(seed))
+                   np.dtype(check_dtype(dtype)), check_seed(seed), bool(batch_norm),
+                   check_real("bn_momentum", bn_momentum, 0.0, 1.0, high_open=True),
+                   check_real("bn_epsilon", bn_epsilon, 0.0, low_open=True))
 
 
 def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:

@@ -67,8 +67,9 @@ class GradcheckResult:
     def __str__(self) -> str:
         lines = [f"gradient check: difference {self.difference:.3e} -> {self.verdict} "
                  f"({self.n_checked} components, epsilon {self.epsilon:g})"]
+        width = max(4, *map(len, self.per_parameter))
         for name, diff in self.per_parameter.items():
-            lines.append(f"  {name:>4}: {diff:.3e}  {verdict(diff)}")
+            lines.append(f"  {name:>{width}}: {diff:.3e}  {verdict(diff)}")
         w = self.worst
         lines.append(f"  worst: {w['parameter']}{list(w['index'])} numerical {w['approx']:.6e} "
                      f"vs backprop {w['analytic']:.6e}")
@@ -127,7 +128,8 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
         perturbation through the examples it changes, as differences, so no two costs of
         size J are subtracted: on a correct network it reads about 1e-12 to 1e-10 where
         the loop reads about 1e-8 (the same bands apply); "auto" picks "batched" unless
-        ``cost`` is overridden.
+        ``cost`` is overridden or the model uses batch norm (whose batch statistics
+        couple the examples).
 
     Returns
     -------
@@ -144,9 +146,13 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
     checked = _float64_model(model)
     selection = _select_components(checked, components, check_seed(seed))
     if method == "auto":
-        method = "batched" if _has_plain_cost(checked) else "loop"
+        method = "batched" if _batchable(checked) else "loop"
     if method == "batched" and not _has_plain_cost(checked):
         raise ValueError("method='batched' needs MLP's own cost; this model overrides it")
+    if method == "batched" and checked.batch_norm:
+        raise ValueError("method='batched' follows a perturbation through the examples it "
+                         "changes; batch norm couples every example of the batch: use "
+                         "method='loop'")
     analytic = checked.gradients(X, y)
     if method == "batched":
         X_checked, y_checked = checked.prepare(X, y)
@@ -170,13 +176,14 @@ def _float64_model(model: MLP) -> MLP:
     return model if model.dtype == np.float64 else model.astype("float64")
 
 
+def _batchable(model: MLP) -> bool:
+    """The batched pass computes J for this model: MLP's own cost, no batch norm."""
+    return _has_plain_cost(model) and not model.batch_norm
+
+
 def _has_plain_cost(model: MLP) -> bool:
     """True when J is MLP's own cost (no override on the class or the instance)."""
     return type(model).cost is MLP.cost and "cost" not in vars(model)
-
-
-def _parameter_names(model: MLP) -> list[str]:
-    return list(model.params)
 
 
 def _select_components(model: MLP, components: Optional[int],

@@ -23,28 +23,71 @@ from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.types import FloatArray
 
 
+def _views(flat: FloatArray, shapes: Sequence[tuple[int, ...]]) -> list[FloatArray]:
+    """C-contiguous views of consecutive pieces of `flat`, one per shape."""
+    views, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        views.append(flat[start:start + size].reshape(shape))
+        start += size
+    return views
+
+
 class ParameterBuffers:
-    """Arrays shaped like a network's parameters, W1, b1, W2, b2, ..., as C-contiguous
-    views of one flat buffer (so a snapshot or a finiteness check is one pass)."""
+    """Arrays shaped like a network's parameters, in the order of ``Network.shapes`` (W1,
+    b1, ..., WL, bL, then the gammas of batch norm), as C-contiguous views of one flat
+    buffer (so a snapshot or a finiteness check is one pass)."""
 
     def __init__(self, network: Network) -> None:
-        sizes = [int(np.prod(shape)) for shape in network.shapes]
-        self.flat: FloatArray = np.zeros(sum(sizes), network.dtype)
-        self.arrays: list[FloatArray] = []
-        start = 0
-        for size, shape in zip(sizes, network.shapes):
-            self.arrays.append(self.flat[start:start + size].reshape(shape))
-            start += size
+        self.flat: FloatArray = np.zeros(sum(int(np.prod(s)) for s in network.shapes),
+                                         network.dtype)
+        self.arrays: list[FloatArray] = _views(self.flat, network.shapes)
+        self.network = network
 
     @property
     def weights(self) -> list[FloatArray]:
         """W1, W2, ...: (n[l], n[l-1])."""
-        return self.arrays[0::2]
+        return self.arrays[0:2 * self.network.n_layers:2]
 
     @property
     def biases(self) -> list[FloatArray]:
-        """b1, b2, ...: (n[l],)."""
-        return self.arrays[1::2]
+        """b1, b2, ... (beta of a batch-normalized layer): (n[l],)."""
+        return self.arrays[1:2 * self.network.n_layers:2]
+
+    @property
+    def gammas(self) -> list[Optional[FloatArray]]:
+        """Per layer, the batch norm's gamma (n[l],), or None where there is none."""
+        out: list[Optional[FloatArray]] = [None] * self.network.n_layers
+        for l, gamma in zip(self.network.normalized, self.arrays[2 * self.network.n_layers:]):
+            out[l] = gamma
+        return out
+
+
+class RunningStatistics:
+    """Batch norm's running mean (from 0) and variance (from 1) of each normalized layer,
+    in the model's dtype, as views of one flat buffer (state, not parameters: the
+    prediction's normalization, saved with the model)."""
+
+    def __init__(self, network: Network) -> None:
+        widths = [network.layer_sizes[l + 1] for l in network.normalized]
+        self.flat: FloatArray = np.zeros(2 * sum(widths), network.dtype)
+        views = _views(self.flat, [(n,) for n in widths for _ in (0, 1)])
+        self.means, self.variances = views[0::2], views[1::2]
+        for variance in self.variances:
+            variance[...] = 1.0
+        self.network = network
+
+    @property
+    def per_layer(self) -> list[Optional[tuple[FloatArray, FloatArray]]]:
+        """Per layer, its (running mean, running variance), or None where there is none."""
+        out: list[Optional[tuple[FloatArray, FloatArray]]] = [None] * self.network.n_layers
+        for l, mean, var in zip(self.network.normalized, self.means, self.variances):
+            out[l] = (mean, var)
+        return out
+
+    def arrays(self) -> list[FloatArray]:
+        """Every array: mean and variance of each normalized layer."""
+        return [a for pair in zip(self.means, self.variances) for a in pair]
 
 
 class OptimizerState:
@@ -70,15 +113,19 @@ class OptimizerState:
 
 @dataclass(frozen=True)
 class Backprop:
-    """One forward and backward pass with dropout off, in rows: the data cost, every
-    layer's output A[l] (m, n[l]) (the last one the logits) and dZ[l] (m, n[l]), and the
-    data term of dW[l], db[l] (copies)."""
+    """One forward and backward pass, in rows: the data cost, every layer's output A[l]
+    (m, n[l]) (the last one the logits) and dZ[l] (m, n[l]), and copies of the gradients'
+    data term in the parameters' order (Network.names)."""
 
     cost: float
     activations: list[FloatArray]
     deltas: list[FloatArray]
-    weight_grads: list[FloatArray]
-    bias_grads: list[FloatArray]
+    grads: list[FloatArray]
+
+    @property
+    def weight_grads(self) -> list[FloatArray]:
+        """dW1, dW2, ..., dWL (the data term)."""
+        return self.grads[0:2 * len(self.activations):2]
 
 
 class Runner(Protocol):
@@ -159,6 +206,8 @@ class Engine(ABC):
     network : Network
     parameters : ParameterBuffers
         The model's parameters (read them; write them through :meth:`set_parameters`).
+    statistics : RunningStatistics
+        Batch norm's running statistics (none without batch norm).
     optimizer_state : OptimizerState or None
         The state of the optimizer the model trains with.
     """
@@ -169,13 +218,20 @@ class Engine(ABC):
         self.network = network
         self.parameters = ParameterBuffers(network)
         self.gradients = ParameterBuffers(network)
+        self.statistics = RunningStatistics(network)
         self.optimizer_state: Optional[OptimizerState] = None
 
     # -- parameters and optimizer state ------------------------------------------
 
     def set_parameters(self, arrays: Sequence[FloatArray]) -> None:
-        """Copy W1, b1, W2, ... (checked by the caller) into the parameters."""
+        """Copy the parameters, in their order (Network.names; checked by the caller)."""
         for mine, given in zip(self.parameters.arrays, arrays):
+            mine[...] = given
+
+    def set_statistics(self, arrays: Sequence[FloatArray]) -> None:
+        """Copy batch norm's running (mean, variance) of each normalized layer, in order
+        (checked by the caller)."""
+        for mine, given in zip(self.statistics.arrays(), arrays):
             mine[...] = given
 
     def reset_optimizer(self, optimizer: Optimizer) -> None:
@@ -225,8 +281,9 @@ class Engine(ABC):
         the gradients' data term (also left in ``gradients``)."""
 
     @abstractmethod
-    def training_cost(self, X: FloatArray, y: NDArray[Any], step: int) -> float:
-        """The data cost with the dropout masks of training `step` (that step's J)."""
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> float:
+        """The data cost as a training step computes it (batch norm by the batch's own
+        statistics), with dropout off or the masks of training `step` (that step's J)."""
 
     @abstractmethod
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,

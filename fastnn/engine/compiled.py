@@ -132,10 +132,19 @@ class CompiledEngine(Engine):
             plan = plans[m] = self._new_eval_plan(m)
         return plan
 
+    def _batch_norm(self) -> Optional[tuple[Any, ...]]:
+        """What the plans take of batch norm: (gammas, running statistics, epsilon,
+        momentum), per layer (None where a layer has none), or None."""
+        net = self.network
+        if not net.batch_norm:
+            return None
+        return (self.parameters.gammas, self.statistics.per_layer, net.bn_epsilon,
+                net.bn_momentum)
+
     def _new_eval_plan(self, m: int) -> Any:
         return KERNELS.plans.EvalPlan(m, self.network.dtype, self._loss,
                                       self.parameters.weights, self.parameters.biases,
-                                      self._activations, self.layout)
+                                      self._activations, self.layout, self._batch_norm())
 
     def training_plan(self, m: int) -> Any:
         """The training plan (_plans.TrainPlan) for batches of m examples: its ``columns``
@@ -156,7 +165,8 @@ class CompiledEngine(Engine):
                 self.gradients.weights, self.gradients.biases, self._activations,
                 self._thresholds, list(net.keep_probs), net.seed,
                 keep_threshold(net.input_keep_prob), net.input_keep_prob,
-                RULES[state.rule] if state is not None else RULES["sgd"], slots, self.layout)
+                RULES[state.rule] if state is not None else RULES["sgd"], slots, self.layout,
+                self._batch_norm(), self.gradients.gammas)
         return plan
 
     # -- the interface --------------------------------------------------------------
@@ -179,10 +189,9 @@ class CompiledEngine(Engine):
         plan = self._train_plan(X.shape[0])
         cost = plan.gradients(X, y, step)
         return Backprop(cost, plan.layer_blocks(False), plan.layer_blocks(True),
-                        [dW.copy() for dW in self.gradients.weights],
-                        [db.copy() for db in self.gradients.biases])
+                        [g.copy() for g in self.gradients.arrays])
 
-    def training_cost(self, X: FloatArray, y: NDArray[Any], step: int) -> float:
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> float:
         return self._train_plan(X.shape[0]).training_cost(X, y, step)
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
@@ -211,7 +220,7 @@ class CompiledEngine(Engine):
             list(spec.penalties), spec.optimizer.kernel_arguments(), spec.epoch, spec.step,
             state.t,
             spec.eval_every, spec.final_epoch, spec.monitor, spec.min_delta, spec.patience,
-            spec.restore_best)
+            spec.restore_best, self.statistics.arrays())
 
     def perturbation_slopes(self, Zs: Sequence[FloatArray], As: Sequence[FloatArray],
                             base: NDArray[np.float64], y: Optional[NDArray[Any]],

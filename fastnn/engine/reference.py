@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from fastnn.blocks.callbacks import MONITORS, EarlyStopping
 from fastnn.blocks.dropout import dropout_key
 from fastnn.blocks.history import COLUMNS
+from fastnn.blocks.network import Network
 from fastnn.blocks.names import RUN_STATUS
 from fastnn.blocks.optim import Hyper, Optimizer
 from fastnn.blocks.regularization import Slopes
@@ -38,39 +39,73 @@ class ReferenceEngine(Engine):
 
     name = "reference"
 
+    def __init__(self, network: Network) -> None:
+        super().__init__(network)
+        #: Per layer, what batch norm's last training pass kept for the backward pass.
+        self._caches: list[Optional[twins.BatchNormCache]] = [None] * network.n_layers
+
     # -- passes ---------------------------------------------------------------------
 
-    def forward(self, X: FloatArray, step: int, dropout: bool) -> list[FloatArray]:
+    def forward(self, X: FloatArray, step: int, dropout: bool,
+                training: bool = False) -> list[FloatArray]:
         """[A[0], A[1], ..., A[L]]: the inputs (after input dropout) and every layer's
-        output, the last the logits; dropout masks of training `step` when `dropout`."""
+        output, the last the logits; dropout masks of training `step` when `dropout`.
+        Batch norm normalizes by the batch's statistics in a `training` pass (kept for
+        the backward pass), by the running ones otherwise."""
         net = self.network
         inputs = [X]
         if dropout and net.input_keep_prob < 1:
             inputs[0] = twins.dropout(X, np.empty_like(X), dropout_key(net.seed, step, 0),
                                       net.input_keep_prob)
+        self._caches = [None] * net.n_layers
+        gammas, running = self.parameters.gammas, self.statistics.per_layer
         for l, (W, b) in enumerate(zip(self.parameters.weights, self.parameters.biases)):
             keep_prob = net.keep_probs[l] if dropout else 1.0
             out = np.empty((X.shape[0], W.shape[0]), net.dtype)
-            twins.dense_forward(inputs[-1], W, b, out, net.activations[l],
-                                dropout_key(net.seed, step, l + 1), keep_prob)
+            key = dropout_key(net.seed, step, l + 1)
+            gamma, stats = gammas[l], running[l]
+            if gamma is None or stats is None:
+                twins.dense_forward(inputs[-1], W, b, out, net.activations[l], key, keep_prob)
+            else:
+                Z = inputs[-1] @ W.T
+                if training:
+                    Z, self._caches[l] = twins.batch_norm_forward(Z, gamma, b, net.bn_epsilon)
+                else:
+                    Z = twins.batch_norm_inference(Z, gamma, b, *stats, net.bn_epsilon)
+                twins.activate(Z, out, net.activations[l], key, keep_prob)
             inputs.append(out)
         return inputs
+
+    def update_running_statistics(self, m: int) -> None:
+        """Move batch norm's running statistics toward those of the last training pass
+        (of m examples)."""
+        for stats, cache in zip(self.statistics.per_layer, self._caches):
+            if stats is not None and cache is not None:
+                twins.running_average(*stats, cache, m, self.network.bn_momentum)
 
     def backward(self, inputs: list[FloatArray], dZ: FloatArray, step: int, dropout: bool,
                  update: Optional[Update] = None) -> list[FloatArray]:
         """From dJ/dZ[L], each layer's backward pass (dZ[l] into the gradient buffers'
-        dW, db) from the last; with `update` each layer is updated as soon as its backward
-        is done.  Returns [dZ[1], ..., dZ[L]]."""
+        dW, db and, with batch norm, dgamma) from the last; with `update` each layer is
+        updated as soon as its backward is done.  Returns [dZ[1], ..., dZ[L]]."""
         net = self.network
         deltas: list[FloatArray] = [dZ]
         dA = dZ
+        grads = self.gradients
         for l in range(net.n_layers - 1, -1, -1):
             W, b = self.parameters.weights[l], self.parameters.biases[l]
-            dW, db = self.gradients.weights[l], self.gradients.biases[l]
+            dW, db = grads.weights[l], grads.biases[l]
             dA_prev = np.empty_like(inputs[l]) if l > 0 else None
-            twins.dense_backward(dA, inputs[l + 1], inputs[l], W, dW, db, dA_prev,
-                                 net.activations[l], dropout_key(net.seed, step, l + 1),
-                                 net.keep_probs[l] if dropout else 1.0)
+            key = dropout_key(net.seed, step, l + 1)
+            keep_prob = net.keep_probs[l] if dropout else 1.0
+            cache, gamma, dgamma = self._caches[l], self.parameters.gammas[l], grads.gammas[l]
+            if cache is None or gamma is None or dgamma is None:
+                twins.dense_backward(dA, inputs[l + 1], inputs[l], W, dW, db, dA_prev,
+                                     net.activations[l], key, keep_prob)
+            else:
+                dZt = twins.delta(dA, inputs[l + 1], net.activations[l], key, keep_prob)
+                dA[...] = twins.batch_norm_backward(dZt, cache, gamma, dgamma, db)
+                twins.products_backward(dA, inputs[l], W, dW, dA_prev)
             if update is not None:
                 self.update_layer(l, update)
             if dA_prev is not None:
@@ -80,14 +115,19 @@ class ReferenceEngine(Engine):
 
     def update_layer(self, l: int, update: Update) -> None:
         """The optimizer's regularised update of W[l] (its slopes l2, l1; then the proximal
-        L1 step) and of b[l]."""
+        L1 step) and of b[l] (and gamma[l] with batch norm; neither regularised)."""
         state, hyper, t, slopes = update
         rule = twins.UPDATES[state.rule]
         l2, l1, prox = slopes[l]
-        for p, (s2, s1) in ((2 * l, (l2, l1)), (2 * l + 1, (0.0, 0.0))):
+        net = self.network
+        unregularised = [2 * l + 1]
+        if l in net.normalized:
+            unregularised.append(2 * net.n_layers + net.normalized.index(l))
+        for p in [2 * l] + unregularised:
+            s2, s1 = (l2, l1) if p == 2 * l else (0.0, 0.0)
             slots = [slot.arrays[p].reshape(-1) for slot in state.slots]
             rule(self.parameters.arrays[p].reshape(-1), self.gradients.arrays[p].reshape(-1),
-                 slots, hyper, t, s2, s1, p % 2 == 0)
+                 slots, hyper, t, s2, s1, p == 2 * l)
         if prox > 0:
             twins.proximal_step(state.rule, self.parameters.arrays[2 * l].reshape(-1),
                                 [slot.arrays[2 * l].reshape(-1) for slot in state.slots],
@@ -96,9 +136,10 @@ class ReferenceEngine(Engine):
     def step(self, X: FloatArray, y: NDArray[Any], step: int,
              update: Update) -> tuple[float, FloatArray]:
         """One training step: (data cost, logits before the update)."""
-        inputs = self.forward(X, step, dropout=True)
+        inputs = self.forward(X, step, dropout=True, training=True)
         dZ = np.empty_like(inputs[-1])
         cost = twins.LOSSES[self.network.output](inputs[-1], y, dZ)
+        self.update_running_statistics(X.shape[0])
         self.backward(inputs, dZ, step, True, update)
         return cost, inputs[-1]
 
@@ -110,7 +151,7 @@ class ReferenceEngine(Engine):
         return P
 
     def training_output(self, X: FloatArray, step: int) -> FloatArray:
-        P = self.forward(X, step, dropout=True)[-1]
+        P = self.forward(X, step, dropout=True, training=True)[-1]
         twins.output_activation(self.network.output, P)
         return P
 
@@ -125,17 +166,17 @@ class ReferenceEngine(Engine):
 
     def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> Backprop:
         dropout = step is not None
-        inputs = self.forward(X, step or 0, dropout)
+        inputs = self.forward(X, step or 0, dropout, training=True)
         logits = inputs[-1].copy()
         dZ = np.empty_like(logits)
         cost = twins.LOSSES[self.network.output](logits, y, dZ)
         deltas = self.backward(inputs, dZ, step or 0, dropout)
         return Backprop(cost, inputs[1:-1] + [logits], deltas,
-                        [dW.copy() for dW in self.gradients.weights],
-                        [db.copy() for db in self.gradients.biases])
+                        [g.copy() for g in self.gradients.arrays])
 
-    def training_cost(self, X: FloatArray, y: NDArray[Any], step: int) -> float:
-        return twins.LOSSES[self.network.output](self.forward(X, step, dropout=True)[-1], y)
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> float:
+        inputs = self.forward(X, step or 0, step is not None, training=True)
+        return twins.LOSSES[self.network.output](inputs[-1], y)
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
                    slopes: Sequence[Slopes], step: int) -> float:
@@ -143,7 +184,8 @@ class ReferenceEngine(Engine):
         saved = self.snapshot(state)
         cost, _ = self.step(X, y, step, (state, optimizer.kernel_arguments(), state.t + 1,
                                          slopes))
-        if not (math.isfinite(cost) and np.isfinite(self.parameters.flat).all()):
+        if not (math.isfinite(cost) and np.isfinite(self.parameters.flat).all()
+                and np.isfinite(self.statistics.flat).all()):
             self.restore(state, saved)
             return cost if not math.isfinite(cost) else math.inf
         state.t += 1
@@ -164,14 +206,17 @@ class ReferenceEngine(Engine):
             raise RuntimeError("the engine's optimizer state was not made for this optimizer")
         return state
 
-    def snapshot(self, state: OptimizerState) -> list[FloatArray]:
-        """Copies of the parameters and of the optimizer slots, to restore."""
-        return [self.parameters.flat.copy()] + [slot.flat.copy() for slot in state.slots]
+    def snapshot(self, state: Optional[OptimizerState] = None) -> list[FloatArray]:
+        """Copies of the parameters, the running statistics and the optimizer slots (of
+        `state`, if given), to restore."""
+        slots = [] if state is None else [slot.flat.copy() for slot in state.slots]
+        return [self.parameters.flat.copy(), self.statistics.flat.copy()] + slots
 
-    def restore(self, state: OptimizerState, saved: list[FloatArray]) -> None:
-        """Put back a snapshot's parameters and slots."""
+    def restore(self, state: Optional[OptimizerState], saved: list[FloatArray]) -> None:
+        """Put back a snapshot's parameters, running statistics and slots."""
         self.parameters.flat[...] = saved[0]
-        for slot, values in zip(state.slots, saved[1:]):
+        self.statistics.flat[...] = saved[1]
+        for slot, values in zip([] if state is None else state.slots, saved[2:]):
             slot.flat[...] = values
 
 
@@ -187,7 +232,7 @@ class ReferenceRunner:
         self.epoch, self.step, self.t = spec.epoch, spec.step, state.t
         self.good_epoch, self.good_step, self.good_t = self.epoch, self.step, self.t
         self.last_good = engine.snapshot(state)
-        self.best_params = engine.parameters.flat.copy()
+        self.best = engine.snapshot()
         self.rule = (EarlyStopping(MONITORS[MONITORS.index(COLUMNS[spec.monitor])],
                                    spec.patience, spec.min_delta)
                      if spec.monitor >= 0 else None)
@@ -268,7 +313,8 @@ class ReferenceRunner:
         row[3] = error
         row[4:6] = engine.evaluate(*spec.dev) if spec.dev is not None else (math.nan, math.nan)
         row[6] = self.lr
-        if not (math.isfinite(row[1]) and np.isfinite(engine.parameters.flat).all()):
+        if not (math.isfinite(row[1]) and np.isfinite(engine.parameters.flat).all()
+                and np.isfinite(engine.statistics.flat).all()):
             self.epoch -= 1
             return 0, self.diverge(row[1])
         self.last_good = engine.snapshot(self.state)
@@ -277,7 +323,7 @@ class ReferenceRunner:
             return 1, COMPLETED
         improved, stop = self.rule.update(self.epoch, float(row[spec.monitor]))
         if improved and spec.restore_best:
-            self.best_params = engine.parameters.flat.copy()
+            self.best = engine.snapshot()
         return 1, STOPPED_EARLY if stop else COMPLETED
 
     @property
@@ -308,7 +354,7 @@ class ReferenceRunner:
 
     def restore_best_parameters(self) -> None:
         if self.best_epoch >= 0:
-            self.engine.parameters.flat[...] = self.best_params
+            self.engine.restore(None, self.best)
 
 
 class _Perturbation:

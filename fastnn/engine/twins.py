@@ -66,10 +66,9 @@ def dropout(A: FloatArray, out: FloatArray, key: int, keep_prob: float) -> Float
     return out
 
 
-def dense_forward(A_prev: FloatArray, W: FloatArray, b: FloatArray, out: FloatArray,
-                  activation: str, key: int, keep_prob: float) -> FloatArray:
-    """out = d * g(A_prev @ W.T + b) / keep_prob."""
-    Z = A_prev @ W.T + b
+def activate(Z: FloatArray, out: FloatArray, activation: str, key: int,
+             keep_prob: float) -> FloatArray:
+    """out = d * g(Z) / keep_prob."""
     A = activation_forward(activation, Z)
     if keep_prob < 1:
         d = dropout_mask(key, A.shape, keep_prob)
@@ -79,23 +78,91 @@ def dense_forward(A_prev: FloatArray, W: FloatArray, b: FloatArray, out: FloatAr
     return out
 
 
-def dense_backward(dA: FloatArray, A: FloatArray, A_prev: FloatArray, W: FloatArray, dW: FloatArray,
-                   db: FloatArray, dA_prev: Optional[FloatArray], activation: str, key: int,
-                   keep_prob: float) -> FloatArray:
-    """dZ = dA * d/keep_prob * g'(Z) (into dA), db, dW = dZ.T @ A_prev, dA_prev = dZ @ W."""
-    dA_in = dA
+def dense_forward(A_prev: FloatArray, W: FloatArray, b: FloatArray, out: FloatArray,
+                  activation: str, key: int, keep_prob: float) -> FloatArray:
+    """out = d * g(A_prev @ W.T + b) / keep_prob."""
+    return activate(A_prev @ W.T + b, out, activation, key, keep_prob)
+
+
+def delta(dA: FloatArray, A: FloatArray, activation: str, key: int,
+          keep_prob: float) -> FloatArray:
+    """dZ = dA * d/keep_prob * g'(Z), g'(Z) written through A (a new array)."""
     if keep_prob < 1:
         d = dropout_mask(key, A.shape, keep_prob)
         dA = dA * d
         dA = dA / keep_prob
         A = A * keep_prob
-    dZ = dA * activation_derivative(activation, A)
-    dW[...] = dZ.T @ A_prev
+    return dA * activation_derivative(activation, A)
+
+
+def dense_backward(dA: FloatArray, A: FloatArray, A_prev: FloatArray, W: FloatArray, dW: FloatArray,
+                   db: FloatArray, dA_prev: Optional[FloatArray], activation: str, key: int,
+                   keep_prob: float) -> FloatArray:
+    """dZ = dA * d/keep_prob * g'(Z) (into dA), db, dW = dZ.T @ A_prev, dA_prev = dZ @ W."""
+    dZ = delta(dA, A, activation, key, keep_prob)
     db[...] = np.sum(dZ, axis=0)
+    products_backward(dZ, A_prev, W, dW, dA_prev)
+    dA[...] = dZ
+    return dA
+
+
+def products_backward(dZ: FloatArray, A_prev: FloatArray, W: FloatArray, dW: FloatArray,
+                      dA_prev: Optional[FloatArray]) -> None:
+    """dW = dZ.T @ A_prev and, when asked, dA_prev = dZ @ W."""
+    dW[...] = dZ.T @ A_prev
     if dA_prev is not None:
         dA_prev[...] = dZ @ W
-    dA_in[...] = dZ
-    return dA_in
+
+
+#: What batch norm's forward pass keeps for its backward pass: xhat (m, n) in the model's
+#: dtype and inv_std = 1 / sqrt(var + eps) (n,), and the batch's mean and biased var (n,)
+#: in float64.
+BatchNormCache = tuple[FloatArray, NDArray[np.float64], NDArray[np.float64],
+                       NDArray[np.float64]]
+
+
+def batch_norm_forward(Z: FloatArray, gamma: FloatArray, beta: FloatArray,
+                       epsilon: float) -> tuple[FloatArray, BatchNormCache]:
+    """Z~ = gamma (Z - mu) / sqrt(sigma^2 + eps) + beta with the batch's mean mu and
+    biased variance sigma^2 (in float64); returns Z~ and (xhat, inv_std, mu, sigma^2)."""
+    Z64 = Z.astype(np.float64)
+    mean = Z64.mean(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged step: caught by its check
+        var = np.mean((Z64 - mean) ** 2, axis=0)
+    inv_std = 1.0 / np.sqrt(var + epsilon)
+    xhat = ((Z64 - mean) * inv_std).astype(Z.dtype)
+    return (gamma * xhat + beta).astype(Z.dtype), (xhat, inv_std, mean, var)
+
+
+def batch_norm_inference(Z: FloatArray, gamma: FloatArray, beta: FloatArray,
+                         running_mean: FloatArray, running_var: FloatArray,
+                         epsilon: float) -> FloatArray:
+    """Z~ = gamma (Z - running_mean) / sqrt(running_var + eps) + beta (prediction)."""
+    scale = gamma.astype(np.float64) / np.sqrt(running_var.astype(np.float64) + epsilon)
+    return (scale * (Z - running_mean.astype(np.float64)) + beta).astype(Z.dtype)
+
+
+def batch_norm_backward(dZt: FloatArray, cache: BatchNormCache, gamma: FloatArray,
+                        dgamma: FloatArray, dbeta: FloatArray) -> FloatArray:
+    """From dZ~: dbeta = sum_i dZ~, dgamma = sum_i dZ~ xhat and
+    dZ = gamma inv_std (dZ~ - dbeta/m - xhat dgamma/m) (a new array)."""
+    xhat, inv_std = cache[0], cache[1]
+    m = dZt.shape[0]
+    d64, x64 = dZt.astype(np.float64), xhat.astype(np.float64)
+    sum_d, sum_dx = d64.sum(axis=0), (d64 * x64).sum(axis=0)
+    dbeta[...] = sum_d
+    dgamma[...] = sum_dx
+    return (gamma * inv_std * (d64 - sum_d / m - x64 * sum_dx / m)).astype(dZt.dtype)
+
+
+def running_average(running_mean: FloatArray, running_var: FloatArray,
+                    cache: BatchNormCache, m: int, momentum: float) -> None:
+    """running := momentum running + (1 - momentum) batch's, the variance unbiased
+    (m / (m - 1) sigma^2)."""
+    mean, var = cache[2], cache[3]
+    unbiased = m / (m - 1) if m > 1 else 1.0
+    running_mean[...] = momentum * running_mean + (1 - momentum) * mean
+    running_var[...] = momentum * running_var + (1 - momentum) * var * unbiased
 
 
 def sigmoid_cross_entropy(Z: FloatArray, Y: FloatArray, dZ: Optional[FloatArray] = None) -> float:

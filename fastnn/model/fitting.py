@@ -160,6 +160,7 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     m = X_train.shape[0]
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
+    _check_batches_normalizable(model, m, batch_size)
     if train_metrics == "auto":
         minibatches = batch_size is not None and batch_size < m
         train_metrics = ("running" if minibatches and not model.network.uses_dropout
@@ -366,6 +367,19 @@ def _augmented(augment: AugmentFn, batch: FloatArray, rng: np.random.Generator,
         raise ValueError(f"augment returned shape {getattr(out, 'shape', None)}, expected "
                          f"{batch.shape}")
     return model.standardize(check_matrix("augmented X", out, batch.shape[1], model.dtype))
+
+
+def _check_batches_normalizable(model: Trainable, m: int, batch_size: Optional[int]) -> None:
+    """With batch norm every training batch needs 2 examples or more (a batch's own
+    variance normalizes it): refuse a set or a last minibatch of one."""
+    if not model.network.batch_norm:
+        return
+    if m < 2:
+        raise ValueError("X has 1 example: batch norm needs training batches of at least 2")
+    if batch_size is not None and (batch_size == 1 or (batch_size < m and m % batch_size == 1)):
+        raise ValueError(f"batch_size={batch_size} leaves a minibatch of 1 example (m = {m}): "
+                         "batch norm needs training batches of at least 2; choose another "
+                         "batch_size")
 
 
 def _check_optimizer(model: Trainable, optimizer: Optional[Optimizer]) -> Optimizer:

@@ -92,6 +92,18 @@ class MLP:
         How updates treat the L1 term: its subgradient in the gradient, or a proximal
         step after the update (soft-thresholding by lr lambda_1/(2m)), which makes weights
         exactly 0 as the notes say L1 does.  The cost J is the same either way.
+    batch_norm : bool, default False
+        Batch normalization of every hidden layer's Z = W A_prev before its activation:
+        ``Z~ = gamma (Z - mu) / sqrt(sigma^2 + bn_epsilon) + beta``, mu and sigma^2 the
+        minibatch's (biased) mean and variance while training, their running averages
+        when predicting.  The layer's bias is then beta (``params["beta<l>"]``) and
+        gamma (``params["gamma<l>"]``, from 1) is learned with it, neither regularised;
+        the running statistics are :attr:`running_statistics`.  Training batches need at
+        least 2 examples.
+    bn_momentum : float in [0, 1), default 0.9
+        running := bn_momentum running + (1 - bn_momentum) batch's (the batch's variance
+        unbiased, m/(m-1) sigma^2): PyTorch's BatchNorm1d with its momentum 0.1.
+    bn_epsilon : float > 0, default 1e-5
     """
 
     def __init__(self, layer_sizes: Sequence[int],
@@ -101,9 +113,10 @@ class MLP:
                  l2: Union[float, Sequence[float]] = 0.0, l1: Union[float, Sequence[float]] = 0.0,
                  dtype: FloatDTypeLike = "float32", backend: BackendName = "cython",
                  seed: int = 0, n_threads: Optional[int] = None,
-                 l1_mode: str = "subgradient") -> None:
+                 l1_mode: str = "subgradient", batch_norm: bool = False,
+                 bn_momentum: float = 0.9, bn_epsilon: float = 1e-5) -> None:
         network = build_network(layer_sizes, activation, output, keep_prob, input_keep_prob,
-                                dtype, seed)
+                                dtype, seed, batch_norm, bn_momentum, bn_epsilon)
         L = network.n_layers
         self._init = check_choice("init", init, initializers.INITIALIZERS)
         self._init_scale = check_real("init_scale", init_scale, 0.0, low_open=True)
@@ -121,7 +134,9 @@ class MLP:
         weights, biases = initializers.initialize(network.layer_sizes, self._init,
                                                   self._init_scale, network.seed,
                                                   network.dtype)
-        self._engine.set_parameters([a for pair in zip(weights, biases) for a in pair])
+        gammas = [np.ones(network.layer_sizes[l + 1], network.dtype)
+                  for l in network.normalized]
+        self._engine.set_parameters([a for pair in zip(weights, biases) for a in pair] + gammas)
 
     # -- configuration (read-only: it sizes the engine's buffers) ---------------------
 
@@ -153,6 +168,12 @@ class MLP:
     init_scale = _fixed("init_scale", lambda self: self._init_scale, "Its scale factor.")
     l2 = _fixed("l2", lambda self: self._l2, "lambda per layer (length L).")
     l1 = _fixed("l1", lambda self: self._l1, "lambda_1 per layer (length L).")
+    batch_norm = _fixed("batch_norm", lambda self: self.network.batch_norm,
+                        "Batch normalization of the hidden layers.")
+    bn_momentum = _fixed("bn_momentum", lambda self: self.network.bn_momentum,
+                         "The running statistics' momentum.")
+    bn_epsilon = _fixed("bn_epsilon", lambda self: self.network.bn_epsilon,
+                        "The epsilon of batch norm's sqrt(sigma^2 + epsilon).")
     l1_mode = _fixed("l1_mode", lambda self: self._l1_mode,
                      '"subgradient" or "proximal" (see fastnn.blocks.regularization).')
 
@@ -264,8 +285,10 @@ class MLP:
 
     @property
     def params(self) -> dict[str, FloatArray]:
-        """Copies of the parameters: {"W1": (n1, n0), "b1": (n1,), ..., "WL", "bL"}."""
-        return {name: array.copy() for name, array in zip(self._parameter_names(),
+        """Copies of the parameters: {"W1": (n1, n0), "b1": (n1,), ..., "WL", "bL"}; with
+        batch norm, a hidden layer's bias is "beta<l>" and its "gamma<l>" (n_l,) follows
+        the output layer's."""
+        return {name: array.copy() for name, array in zip(self.network.names,
                                                           self._engine.parameters.arrays)}
 
     def set_params(self, params: Mapping[str, ArrayLike]) -> MLP:
@@ -276,25 +299,62 @@ class MLP:
         Parameters
         ----------
         params : dict
-            ``{"W1": (n1, n0), "b1": (n1,), ..., "WL": (nL, nL-1), "bL": (nL,)}``, exactly
-            these keys; values are cast to the model's dtype and must be finite in it.
+            ``{"W1": (n1, n0), "b1": (n1,), ..., "WL": (nL, nL-1), "bL": (nL,)}`` (with
+            batch norm as :attr:`params` names them), exactly these keys; values are cast
+            to the model's dtype and must be finite in it.
 
         Returns
         -------
         self : MLP
         """
-        if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
-        names = self._parameter_names()
-        missing, extra = set(names) - set(params), set(params) - set(names)
-        if missing or extra:
-            raise ValueError(f"params keys do not match the model: missing {sorted(missing)}, "
-                             f"unexpected {sorted(extra)}")
-        staged = [self._cast(f"params[{name!r}]", params[name], shape)
-                  for name, shape in zip(names, self.network.shapes)]
+        staged = self._staged("params", params, self.network.names, self.network.shapes)
         with self._guard.writing():
             self._engine.set_parameters(staged)
         return self
+
+    @property
+    def running_statistics(self) -> dict[str, FloatArray]:
+        """Copies of batch norm's running statistics, the normalization predictions use:
+        {"mean1": (n1,), "var1": (n1,), ...} for each hidden layer (empty without batch
+        norm); saved with the model."""
+        names = self._statistics_names()
+        return {name: array.copy() for name, array in zip(names,
+                                                          self._engine.statistics.arrays())}
+
+    def set_running_statistics(self, statistics: Mapping[str, ArrayLike]) -> MLP:
+        """Copy `statistics` (a dict like :attr:`running_statistics`: every key, shapes
+        checked, finite, variances >= 0) into the model.
+
+        Returns
+        -------
+        self : MLP
+        """
+        names = self._statistics_names()
+        staged = self._staged("statistics", statistics, names,
+                              [a.shape for a in self._engine.statistics.arrays()])
+        for name, array in zip(names, staged):
+            if name.startswith("var") and (array < 0).any():
+                raise ValueError(f"statistics[{name!r}] must be >= 0 (a variance)")
+        with self._guard.writing():
+            self._engine.set_statistics(staged)
+        return self
+
+    def _statistics_names(self) -> list[str]:
+        return [f"{kind}{l + 1}" for l in self.network.normalized for kind in ("mean", "var")]
+
+    def _staged(self, argument: str, given: Mapping[str, ArrayLike], names: Sequence[str],
+                shapes: Sequence[tuple[int, ...]]) -> list[FloatArray]:
+        """The arrays of `given` (a dict with exactly the keys `names`), each checked and
+        cast by :meth:`_cast`, in the order of `names`: nothing is copied in until all
+        pass."""
+        if not isinstance(given, Mapping):
+            raise TypeError(f"{argument} must be a dict of arrays, got {type(given).__name__}")
+        missing, extra = set(names) - set(given), set(given) - set(names)
+        if missing or extra:
+            raise ValueError(f"{argument} keys do not match the model: missing "
+                             f"{sorted(missing)}, unexpected {sorted(map(str, extra))}")
+        return [self._cast(f"{argument}[{name!r}]", given[name], shape)
+                for name, shape in zip(names, shapes)]
 
     def _cast(self, name: str, value: ArrayLike, shape: tuple[int, ...]) -> FloatArray:
         """`value` as a finite array of the model's dtype and `shape`."""
@@ -310,9 +370,6 @@ class MLP:
         if not np.isfinite(array).all():
             raise ValueError(f"{name} must be finite in {self.dtype.name}")
         return array
-
-    def _parameter_names(self) -> list[str]:
-        return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in ("W", "b")]
 
     @property
     def n_params(self) -> int:
@@ -353,7 +410,9 @@ class MLP:
         """Output activations (m, n_L): probabilities for sigmoid/softmax, values for linear.
 
         With ``train=True`` the dropout masks of the current training step (``step_``)
-        are applied (inverted dropout); otherwise dropout is off, as at prediction time.
+        are applied (inverted dropout) and batch norm normalizes X by its own statistics,
+        as a training step does; otherwise dropout is off and batch norm uses its running
+        statistics, as at prediction time.
 
         Parameters
         ----------
@@ -367,6 +426,7 @@ class MLP:
         """
         X = self.prepare_inputs(X)
         if train:
+            self._check_batch_statistics(X.shape[0])
             with self._guard.writing(), blas_threads(self._n_threads):
                 return self._engine.training_output(X, self._step)
         with self._guard.reading(), blas_threads(self._n_threads):
@@ -419,7 +479,11 @@ class MLP:
 
     def cost(self, X: ArrayLike, y: ArrayLike, dropout_step: Optional[int] = None) -> float:
         """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), m the
-        examples given, dropout off.
+        examples given, dropout off: the J that :meth:`gradients` differentiates.
+
+        With batch norm, the examples given are one batch, normalized by their own
+        statistics as a training step normalizes it (:meth:`error` and the predictions
+        use the running statistics).
 
         Parameters
         ----------
@@ -434,8 +498,9 @@ class MLP:
         float
         """
         X, targets = self.prepare(X, y)
-        if dropout_step is not None:
-            step = check_counter("dropout_step", dropout_step)
+        step = None if dropout_step is None else check_counter("dropout_step", dropout_step)
+        if step is not None or self.network.batch_norm:
+            self._check_batch_statistics(X.shape[0])
             with self._guard.writing(), blas_threads(self._n_threads):
                 data_cost = self._engine.training_cost(X, targets, step)
         else:
@@ -446,6 +511,13 @@ class MLP:
             raise ValueError(f"the cost overflows ({cost}) for these inputs: X is too large "
                              "for the model's outputs; normalize the inputs")
         return cost
+
+    def _check_batch_statistics(self, m: int, argument: str = "X") -> None:
+        """Batch norm normalizes a batch by its own mean and variance: one example has
+        none (its variance is 0)."""
+        if self.network.batch_norm and m < 2:
+            raise ValueError(f"{argument} has 1 example: batch norm normalizes a training "
+                             "batch by its own statistics and needs at least 2 examples")
 
     def slopes(self, m: int) -> tuple[regularization.Slopes, ...]:
         """What an update folds in of the penalty for a training set of m examples (see
@@ -479,19 +551,23 @@ class MLP:
         Returns
         -------
         dict
-            ``{"dW1": (n1, n0), "db1": (n1,), ..., "dWL": (nL, nL-1), "dbL": (nL,)}``.
+            ``{"dW1": (n1, n0), "db1": (n1,), ..., "dWL": (nL, nL-1), "dbL": (nL,)}``:
+            "d" + each name of :attr:`params`.
         """
         X, targets = self.prepare(X, y)
         m = X.shape[0]
         step = None if dropout_step is None else check_counter("dropout_step", dropout_step)
+        self._check_batch_statistics(m)
         with self._guard.writing(), blas_threads(self._n_threads):
             result = self._engine.backprop(X, targets, step)
-        grads: dict[str, FloatArray] = {}
         weights = self._engine.parameters.weights
-        for l, (dW, db) in enumerate(zip(result.weight_grads, result.bias_grads), 1):
-            grads[f"dW{l}"] = dW + regularization.gradient(weights[l - 1], self._l2[l - 1],
-                                                           self._l1[l - 1], m).astype(dW.dtype)
-            grads[f"db{l}"] = db
+        grads: dict[str, FloatArray] = {}
+        for name, grad in zip(self.network.names, result.grads):
+            if name.startswith("W"):
+                l = int(name[1:]) - 1
+                grad = grad + regularization.gradient(weights[l], self._l2[l], self._l1[l],
+                                                      m).astype(grad.dtype)
+            grads["d" + name] = grad
         return grads
 
     def backprop(self, X: ArrayLike, y: ArrayLike) -> Any:
@@ -499,6 +575,7 @@ class MLP:
         every layer's output A[l] and dZ[l] (m, n[l]) and the data term of its gradients
         (a :class:`fastnn.engine.base.Backprop`)."""
         X, targets = self.prepare(X, y)
+        self._check_batch_statistics(X.shape[0])
         with self._guard.writing(), blas_threads(self._n_threads):
             return self._engine.backprop(X, targets)
 
@@ -534,6 +611,7 @@ class MLP:
             raise TypeError(f"optimizer must be a fastnn optimizer (SGD, Momentum, Adam), "
                             f"got {optimizer!r}")
         m = X.shape[0] if n_train is None else check_int("n_train", n_train, low=1)
+        self._check_batch_statistics(X.shape[0])
         with self._guard.writing(training=True), blas_threads(self._n_threads):
             self.optimizer_ = optimizer
             cost = self._engine.train_step(X, targets, optimizer, self.slopes(m), self._step)
@@ -586,13 +664,15 @@ class MLP:
             "keep_prob": list(self.keep_prob), "input_keep_prob": self.input_keep_prob,
             "l2": list(self.l2), "l1": list(self.l1), "dtype": self.dtype.name,
             "backend": self.backend, "seed": self.seed, "n_threads": self.n_threads,
-            "l1_mode": self.l1_mode,
+            "l1_mode": self.l1_mode, "batch_norm": self.batch_norm,
+            "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
         }
 
     def __getstate__(self) -> dict[str, Any]:
         # The engine holds compiled plans (raw pointers): the model pickles as its
         # configuration, parameters and training state, and rebuilds an engine.
-        return {"config": self.get_config(), "params": self.params, "step": self._step,
+        return {"config": self.get_config(), "params": self.params,
+                "running_statistics": self.running_statistics, "step": self._step,
                 "epoch": self._epoch, "optimizer": self._optimizer,
                 "optimizer_state": self.optimizer_state(), "lr_schedule": self._schedule,
                 "standardizer": self._standardizer}
@@ -600,6 +680,7 @@ class MLP:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state["config"])  # type: ignore[misc]
         self.set_params(state["params"])
+        self.set_running_statistics(state.get("running_statistics", {}))
         self.step_, self.epoch_ = state["step"], state["epoch"]
         if state["optimizer"] is not None and state["optimizer_state"] is not None:
             self.set_optimizer_state(state["optimizer"], *state["optimizer_state"])

@@ -54,6 +54,10 @@ FORMAT = "fastnn-model"
 VERSION = 1
 META_KEY = "__fastnn_meta__"
 META_MEMBER = META_KEY + ".npy"
+# The prefixes of the members that are not parameters: batch norm's running statistics
+# (running/mean<l>, running/var<l>) and the optimizer's state (optimizer/<slot><i>).
+RUNNING = "running/"
+OPTIMIZER = "optimizer/"
 
 # The metadata holds the standardizer's mean and scale as JSON text, about 45
 # characters per input feature, stored 4 bytes a character (NumPy's UTF-32 strings):
@@ -111,6 +115,7 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     path = os.fspath(path)
     # Any: np.savez's stub would read a key named like its keyword arguments as one.
     arrays: dict[str, Any] = model.params
+    arrays.update({f"{RUNNING}{k}": v for k, v in model.running_statistics.items()})
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
             "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None,
             "lr_schedule": _schedule_record(model.lr_schedule_)}
@@ -123,7 +128,7 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     if opt is not None and state is not None:
         t, slots = state
         meta["optimizer"] = {"name": opt.name, "hyperparameters": opt.hyperparameters(), "t": t}
-        arrays.update({f"optimizer/{k}": v for k, v in slots.items()})
+        arrays.update({f"{OPTIMIZER}{k}": v for k, v in slots.items()})
     arrays[META_KEY] = np.array(json.dumps(meta))
     buffer = _io.BytesIO()
     np.savez(buffer, **arrays)
@@ -232,7 +237,8 @@ def read_model_file(path: Union[str, os.PathLike[str]]
         The metadata record ("format", "version", "config", "step", "epoch",
         "standardizer", "optimizer"), its values checked as the module docstring says.
     arrays : dict of str to ndarray
-        "W1", "b1", ..., and "optimizer/<slot><i>" when the file holds optimizer state:
+        The parameters as MLP.params names them, "running/mean<l>" and "running/var<l>"
+        with batch norm, and "optimizer/<slot><i>" when the file holds optimizer state:
         C-contiguous, writeable, of the config's dtype and the shapes it implies.
 
     Raises
@@ -577,6 +583,9 @@ def _check_config(config: Any) -> None:
         _check_int("seed", config["seed"], _COUNTER_RANGE)
     if config.get("n_threads") is not None:
         _check_int("n_threads", config["n_threads"], _THREADS_RANGE)
+    if type(config.get("batch_norm", False)) is not bool:
+        raise _Invalid(f"config batch_norm must be true or false, got "
+                       f"{_show(config.get('batch_norm'))}")
 
 
 def _check_optimizer(spec: Any) -> None:
@@ -617,22 +626,30 @@ def _check_standardizer(spec: Any, config: dict[str, Any]) -> None:
 
 
 def _declared_arrays(meta: dict[str, Any], n_members: int) -> dict[str, tuple[int, ...]]:
-    """{name: shape} of the arrays the metadata declares: W1, b1, ... and, for an
-    optimizer with state slots, optimizer/<slot><i> shaped like the flat parameters."""
-    sizes = meta["config"]["layer_sizes"]
+    """{name: shape} of the arrays the metadata declares: the parameters as MLP.params
+    names them, batch norm's running statistics and, for an optimizer with state slots,
+    optimizer/<slot><i> shaped like the flat parameters."""
+    config = meta["config"]
+    sizes = config["layer_sizes"]
     # Checked before the names are made: a short file must not make us list millions.
     if 2 * (len(sizes) - 1) > n_members:
         raise _Invalid(f"layer_sizes {_show(sizes)} declares {2 * (len(sizes) - 1)} weight "
                        f"and bias arrays, but the archive holds {n_members}")
+    normalized = range(1, len(sizes) - 1) if config.get("batch_norm", False) else range(0)
     shapes: dict[str, tuple[int, ...]] = {}
     for l in range(1, len(sizes)):
-        shapes[f"W{l}"], shapes[f"b{l}"] = (sizes[l], sizes[l - 1]), (sizes[l],)
+        bias = f"beta{l}" if l in normalized else f"b{l}"
+        shapes[f"W{l}"], shapes[bias] = (sizes[l], sizes[l - 1]), (sizes[l],)
+    for l in normalized:
+        shapes[f"gamma{l}"] = (sizes[l],)
     params = list(shapes.values())
+    for l in normalized:
+        shapes[f"{RUNNING}mean{l}"] = shapes[f"{RUNNING}var{l}"] = (sizes[l],)
     optimizer = meta["optimizer"]
     slots = OPTIMIZERS[optimizer["name"]].slots if optimizer is not None else ()
     for slot in slots:
         for i, shape in enumerate(params):
-            shapes[f"optimizer/{slot}{i}"] = (math.prod(shape),)
+            shapes[f"{OPTIMIZER}{slot}{i}"] = (math.prod(shape),)
     return shapes
 
 
@@ -642,7 +659,7 @@ def _match_members(members: dict[str, zipfile.ZipInfo],
     that an optimizer's state may be absent as a whole (an optimizer that has not
     stepped has none), and nothing else."""
     present = {name[:-len(".npy")] for name in members if name.endswith(".npy")}
-    state = {name for name in declared if name.startswith("optimizer/")}
+    state = {name for name in declared if name.startswith(OPTIMIZER)}
     if not state & present:
         declared = {name: shape for name, shape in declared.items() if name not in state}
     expected = {name + ".npy" for name in declared}
@@ -656,14 +673,17 @@ def _match_members(members: dict[str, zipfile.ZipInfo],
 def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
     """The model that the checked `meta` and `arrays` describe."""
     model = MLP(**meta["config"])
-    model.set_params({k: v for k, v in arrays.items() if not k.startswith("optimizer/")})
+    model.set_params({k: v for k, v in arrays.items()
+                      if not k.startswith((OPTIMIZER, RUNNING))})
+    model.set_running_statistics({k[len(RUNNING):]: v for k, v in arrays.items()
+                                  if k.startswith(RUNNING)})
     model.step_, model.epoch_ = meta["step"], meta["epoch"]
     if meta["standardizer"] is not None:
         model.standardizer = Standardizer.from_dict(meta["standardizer"])
     if meta["optimizer"] is not None:
         spec = meta["optimizer"]
         opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
-        state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+        state = {k[len(OPTIMIZER):]: v for k, v in arrays.items() if k.startswith(OPTIMIZER)}
         model.set_optimizer_state(opt, spec["t"], state)
     if meta["lr_schedule"] is not None:
         spec = meta["lr_schedule"]
