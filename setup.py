@@ -33,7 +33,11 @@ directives = {
 # -fno-trapping-math changes no result (the kernels never read the floating-point
 # exception flags); without it GCC will not turn a select on floats (x < c ? a : b) into
 # vector blends and leaves such loops scalar (Clang already assumes it).
-compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]
+# -fno-math-errno changes no result either (sqrt is exact; nothing reads errno); with
+# errno set on a negative argument, GCC calls libm's sqrt per element and the adaptive
+# optimizers' update loops (Adam, RMSprop, AdamW) stay scalar.
+compile_args = (["-O0", "-g"] if DEBUG
+                else ["-O3", "-fno-trapping-math", "-fno-math-errno"])
 if os.name == "nt":
     compile_args = ["/Od", "/Zi"] if DEBUG else ["/O2"]
 

@@ -34,8 +34,8 @@ if REPO not in sys.path:
 import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
-from bench import (chained, configs, epoch, fit_overhead, grad, memory, precision,  # noqa: E402
-                   public, scaling, targets, torch_step)
+from bench import (chained, configs, epoch, fit_overhead, grad, memory,  # noqa: E402
+                   optimization, precision, public, scaling, targets, torch_step)
 from bench.report import format_ratio, format_table, format_time, ratio, title  # noqa: E402
 from bench.steps import (GemmFloor, PlanFloor, bare_step, blas_info,  # noqa: E402
                          current_threads, describe_library, interleaved_samples, public_step,
@@ -65,7 +65,8 @@ TIMING = {"quick": Timing(5, 0.005, 3, 0.1, 1, 3), "full": Timing(15, 0.05, 7, 0
 # the configuration is measured again (full runs) and flagged in the table if it stays so.
 NOISY_SPREAD = 0.15
 BELOW_FLOOR = 0.9
-EXTRAS = ("chained", "epoch", "fit", "float64", "gradcheck", "memory", "public", "scaling")
+EXTRAS = ("chained", "epoch", "fit", "float64", "gradcheck", "memory", "public", "optimization",
+          "scaling")
 
 
 @dataclass
@@ -348,6 +349,10 @@ def main(argv=None):
                 progress(f"timing the public calls at {threads} thread(s)")
                 sections.append(public.section(threads, timing.repeat, timing.long_repeat,
                                                timing.min_time, args.markdown, timing.warmup))
+            if "optimization" in extras:
+                progress(f"timing optimizers, batch norm and schedules at {threads} thread(s)")
+                sections.append(optimization.section(threads, timing.repeat, timing.min_time,
+                                                     args.markdown, timing.warmup))
             for lines, found in sections:
                 emit(lines)
                 outcomes += found

@@ -1,4 +1,4 @@
-"""The targets of issues 5 and 13 as one table: what was measured, the goal, met or not.
+"""The targets of issues 5, 13 and 14 as one table: what was measured, the goal, met or not.
 
 Every measurement module returns :class:`Outcome` rows; ``run.py`` gathers them and
 prints them last.  A target that could not be measured (PyTorch or scikit-learn missing,
@@ -124,6 +124,8 @@ class Goal:
 _COURSE = "[2, 20, 3, 1] (defaults), football 211"
 _MNIST = "[784, 256, 256, 10] softmax, float32"
 _EPOCH = "mnist-sized epoch, 8192 + dev 1024, b128"
+_MNIST_STEP = "[784, 256, 256, 10] softmax, float32, b128"
+_SMALL_BN = "[64, 128, 64, 10] softmax, float32, b64, batch_norm, keep_prob 0.8"
 
 #: Issue 13's targets: the public calls, as a user makes them, in one process.
 PUBLIC_GOALS = (
@@ -149,6 +151,20 @@ PUBLIC_GOALS = (
          "a PyTorch epoch loop", _EPOCH, "torch / fit", 1.3),
     Goal("epoch_vs_sklearn", "model.fit(X, y, epochs=1, batch_size=128, dev=dev)",
          "MLPClassifier.partial_fit", _EPOCH, "sklearn / fit", 1.3),
+    # Issue 14's (bench/optimization.py).
+    Goal("rmsprop_step", "model.train_step(X, y, RMSprop())", "the same with SGD()",
+         _MNIST_STEP, "RMSprop / SGD", 1.10, higher_is_better=False),
+    Goal("adamw_step", "model.train_step(X, y, AdamW())", "the same with SGD()",
+         _MNIST_STEP, "AdamW / SGD", 1.10, higher_is_better=False),
+    Goal("adam_step", "model.train_step(X, y, Adam())", "the same with SGD()",
+         _MNIST_STEP, "Adam / SGD", 1.10, higher_is_better=False, informative=True),
+    Goal("batch_norm_step", "MLP(..., batch_norm=True).train_step(X, y, SGD())",
+         "the plain model's", _MNIST_STEP, "batch norm / plain", 1.10,
+         higher_is_better=False),
+    Goal("batch_norm_vs_torch", "MLP(..., batch_norm=True, keep_prob=0.8).train_step",
+         "PyTorch BatchNorm1d + Dropout step", _SMALL_BN, "torch / fnn", 5.0),
+    Goal("schedule_epoch", "model.fit(..., lr_schedule=ExponentialDecay(0.999))",
+         "the same fit without", _COURSE, "schedule / none", 1.05, higher_is_better=False),
 )
 
 

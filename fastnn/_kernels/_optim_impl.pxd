@@ -38,23 +38,6 @@ cdef inline void momentum_ptr(floating* param, const floating* grad, floating* v
         param[i] = <floating>(w - lr * v)
 
 
-cdef inline void adam_ptr(floating* param, const floating* grad, floating* m1, floating* m2,
-                          Py_ssize_t n, double lr, double beta1, double beta2, double eps,
-                          double correction1, double correction2, double l2,
-                          double l1) noexcept nogil:
-    """m := b1 m + (1-b1) g; v := b2 v + (1-b2) g^2; W := W - lr (m/c1) / (sqrt(v/c2) + eps)."""
-    cdef Py_ssize_t i
-    cdef double w, g, mean, var
-    for i in range(n):
-        w = param[i]
-        g = grad[i] + l2 * w + l1 * sign(w)
-        mean = beta1 * m1[i] + (1.0 - beta1) * g
-        var = beta2 * m2[i] + (1.0 - beta2) * g * g
-        m1[i] = <floating>mean
-        m2[i] = <floating>var
-        param[i] = <floating>(w - lr * (mean / correction1) / (sqrt(var / correction2) + eps))
-
-
 cdef inline void rmsprop_ptr(floating* param, const floating* grad, floating* square,
                              Py_ssize_t n, double lr, double beta, double eps, double l2,
                              double l1) noexcept nogil:
@@ -74,9 +57,11 @@ cdef inline void adamw_ptr(floating* param, const floating* grad, floating* m1, 
                            double correction1, double correction2, double decay, double l2,
                            double l1) noexcept nogil:
     """Adam with decoupled weight decay (Loshchilov & Hutter): W := W (1 - lr decay), then
-    the Adam step with the gradient taken at the weights before the decay."""
+    the Adam step with the gradient taken at the weights before the decay,
+    W -= (lr/c1) m / (sqrt(v) / sqrt(c2) + eps)."""
     cdef Py_ssize_t i
     cdef double w, g, mean, var, shrink = 1.0 - lr * decay
+    cdef double step_size = lr / correction1, inv_root_c2 = 1.0 / sqrt(correction2)
     for i in range(n):
         w = param[i]
         g = grad[i] + l2 * w + l1 * sign(w)
@@ -84,8 +69,18 @@ cdef inline void adamw_ptr(floating* param, const floating* grad, floating* m1, 
         var = beta2 * m2[i] + (1.0 - beta2) * g * g
         m1[i] = <floating>mean
         m2[i] = <floating>var
-        param[i] = <floating>(w * shrink - lr * (mean / correction1)
-                              / (sqrt(var / correction2) + eps))
+        param[i] = <floating>(w * shrink - step_size * mean / (sqrt(var) * inv_root_c2 + eps))
+
+
+cdef inline void adam_ptr(floating* param, const floating* grad, floating* m1, floating* m2,
+                          Py_ssize_t n, double lr, double beta1, double beta2, double eps,
+                          double correction1, double correction2, double l2,
+                          double l1) noexcept nogil:
+    """m := b1 m + (1-b1) g; v := b2 v + (1-b2) g^2; W := W - lr (m/c1) / (sqrt(v/c2) + eps),
+    computed as W - (lr/c1) m / (sqrt(v) / sqrt(c2) + eps) (PyTorch's order: one division
+    and one square root per parameter)."""
+    adamw_ptr(param, grad, m1, m2, n, lr, beta1, beta2, eps, correction1, correction2, 0.0,
+              l2, l1)
 
 
 # The hyperparameters every rule reads from (unused fields are 0), in the order
@@ -155,10 +150,10 @@ cdef inline void proximal_step(int rule, floating* param, const floating* slot1,
     along this coordinate's gradient (lr, or lr / (sqrt(v) + eps) for the adaptive rules),
     so that small weights land exactly on 0."""
     cdef Py_ssize_t i
-    cdef double w, step, c2 = 1.0 - pow(h.beta2, t)
+    cdef double w, step, inv_root_c2 = 1.0 / sqrt(1.0 - pow(h.beta2, t))
     for i in range(n):
         if rule == ADAM or rule == ADAMW:
-            step = h.lr / (sqrt(slot2[i] / c2) + h.epsilon)
+            step = h.lr / (sqrt(slot2[i]) * inv_root_c2 + h.epsilon)
         elif rule == RMSPROP:
             step = h.lr / (sqrt(slot1[i]) + h.epsilon)
         else:

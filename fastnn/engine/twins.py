@@ -8,6 +8,8 @@ imports the compiled kernels.
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -236,7 +238,7 @@ def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray]
     g = grad + l2 * param + l1 * np.sign(param)
     m1[...] = beta1 * m1 + (1 - beta1) * g
     m2[...] = beta2 * m2 + (1 - beta2) * g**2
-    param -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + epsilon)
+    param -= _adam_step(m1, m2, lr, beta1, beta2, epsilon, t)
 
 
 def rmsprop_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
@@ -261,7 +263,14 @@ def adamw_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray
     m2[...] = beta2 * m2 + (1 - beta2) * g**2
     if weights:
         param *= 1 - lr * weight_decay
-    param -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + epsilon)
+    param -= _adam_step(m1, m2, lr, beta1, beta2, epsilon, t)
+
+
+def _adam_step(m1: FloatArray, m2: FloatArray, lr: float, beta1: float, beta2: float,
+               epsilon: float, t: int) -> FloatArray:
+    """lr (m/c1) / (sqrt(v/c2) + eps), as (lr/c1) m / (sqrt(v)/sqrt(c2) + eps) (the
+    kernels' and PyTorch's order)."""
+    return (lr / (1 - beta1**t)) * m1 / (np.sqrt(m2) * (1 / math.sqrt(1 - beta2**t)) + epsilon)
 
 
 def proximal_step(rule: str, param: FloatArray, slots: Sequence[FloatArray],
@@ -270,7 +279,7 @@ def proximal_step(rule: str, param: FloatArray, slots: Sequence[FloatArray],
     took along this coordinate (lr; lr / (sqrt(v) + eps) for Adam, AdamW and RMSprop)."""
     lr, _, beta2, epsilon = hyper[:4]
     if rule in ("adam", "adamw"):
-        step = lr / (np.sqrt(slots[1] / (1 - beta2**t)) + epsilon)
+        step = lr / (np.sqrt(slots[1]) * (1 / math.sqrt(1 - beta2**t)) + epsilon)
     elif rule == "rmsprop":
         step = lr / (np.sqrt(slots[0]) + epsilon)
     else:
