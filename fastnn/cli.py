@@ -124,7 +124,8 @@ def _parse_number(text: str, kind: type) -> float:
         raise ValueError(text)
     if kind is int and len(text.lstrip("+-0")) > MAX_INTEGER_DIGITS:
         return -math.inf if text.startswith("-") else math.inf
-    return int(text) if kind is int else float(text)
+    # + 0.0 turns '-0' into 0.0: NumPy refuses a normal scale of -0.0 ("scale < 0").
+    return int(text) if kind is int else float(text) + 0.0
 
 
 def _describe_range(kind: type, low: float, high: Optional[float], low_open: bool) -> str:
@@ -214,7 +215,11 @@ def _batch_size(text: str) -> Optional[int]:
     """A positive int, or 'full' / 0 for full-batch gradient descent (None)."""
     if text.strip().lower() in ("full", "0", "none"):
         return None
-    size: int = _positive_int(text)
+    try:
+        size: int = _positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or 'full' for full-batch gradient "
+                                         "descent") from None
     return size
 
 
@@ -331,7 +336,8 @@ def _check_model_data(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any], data_pat
     """The data set fits the model: features, target kind (messages name the file)."""
     n_x = model.layer_sizes[0]
     if X.shape[1] != n_x:
-        raise UsageError(f"{data_path}: {X.shape[1]} features but the model takes {n_x}")
+        features = f"{X.shape[1]} feature" + ("" if X.shape[1] == 1 else "s")
+        raise UsageError(f"{data_path}: {features} but the model takes {n_x}")
     try:
         model.error(X, y)  # one forward pass: checks every target against the output layer
     except (ValueError, TypeError) as exc:

@@ -288,8 +288,8 @@ def read_npz(f: BinaryIO, path: str) -> tuple[NDArray[Any], NDArray[Any], str]:
     try:
         archive = zipfile.ZipFile(f)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise DataFileError(f"{path}: not an .npz archive (not a zip file); expected arrays "
-                            "X and y saved with np.savez") from None
+        raise DataFileError(f"{path}: not an .npz archive (not a zip file, or a truncated one); "
+                            "expected arrays X and y saved with np.savez") from None
     with archive:
         X, y = (_read_member(archive, name, path) for name in ("X", "y"))
     return _check_arrays(X, y, path)
