@@ -164,7 +164,8 @@ def bounded(kind: type, low: float, high: Optional[float] = None,
         try:
             value = _parse_number(text, kind)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {shorten(text)!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {expected}, got {shorten(text)!r}") from None
         if (not math.isfinite(value) or value < low or (low_open and value == low)
                 or (high is not None and value > high)):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {shorten(text)!r}")
@@ -361,9 +362,9 @@ def _optimizer(name: str, lr: Optional[float]) -> fnn.optim.Optimizer:
 def _check_writable(path: Union[str, os.PathLike[str]], option: str, what: str) -> None:
     """`path` can take the `what` saved there at the end: checked before any training.
 
-    Nothing but a regular file may be there (saving renames a file over the path, which
-    would replace a FIFO, a device or a symlink's target kind), its folder must exist
-    and take new files.
+    Nothing but a regular file may be there (saving renames a new file over the path: a
+    FIFO or a device node there would be replaced, a directory cannot be), and its
+    folder must exist and take new files.
     """
     where = f"{option} {os.fspath(path)}"
     try:
@@ -961,7 +962,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "of DATA: the relative difference, per parameter, and the notes' verdict "
             "(about 1e-7 correct, 1e-5 check again, 1e-3 a bug). Exit code 1 if the verdict "
             "is \"bug\".", cmd_gradcheck)
-    p.add_argument("model", type=_path, metavar="MODEL", help="a model file saved by fastnn (model.save)")
+    p.add_argument("model", type=_path, metavar="MODEL",
+                   help="a model file saved by fastnn (model.save)")
     p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
     _add_data_options(p, split=False)
     p.add_argument("--examples", type=_positive_int, default=64, metavar="N",
@@ -1054,8 +1056,10 @@ def _discard_stdout() -> None:
     """After the reader of stdout went away (`fastnn ... | head`): what Python still
     flushes at exit goes to /dev/null instead of raising a second BrokenPipeError."""
     try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor behind sys.stdout
         pass
 
 

@@ -12,6 +12,7 @@ in C would not notice the in-process deadline. Whatever the command line, `main`
   * print no traceback, and on an error exactly one line on stderr,
     `fastnn COMMAND: error: ...` (or `fastnn: error: ...` before a subcommand is known).
 
+test_mutated_data_files overwrites, inserts and cuts bytes of good CSV and NPZ files.
 Valid values are kept small (a few epochs, a few units) so that the runs that do train are
 quick. The number of examples follows the HYPOTHESIS_PROFILE of conftest.py; the
 ``slow``-marked variant runs many more.
@@ -290,8 +291,51 @@ def test_arbitrary_words_after_a_command(first, rest, sandbox):
     check_command_line([first, *rest])
 
 
+@st.composite
+def mutated_files(draw):
+    """(suffix, bytes): a good CSV, NPZ or compressed NPZ with bytes overwritten,
+    inserted or cut off."""
+    X, y = make_moons(20, noise=0.2, seed=1)
+    bases = {".csv": ("a,b,y\n" + "".join(f"{a:.3f},{b:.3f},{int(c)}\n"
+                                          for (a, b), c in zip(X, y))).encode(),
+             ".npz": npz_bytes(X=X, y=y), ".npz ": npz_bytes(True, X=X, y=y)}
+    suffix = draw(st.sampled_from(sorted(bases)))
+    content = bytearray(bases[suffix])
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(content) - 1))
+        if draw(st.booleans()):
+            content[at] = draw(st.integers(0, 255))
+        else:
+            content[at:at] = draw(st.binary(min_size=1, max_size=8))
+    if draw(st.booleans()):
+        content = content[:draw(st.integers(0, len(content)))]
+    return suffix.strip(), bytes(content)
+
+
+def check_data_file(file, model, folder):
+    """Train on the (suffix, bytes) `file` and gradcheck `model` on it."""
+    suffix, content = file
+    path = folder / f"data{suffix}"
+    path.write_bytes(content)
+    check_command_line(["train", str(path), "--epochs", "1", "--layers", "2"])
+    check_command_line(["gradcheck", model, str(path), "--examples", "4"])
+
+
+@given(file=mutated_files())
+def test_mutated_data_files(file, sandbox, tmp_path):
+    """Hostile data files from mutations of good ones, through train and gradcheck."""
+    check_data_file(file, sandbox["good model"][0], tmp_path)
+
+
 @pytest.mark.slow
 @settings(max_examples=1000)
 @given(data=st.data())
 def test_command_lines_large(data, sandbox):
     check_command_line(data.draw(command_lines(sandbox)))
+
+
+@pytest.mark.slow
+@settings(max_examples=1000)
+@given(file=mutated_files())
+def test_mutated_data_files_large(file, sandbox, tmp_path):
+    check_data_file(file, sandbox["good model"][0], tmp_path)
