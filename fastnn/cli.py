@@ -17,15 +17,22 @@ Exit codes: 0 success; 1 a failed check (gradcheck verdict "bug") or diverged tr
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import io
 import math
 import os
+import re
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, NoReturn, Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,121 +40,212 @@ from numpy.typing import NDArray
 import fastnn as fnn
 from fastnn.blocks.names import OutputName
 from fastnn.blocks.optim import Optimizer
-from fastnn.datafiles import DataFileError, load_data
+from fastnn.datafiles import DataFileError, file_kind, load_data, open_regular_file, shorten
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # bench/run.py lives in the source tree next to the package, not in an installed wheel.
 BENCH_SCRIPT = Path(fnn.__file__).resolve().parents[1] / "bench" / "run.py"
 
-OPTIMIZERS = {"sgd": fnn.SGD, "momentum": fnn.Momentum, "adam": fnn.Adam}
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "adam": 0.001}
+OPTIMIZERS = {"sgd": fnn.SGD, "momentum": fnn.Momentum, "adam": fnn.Adam,
+              "rmsprop": fnn.RMSprop, "adamw": fnn.AdamW}
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "adam": 0.001, "rmsprop": 0.001, "adamw": 0.001}
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "selu", "linear")
 OUTPUTS = ("sigmoid", "softmax", "linear")
 # An integer target with more distinct values than this is taken as a regression target.
 MAX_INFERRED_CLASSES = 100
 
+# Bounds of the numeric options. Counts (epochs, steps, units, examples) reach the
+# kernels as C ints; seeds reach NumPy and the kernels' 64-bit dropout keys; set sizes
+# of `diagnose` are only used in float64 arithmetic, exact up to 2**53.
+MAX_COUNT = 2**31 - 1
+MAX_SEED = 2**63 - 1
+MAX_SET_SIZE = 2**53
+# More BLAS threads than this only costs memory (OpenBLAS caps its pool far lower).
+MAX_THREADS = 1024
+# Below 1e-12, theta +- epsilon rounds back to theta for weights of order 1 in float64;
+# above 1 the difference quotient no longer approximates a derivative.
+EPSILON_RANGE = (1e-12, 1.0)
+# Training needs about this many float64 copies of the parameters: the initial draw, the
+# weights, their gradients and Adam's two moments. A network whose copies exceed the
+# machine's memory is refused before anything is allocated (the OOM killer gives no message).
+PARAMETER_COPIES = 5
+
 # The demo: noisy moons, a network big enough to memorize them.
 DEMO_EXAMPLES = 500
+# Fewer examples leave dev and test sets of one or two; a single training example can
+# put ReLU units on their kink and make the gradient check read "bug". More than the
+# maximum would take hours: the demo is sized for a small data set.
+DEMO_MIN_EXAMPLES, DEMO_MAX_EXAMPLES = 20, 1_000_000
 DEMO_NOISE = 0.3
+# Beyond this the two moons are indistinguishable (Bayes error 50%); below the negligible
+# noise the half circles (0.5 apart) do not overlap to the Bayes estimate's precision.
+DEMO_MAX_NOISE = 10.0
+NEGLIGIBLE_NOISE = 0.01
 DEMO_LAYERS = (128, 128)
 DEMO_L2 = 1.0
 DEMO_KEEP_PROB = 0.8
-DEMO_LR = {"adam": 0.01, "sgd": 0.3, "momentum": 0.1}
+DEMO_LR = {"adam": 0.01, "sgd": 0.3, "momentum": 0.1, "rmsprop": 0.01, "adamw": 0.01}
 DEMO_EPOCHS = {"full": 2000, "quick": 300}
 DEMO_SWEEP_L2 = {"full": (0.0, 0.1, 1.0, 10.0), "quick": (0.0, 1.0, 10.0)}
 DEMO_SWEEP_EPOCHS = {"full": 600, "quick": 150}
 DEMO_EVAL_EVERY = 10
 DEMO_PATIENCE = 30  # evaluations, i.e. 300 epochs at DEMO_EVAL_EVERY
 DEMO_GRADCHECK_EXAMPLES = 32
+DEMO_PLOTS = ("learning_curves_baseline.png", "learning_curves_regularized.png",
+              "bias_variance_baseline.png", "bias_variance_regularized.png",
+              "validation_curve_l2.png")
 
 
 class UsageError(Exception):
     """Bad input the user can fix (a file, an option): exit code 2 with the message."""
 
 
+class CheckFailed(Exception):
+    """A check that ran and failed (a gradient check reading "bug"): exit code 1."""
+
+
 # --------------------------------------------------------------------------- parsing helpers
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                      r"|[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+# An integer with more digits than this is far outside every bound (and int() refuses
+# more than 4300 digits).
+MAX_INTEGER_DIGITS = 30
+
+
+def _parse_number(text: str, kind: type) -> float:
+    """`text` as a plain decimal int or float (ValueError for '1_000', '0x10', '٣').
+
+    An integer too long to be in any bound comes back as +-inf, so that the caller
+    reports it as out of range rather than as not a number.
+    """
+    text = text.strip()
+    if not (_INTEGER if kind is int else _DECIMAL).fullmatch(text):
+        raise ValueError(text)
+    if kind is int and len(text.lstrip("+-0")) > MAX_INTEGER_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    # + 0.0 turns '-0' into 0.0: NumPy refuses a normal scale of -0.0 ("scale < 0").
+    return int(text) if kind is int else float(text) + 0.0
+
+
+def _describe_range(kind: type, low: float, high: Optional[float], low_open: bool) -> str:
+    """'an integer from 1 to 1024', 'a number in (0, 1]', 'a finite number >= 0'."""
+    if kind is int:
+        return f"an integer from {low} to {high}"
+    if high is None:
+        return f"a finite number {'>' if low_open else '>='} {low:g}"
+    return f"a number in {'(' if low_open else '['}{low:g}, {high:g}]"
+
+
+def bounded(kind: type, low: float, high: Optional[float] = None,
+            low_open: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type=``: a finite int or float in [low, high] ((low, high] if `low_open`).
+
+    argparse prefixes the message with the option's name: "argument --seed: expected an
+    integer from 0 to 9223372036854775807, got '-1'".
+
+    Parameters
+    ----------
+    kind : int or float
+    low : number
+    high : number, optional
+        None: any finite number (floats only).
+    low_open : bool, default False
+        Exclude `low` itself.
+
+    Returns
+    -------
+    callable
+        str -> int or float, raising argparse.ArgumentTypeError.
+    """
+    expected = _describe_range(kind, low, high, low_open)
+
+    def parse(text: str) -> Any:
+        try:
+            value = _parse_number(text, kind)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {expected}, got {shorten(text)!r}") from None
+        if (not math.isfinite(value) or value < low or (low_open and value == low)
+                or (high is not None and value > high)):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {shorten(text)!r}")
+        return value
+
+    parse.__name__ = expected  # argparse names the type in messages it writes itself
+    return parse
+
+
+_positive_int = bounded(int, 1, MAX_COUNT)
+_count = bounded(int, 0, MAX_COUNT)
+_seed = bounded(int, 0, MAX_SEED)
+_threads = bounded(int, 1, MAX_THREADS)
+_set_size = bounded(int, 1, MAX_SET_SIZE)
+_demo_examples = bounded(int, DEMO_MIN_EXAMPLES, DEMO_MAX_EXAMPLES)
+_nonnegative_float = bounded(float, 0.0)
+_positive_float = bounded(float, 0.0, low_open=True)
+_fraction = bounded(float, 0.0, 1.0, low_open=True)
+_epsilon = bounded(float, *EPSILON_RANGE)
+_noise = bounded(float, 0.0, DEMO_MAX_NOISE)
+
 
 def _int_list(text: str) -> list[int]:
     """'64,32' -> [64, 32]; '' or 'none' -> [] (no hidden layer)."""
-    text = text.strip()
-    if text.lower() in ("", "none"):
+    if text.strip().lower() in ("", "none"):
         return []
     try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
+        return [_positive_int(part) for part in text.split(",")]
+    except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive ints such as 64,32, got {text!r}") from None
-    if any(n < 1 for n in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
+            f"expected comma-separated layer sizes such as 64,32, each {exc}") from None
 
 
 def _ratios(text: str) -> tuple[float, ...]:
+    """'0.6,0.2,0.2' -> (0.6, 0.2, 0.2): 2 or 3 fractions, none of them 0 (an empty set)."""
+    parts = text.split(",")
     try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected 2 or 3 comma-separated fractions such as "
-                                         f"0.6,0.2,0.2, got {text!r}") from None
-    if len(values) not in (2, 3):
-        raise argparse.ArgumentTypeError(f"expected 2 or 3 fractions, got {len(values)}")
-    return tuple(values)
+        if len(parts) in (2, 3):
+            return tuple(_fraction(part) for part in parts)
+    except argparse.ArgumentTypeError:
+        pass
+    raise argparse.ArgumentTypeError(
+        "expected 2 or 3 comma-separated fractions in (0, 1] such as 0.6,0.2,0.2 (no set may "
+        f"be empty; give 2 for no test set), got {shorten(text)!r}")
 
 
 def _batch_size(text: str) -> Optional[int]:
     """A positive int, or 'full' / 0 for full-batch gradient descent (None)."""
     if text.strip().lower() in ("full", "0", "none"):
         return None
-    return _positive_int(text)
-
-
-def _parse_number(text: str, cast: Callable[[str], Any], low: float, strict: bool,
-                  description: str) -> Any:
-    """`text` as `cast` (int or float), finite and >= low (> low when `strict`)."""
     try:
-        value = cast(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-    if not math.isfinite(value) or value < low or (strict and value == low):
-        raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return int(_parse_number(text, int, 1, False, "a positive int"))
-
-
-def _nonnegative_int(text: str) -> int:
-    return int(_parse_number(text, int, 0, False, "an int >= 0"))
-
-
-def _nonnegative_float(text: str) -> float:
-    return float(_parse_number(text, float, 0.0, False, "a finite number >= 0"))
-
-
-def _positive_float(text: str) -> float:
-    return float(_parse_number(text, float, 0.0, True, "a number > 0"))
-
-
-def _keep_prob(text: str) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"keep_prob is a probability in (0, 1], got {text!r}")
-    return value
+        size: int = _positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or 'full' for full-batch gradient "
+                                         "descent") from None
+    return size
 
 
 def _rate(text: str) -> float:
     """An error rate: a fraction ('0.11') or a percentage ('11%')."""
     raw = text.strip()
+    percent = raw.endswith("%")
     try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        value = _parse_number(raw[:-1] if percent else raw, float) / (100 if percent else 1)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an error rate such as 0.11 or 11%, got {text!r}") from None
+            f"expected an error rate such as 0.11 or 11%, got {shorten(text)!r}") from None
     if not (math.isfinite(value) and 0 <= value <= 1):
         raise argparse.ArgumentTypeError(
-            f"an error rate is a fraction in [0, 1] (or a percentage), got {text!r}")
+            f"an error rate is a fraction in [0, 1] (or a percentage), got {shorten(text)!r}")
     return value
+
+
+def _path(text: str) -> str:
+    """A file or folder name: not empty, no NUL character (no file can have either)."""
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expected a file name, got {shorten(text)!r}")
+    return text
 
 
 def _pct(fraction: float) -> str:
@@ -191,35 +289,62 @@ def choose_output(y: NDArray[Any],
     if output == "softmax":
         if not integral or values.min() < 0:
             raise UsageError("--output softmax needs integer class labels 0..K-1 in the target")
+        if values.max() >= MAX_COUNT:
+            raise UsageError(f"--output softmax needs one output unit per class 0..K-1; the "
+                             f"largest label, {values.max():g}, asks for too many")
         return "softmax", max(2, int(values.max()) + 1), "given"
     return output, 1, "given"
 
 
 def load_model(path: Union[str, os.PathLike[str]]) -> fnn.MLP:
-    """The model saved at `path`; a missing, foreign or corrupt file is a UsageError."""
+    """The model saved at `path`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    UsageError or DataFileError
+        Naming the file: missing, not a regular file, unreadable, foreign or corrupt.
+    """
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise UsageError(f"{path}: no such model file")
-    if os.path.isdir(path) or not zipfile.is_zipfile(path):
-        raise UsageError(f"{path}: not a fastnn model file (a model is an .npz archive written "
-                         "by model.save or fastnn train --save)")
+    with open_regular_file(path, "model file") as f:  # refuses a FIFO before fnn.load opens it
+        if not zipfile.is_zipfile(f):
+            raise UsageError(f"{path}: not a fastnn model file (a model is an .npz archive "
+                             "written by model.save or fastnn train --save)")
     try:
         return fnn.load(path)
     except fnn.ModelFileError as exc:
         raise UsageError(str(exc)) from None
+    except (zlib.error, RuntimeError) as exc:
+        # What fnn.load lets through from a damaged archive: zlib's error for a corrupt
+        # deflate stream, zipfile's RuntimeError for an encrypted member.
+        raise UsageError(f"{path} is not a readable fastnn model file (corrupt, truncated or "
+                         f"not ours): {exc}") from None
+    except MemoryError:
+        raise UsageError(f"{path}: the model's arrays do not fit in this machine's memory "
+                         "(a corrupt file, or a model saved on a bigger machine)") from None
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the model ({exc})") from None
+        raise UsageError(f"{path}: cannot read the model ({exc.strerror or exc})") from None
 
 
 def _check_model_data(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any], data_path: str) -> None:
     """The data set fits the model: features, target kind (messages name the file)."""
     n_x = model.layer_sizes[0]
     if X.shape[1] != n_x:
-        raise UsageError(f"{data_path}: {X.shape[1]} features but the model takes {n_x}")
+        features = f"{X.shape[1]} feature" + ("" if X.shape[1] == 1 else "s")
+        raise UsageError(f"{data_path}: {features} but the model takes {n_x}")
     try:
         model.error(X, y)  # one forward pass: checks every target against the output layer
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"{data_path}: the target does not fit the model's {model.output} "
+        raise UsageError(f"{data_path}: the data does not fit the model's {model.output} "
                          f"output: {exc}") from None
 
 
@@ -236,15 +361,84 @@ def _optimizer(name: str, lr: Optional[float]) -> Optimizer:
     return OPTIMIZERS[name](lr=DEFAULT_LR[name] if lr is None else lr)
 
 
-def _check_writable(path: Union[str, os.PathLike[str]], what: str) -> None:
-    folder = Path(path).resolve().parent
-    if not folder.is_dir():
-        raise UsageError(f"{path}: cannot save the {what}: folder {folder} does not exist")
-    if Path(path).is_dir():
-        raise UsageError(f"{path}: cannot save the {what}: it is a directory")
+def _check_writable(path: Union[str, os.PathLike[str]], option: str, what: str) -> None:
+    """`path` can take the `what` saved there at the end: checked before any training.
+
+    Nothing but a regular file may be there (saving renames a new file over the path: a
+    FIFO or a device node there would be replaced, a directory cannot be), and its
+    folder must exist and take new files.
+    """
+    where = f"{option} {os.fspath(path)}"
+    try:
+        mode: Optional[int] = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot save the {what} there ({exc.strerror})") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UsageError(f"{where}: cannot save the {what}: it is {file_kind(mode)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{where}: cannot save the {what}: folder {folder} does not exist")
+    _probe_folder(folder, where, what)
+
+
+def _probe_folder(folder: str, where: str, what: str) -> None:
+    """Create and delete a temporary file in `folder`, as saving will (read-only mounts,
+    permissions and quotas show up here, not after the training)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".fastnn-probe-", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot save the {what}: cannot write in folder {folder} "
+                         f"({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _machine_memory() -> Optional[int]:
+    """This machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gibibytes(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.3g} GiB"
+
+
+def _check_network_fits(layer_sizes: Sequence[int]) -> None:
+    """Refuse a network whose training needs more than the machine's memory."""
+    n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(layer_sizes, layer_sizes[1:]))
+    needed = n_params * PARAMETER_COPIES * np.dtype(np.float64).itemsize
+    memory = _machine_memory()
+    if memory is not None and needed > memory:
+        raise UsageError(f"the network {list(layer_sizes)} has {n_params:,} parameters; "
+                         f"training it needs about {_gibibytes(needed)}, more than this "
+                         f"machine's {_gibibytes(memory)} of memory")
+
+
+def _build_model(layer_sizes: list[int], **options: Any) -> fnn.MLP:
+    """fnn.MLP(layer_sizes, **options), refused up front when it cannot fit in memory."""
+    _check_network_fits(layer_sizes)
+    try:
+        return fnn.MLP(layer_sizes, **options)
+    except MemoryError:
+        raise UsageError(f"the network {layer_sizes} is too large for this machine's "
+                         "memory") from None
 
 
 # --------------------------------------------------------------------------- demo
+
+def _prepare_out_folder(out: Path, plots: Sequence[str]) -> None:
+    """Create --out and check that report.txt, model.npz and the `plots` can be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    for name in ("report.txt", "model.npz", *plots):
+        _check_writable(out / name, "--out", name)
+
 
 def moons_bayes_error(noise: float, n: int = 4000, grid: int = 128, seed: int = 0) -> float:
     """Monte Carlo estimate of the Bayes error of make_moons with this noise.
@@ -253,7 +447,7 @@ def moons_bayes_error(noise: float, n: int = 4000, grid: int = 128, seed: int = 
     priors the Bayes error is E_x[min(p0, p1) / (p0 + p1)] over x drawn from the data.
     (The two classes differ by one example when m is odd; ignored.)
     """
-    if noise <= 0:
+    if noise < NEGLIGIBLE_NOISE:
         return 0.0
     from fastnn.datasets import make_moons
     X, _ = make_moons(m=n, noise=noise, seed=seed + 1)
@@ -310,11 +504,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     mode = "quick" if args.quick else "full"
     epochs = DEMO_EPOCHS[mode] if args.epochs is None else args.epochs
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot create the folder ({exc})") from None
     plots = not args.no_plots and _matplotlib_available()
+    _prepare_out_folder(out, DEMO_PLOTS if plots else ())
     lr = DEMO_LR[args.optimizer] if args.lr is None else args.lr
     report = _Report()
     start = time.perf_counter()
@@ -396,11 +587,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if plots:
         from fastnn import plots as fplots
         figures: list[tuple[str, Callable[..., Any], Any]] = [
-            ("learning_curves_baseline.png", fplots.plot_learning_curves, fitted[0][2]),
-            ("learning_curves_regularized.png", fplots.plot_learning_curves, reg_history),
-            ("bias_variance_baseline.png", fplots.plot_bias_variance, diagnoses[0]),
-            ("bias_variance_regularized.png", fplots.plot_bias_variance, diagnoses[1]),
-            ("validation_curve_l2.png", fplots.plot_validation_curve, sweep),
+            (DEMO_PLOTS[0], fplots.plot_learning_curves, fitted[0][2]),
+            (DEMO_PLOTS[1], fplots.plot_learning_curves, reg_history),
+            (DEMO_PLOTS[2], fplots.plot_bias_variance, diagnoses[0]),
+            (DEMO_PLOTS[3], fplots.plot_bias_variance, diagnoses[1]),
+            (DEMO_PLOTS[4], fplots.plot_validation_curve, sweep),
         ]
         for name, plot, data in figures:
             plot(data, path=out / name)
@@ -415,9 +606,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report(f"total time {time.perf_counter() - start:.1f}s")
     (out / "report.txt").write_text(report.text(), encoding="utf-8")
     if check.verdict == "bug":
-        print(f"fastnn demo: error: the gradient check failed (difference "
-              f"{check.difference:.3e})", file=sys.stderr)
-        return EXIT_FAILED
+        raise CheckFailed(f"the gradient check failed (difference {check.difference:.3e})")
     return EXIT_OK
 
 
@@ -431,21 +620,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     except UsageError as exc:
         raise UsageError(f"{args.data}: {exc}") from None
     if args.save is not None:
-        _check_writable(args.save, "model")  # before training, not after
+        _check_writable(args.save, "--save", "model")  # before training, not after
     try:
         train, dev, test = _split(X, y, args)
     except ValueError as exc:
         raise UsageError(f"{args.data}: cannot split {X.shape[0]} examples: {exc}") from None
     scaler = fnn.Standardizer().fit(train[0])
     layer_sizes = [X.shape[1], *args.layers, n_out]
-    model = fnn.MLP(layer_sizes, activation=args.activation, output=output, init=args.init,
-                    keep_prob=args.keep_prob, l2=args.l2, l1=args.l1, dtype=args.dtype,
-                    backend=args.backend, seed=args.seed, n_threads=args.threads)
+    model = _build_model(layer_sizes, activation=args.activation, output=output, init=args.init,
+                         keep_prob=args.keep_prob, l2=args.l2, l1=args.l1, dtype=args.dtype,
+                         backend=args.backend, seed=args.seed, n_threads=args.threads,
+                         batch_norm=args.batch_norm)
     model.standardizer = scaler  # the saved model takes raw inputs
     try:
         model.error(X, y)  # every target of every set against the output layer, up front
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"{args.data}: the target does not fit a {output} output: "
+        raise UsageError(f"{args.data}: the data does not fit a {output} output: "
                          f"{exc}") from None
     optimizer = _optimizer(args.optimizer, args.lr)
     early_stopping = None
@@ -468,10 +658,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                             optimizer=optimizer, early_stopping=early_stopping,
                             eval_every=args.eval_every, progress=args.progress)
     except fnn.TrainingDiverged as exc:
-        print(f"fastnn train: error: {exc}", file=sys.stderr)
-        if args.save is not None:
-            print(f"fastnn train: the model was not saved to {args.save}", file=sys.stderr)
-        return EXIT_FAILED
+        not_saved = "" if args.save is None else f"; the model was not saved to {args.save}"
+        raise CheckFailed(f"{exc}{not_saved}") from None
     seconds = time.perf_counter() - t0
     rate = output != "linear"
     errors = [None if part is None else model.error(*part) for part in (train, dev, test)]
@@ -485,10 +673,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("no bias/variance verdict for a linear output: its error is a mean squared "
               "error, not an error rate (fastnn diagnose takes your own error numbers)")
     if args.save is not None:
-        model.save(args.save)
+        _save_model(model, args.save)
         print(f"\nsaved the model to {args.save} (it takes raw inputs: its standardizer "
               "is saved with it)")
     return EXIT_OK
+
+
+def _save_model(model: fnn.MLP, path: str) -> None:
+    """model.save(path), a failure (disk full, the folder gone) named by --save."""
+    try:
+        model.save(path)
+    except OSError as exc:
+        raise UsageError(f"--save {path}: cannot save the model ({exc.strerror or exc})") from None
 
 
 # --------------------------------------------------------------------------- gradcheck
@@ -502,17 +698,18 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     _check_model_data(model, X, y, args.data)
     print(f"model {args.model}: {model!r}")
     print(f"data {description}; checking on the first {n} examples")
-    result = fnn.gradcheck(model, X, y, epsilon=args.epsilon, components=args.components,
-                           seed=args.seed, after_steps=args.after_steps, lr=args.lr)
+    try:
+        result = fnn.gradcheck(model, X, y, epsilon=args.epsilon, components=args.components,
+                               seed=args.seed, after_steps=args.after_steps, lr=args.lr)
+    except ValueError as exc:  # e.g. a cost that is not finite at these inputs
+        raise UsageError(f"{args.data}: {exc}") from None
     print(result)
     verdicts = [result.verdict]
     if result.after_training is not None:
         verdicts.append(result.after_training.verdict)
     if "bug" in verdicts:
-        print(f"fastnn gradcheck: error: backprop disagrees with the numerical gradient "
-              f"(verdict \"bug\"); the worst parameter is {result.worst['parameter']}",
-              file=sys.stderr)
-        return EXIT_FAILED
+        raise CheckFailed(f"backprop disagrees with the numerical gradient (verdict \"bug\"); "
+                          f"the worst parameter is {result.worst['parameter']}")
     return EXIT_OK
 
 
@@ -572,6 +769,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          "`fastnn bench` runs bench/run.py from a source checkout of fastnn "
                          "(an installed wheel does not ship it); clone the repository and run "
                          "it there")
+    if args.configs:
+        _check_bench_configs(args.configs, script)
     command = [sys.executable, str(script)]
     if args.quick:
         command.append("--quick")
@@ -581,13 +780,45 @@ def cmd_bench(args: argparse.Namespace) -> int:
         command += ["--configs", *args.configs]
     if args.markdown:
         command.append("--markdown")
+    return subprocess.call(command)  # Ctrl-C: the child is killed, main reports it
+
+
+def _check_bench_configs(configs: Sequence[str], script: Path) -> None:
+    """Every name in `configs` is one of bench/configs.py's NAMES, when those can be read
+    (otherwise bench/run.py checks them itself, with its own multi-line usage message)."""
+    known = _bench_config_names(script)
+    unknown = [name for name in configs if known is not None and name not in known]
+    if known is not None and unknown:
+        raise UsageError(f"argument --configs: unknown configuration {shorten(unknown[0])!r}; "
+                         f"choose from {', '.join(known)}")
+
+
+def _bench_config_names(script: Path) -> Optional[tuple[str, ...]]:
+    """NAMES of the bench/configs.py beside `script`, or None if it cannot be loaded."""
+    spec = importlib.util.spec_from_file_location("fastnn_bench_configs",
+                                                  script.parent / "configs.py")
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
     try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
-        return 130
+        spec.loader.exec_module(module)
+    except (ImportError, OSError, SyntaxError):
+        return None
+    names = getattr(module, "NAMES", None)
+    if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
+        return None
+    return tuple(names)
 
 
 # --------------------------------------------------------------------------- parser
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr, with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} "
+                              f"(see {self.prog} --help)\n")
+
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the descriptions' line breaks; appends meaningful defaults to the help."""
@@ -605,7 +836,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def _add_engine_options(p: argparse.ArgumentParser, threads_default: Optional[int] = None) -> None:
     p.add_argument("--backend", choices=("cython", "reference"), default="cython",
                    help="kernels: compiled Cython or the pure-NumPy reference")
-    p.add_argument("--threads", type=_positive_int, default=threads_default, metavar="N",
+    p.add_argument("--threads", type=_threads, default=threads_default, metavar="N",
                    help="BLAS threads while training (default: as BLAS is configured, e.g. "
                         "by OMP_NUM_THREADS)" if threads_default is None else
                         "BLAS threads while training (tiny networks gain nothing from more)")
@@ -615,7 +846,7 @@ def _add_data_options(p: argparse.ArgumentParser, split: bool = True) -> None:
     p.add_argument("--target", metavar="NAME", default=None,
                    help="CSV column holding the target (default: the last column)")
     if split:
-        p.add_argument("--seed", type=_nonnegative_int, default=0,
+        p.add_argument("--seed", type=_seed, default=0,
                        help="seed of the split (and of the weights when training)")
         p.add_argument("--ratios", type=_ratios, default=None, metavar="TRAIN,DEV[,TEST]",
                        help="split fractions (default: the course's era defaults, 60/20/20 up "
@@ -631,7 +862,7 @@ DATA_HELP = ("a .csv file (a header row of column names, then numeric rows; the 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The `fastnn` argument parser and its subcommands' parsers by name."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fastnn", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="fastnn: regularize, diagnose and check dense networks from the command "
                     "line.",
@@ -658,9 +889,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "data's Bayes error), a gradient check of the regularized model and a lambda "
             "validation curve; save report.txt, the plots (PNG, needs matplotlib) and the "
             "regularized model (model.npz, takes raw inputs) in --out.", cmd_demo)
-    p.add_argument("--out", default="fastnn-demo", metavar="DIR",
+    p.add_argument("--out", type=_path, default="fastnn-demo", metavar="DIR",
                    help="folder for report.txt, model.npz and the PNG plots")
-    p.add_argument("--seed", type=_nonnegative_int, default=0,
+    p.add_argument("--seed", type=_seed, default=0,
                    help="seed of the data, the split, the weights and the dropout masks")
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help=f"training epochs (default {DEMO_EPOCHS['full']}, "
@@ -668,14 +899,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--quick", action="store_true",
                    help="fewer epochs and sweep values: a smoke test in about a second")
     p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
-    p.add_argument("--examples", type=_positive_int, default=DEMO_EXAMPLES,
+    p.add_argument("--examples", type=_demo_examples, default=DEMO_EXAMPLES,
                    help="examples in the dataset")
-    p.add_argument("--noise", type=_nonnegative_float, default=DEMO_NOISE,
+    p.add_argument("--noise", type=_noise, default=DEMO_NOISE,
                    help="standard deviation of the moons' Gaussian noise")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
                    help="gradient descent variant")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default: 0.01 for adam, 0.3 for sgd, 0.1 for momentum)")
+                   help="learning rate (default: 0.01 for adam, adamw and rmsprop, 0.3 for "
+                        "sgd, 0.1 for momentum)")
     p.add_argument("--batch-size", type=_batch_size, default=None, metavar="N",
                    help="minibatch size, or 'full' for full-batch gradient descent "
                         "(default: full)")
@@ -688,7 +920,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "is saved with it).\n\nThe output layer is inferred from the target unless "
             "--output is given: 0/1 labels -> sigmoid, integer labels 0..K-1 -> softmax, "
             "anything else -> linear.", cmd_train)
-    p.add_argument("data", metavar="DATA", help=DATA_HELP)
+    p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
     _add_data_options(p)
     p.add_argument("--layers", type=_int_list, default=[64, 32], metavar="N,N,...",
                    help="hidden layer sizes ('none' for no hidden layer)")
@@ -703,24 +935,27 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="L2 regularization lambda: cost + lambda/(2m) sum ||W||^2")
     p.add_argument("--l1", type=_nonnegative_float, default=0.0,
                    help="L1 regularization lambda: cost + lambda/(2m) sum |W|")
-    p.add_argument("--keep-prob", type=_keep_prob, default=1.0, metavar="P",
+    p.add_argument("--keep-prob", type=_fraction, default=1.0, metavar="P",
                    help="dropout: probability of keeping a hidden unit (1 = no dropout)")
+    p.add_argument("--batch-norm", action="store_true",
+                   help="batch normalization of every hidden layer (minibatches of 2 or more)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
                    help="gradient descent variant")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default: 0.001 for adam, 0.1 for sgd and momentum)")
+                   help="learning rate (default: 0.001 for adam, adamw and rmsprop, 0.1 for "
+                        "sgd and momentum)")
     p.add_argument("--batch-size", type=_batch_size, default=64, metavar="N",
                    help="minibatch size, or 'full' for full-batch gradient descent")
-    p.add_argument("--epochs", type=_nonnegative_int, default=100,
+    p.add_argument("--epochs", type=_count, default=100,
                    help="passes over the training set")
-    p.add_argument("--patience", type=_nonnegative_int, default=None, metavar="K",
+    p.add_argument("--patience", type=_count, default=None, metavar="K",
                    help="early stopping: stop after K evaluations without a lower dev error "
                         "and restore the best weights (default: off)")
     p.add_argument("--eval-every", type=_positive_int, default=1, metavar="K",
                    help="measure train/dev error every K epochs")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of the weights and the computation")
-    p.add_argument("--save", metavar="PATH", default=None,
+    p.add_argument("--save", type=_path, metavar="PATH", default=None,
                    help="save the trained model there (.npz; load with fastnn.load)")
     p.add_argument("--bayes-error", type=_rate, default=0.0, metavar="RATE",
                    help="Bayes (or human-level) error for the diagnosis, e.g. 0.01 or 1%%")
@@ -734,20 +969,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "of DATA: the relative difference, per parameter, and the notes' verdict "
             "(about 1e-7 correct, 1e-5 check again, 1e-3 a bug). Exit code 1 if the verdict "
             "is \"bug\".", cmd_gradcheck)
-    p.add_argument("model", metavar="MODEL", help="a model file saved by fastnn (model.save)")
-    p.add_argument("data", metavar="DATA", help=DATA_HELP)
+    p.add_argument("model", type=_path, metavar="MODEL",
+                   help="a model file saved by fastnn (model.save)")
+    p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
     _add_data_options(p, split=False)
     p.add_argument("--examples", type=_positive_int, default=64, metavar="N",
                    help="check on the first N examples")
-    p.add_argument("--epsilon", type=_positive_float, default=1e-7,
+    p.add_argument("--epsilon", type=_epsilon, default=1e-7,
                    help="the perturbation of each parameter")
     p.add_argument("--components", type=_positive_int, default=None, metavar="N",
                    help="check a random subset of about N components (default: all)")
-    p.add_argument("--after-steps", type=_nonnegative_int, default=0, metavar="K",
+    p.add_argument("--after-steps", type=_count, default=0, metavar="K",
                    help="check again after K full-batch SGD steps on a copy of the model")
     p.add_argument("--lr", type=_positive_float, default=0.1,
                    help="learning rate of the --after-steps training")
-    p.add_argument("--seed", type=_nonnegative_int, default=0,
+    p.add_argument("--seed", type=_seed, default=0,
                    help="seed of the --components subset")
 
     p = add("diagnose", "bias/variance report and the basic recipe",
@@ -766,25 +1002,25 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                         "dev gap into variance and data mismatch")
     p.add_argument("--bayes-error", type=_rate, default=0.0, metavar="RATE",
                    help="Bayes (or human-level) error")
-    p.add_argument("--n-train", type=_positive_int, default=None, metavar="M",
+    p.add_argument("--n-train", type=_set_size, default=None, metavar="M",
                    help="train set size: a gap must also exceed the sampling noise")
-    p.add_argument("--n-dev", type=_positive_int, default=None, metavar="M",
+    p.add_argument("--n-dev", type=_set_size, default=None, metavar="M",
                    help="dev set size")
-    p.add_argument("--n-train-dev", type=_positive_int, default=None, metavar="M",
+    p.add_argument("--n-train-dev", type=_set_size, default=None, metavar="M",
                    help="train-dev set size")
     p.add_argument("--threshold", type=_rate, default=0.02, metavar="RATE",
                    help="smallest gap that counts as high")
     p.add_argument("--z", type=_nonnegative_float, default=2.0,
                    help="standard errors a gap must exceed when the set sizes are known")
-    p.add_argument("--model", metavar="PATH", default=None, help="a saved model")
-    p.add_argument("--data", metavar="DATA", default=None, help=DATA_HELP)
+    p.add_argument("--model", type=_path, metavar="PATH", default=None, help="a saved model")
+    p.add_argument("--data", type=_path, metavar="DATA", default=None, help=DATA_HELP)
     _add_data_options(p)
 
     p = add("bench", "speed tables (fastnn vs the NumPy reference, GEMM floor, PyTorch)",
             "Run bench/run.py from the source checkout fastnn is imported from, with these "
             "options passed through. Not available in an installed wheel.", cmd_bench)
     p.add_argument("--quick", action="store_true", help="fewer, shorter samples")
-    p.add_argument("--threads", type=_positive_int, nargs="+", default=None, metavar="N",
+    p.add_argument("--threads", type=_threads, nargs="+", default=None, metavar="N",
                    help="BLAS thread counts, one table each (bench default: 1 2)")
     p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
                    help="configurations to run (bench default: all)")
@@ -798,27 +1034,105 @@ def _exit_code(code: Union[str, int, None]) -> int:
     return code if isinstance(code, int) else EXIT_USAGE
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the `fastnn` console script and `python -m fastnn`; returns the exit code."""
-    parser, subparsers = build_parser()
+def _one_line(text: str) -> str:
+    """`text` on one line (a library message or a file name may hold line breaks)."""
+    return " ".join(text.splitlines())
+
+
+def _error(command: str, message: str, code: int) -> int:
+    """Print `fastnn COMMAND: error: MESSAGE` on one line of stderr; return `code`."""
+    print(f"{command}: error: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _os_error_message(exc: OSError) -> str:
+    """'PATH: Permission denied' rather than '[Errno 13] Permission denied: PATH'."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
+def _printable_stdout() -> None:
+    """Let stdout print any file name. On POSIX a name that is not valid UTF-8 reaches
+    Python with surrogate escapes, which a strict UTF-8 stdout refuses mid-run."""
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+
+def _discard_stdout() -> None:
+    """After the reader of stdout went away (`fastnn ... | head`): what Python still
+    flushes at exit goes to /dev/null instead of raising a second BrokenPipeError."""
     try:
-        args, extra = parser.parse_known_args(argv)
-        if extra:
-            # Reported by the subcommand's parser: "fastnn train: error: ...".
-            subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor behind sys.stdout
+        pass
+
+
+def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """The parsed command line; a usage error raises SystemExit after its one-line message."""
+    parser, subparsers = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Reported by the subcommand's parser: "fastnn train: error: ...".
+        subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the subcommand; every user-facing error becomes one line and an exit code.
+
+    2 for bad usage, a bad file or input too large for the machine (ValueError, which
+    includes DataFileError and ModelFileError; TypeError; OSError; OverflowError;
+    MemoryError), 1 for a failed check or diverged training, 130 for Ctrl-C. Other
+    exceptions are programming errors and keep their traceback.
+    """
+    command = f"fastnn {args.command}"
+    try:
+        with warnings.catch_warnings():
+            # NumPy's overflow and invalid-value warnings: the library checks for NaN and
+            # inf itself and raises a clear error, which the warnings would only precede.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            code: int = args.run(args)
+            return code
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_FAILED
+    except (CheckFailed, fnn.TrainingDiverged) as exc:
+        return _error(command, str(exc), EXIT_FAILED)
+    except MemoryError as exc:
+        return _error(command, f"out of memory ({exc or 'MemoryError'}): the data or the "
+                               "network is too large for this machine", EXIT_USAGE)
+    except OSError as exc:
+        return _error(command, _os_error_message(exc), EXIT_USAGE)
+    except (UsageError, ValueError, TypeError, OverflowError) as exc:
+        return _error(command, str(exc) or type(exc).__name__, EXIT_USAGE)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `fastnn` console script and `python -m fastnn`.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0 success, 1 a failed check or diverged training, 2 bad usage or a
+        bad file (one line on stderr names it), 130 interrupted (Ctrl-C).
+    """
+    _printable_stdout()
+    try:
+        args = _parse(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return _exit_code(exc.code)
-    try:
-        return args.run(args)
-    except (UsageError, DataFileError) as exc:
-        message = str(exc)
-    except fnn.TrainingDiverged as exc:
-        print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (ValueError, TypeError, OSError) as exc:
-        message = str(exc) or type(exc).__name__
     except KeyboardInterrupt:
-        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
-        return 130
-    print(f"fastnn {args.command}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+        print("fastnn: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return _run(args)

@@ -1,10 +1,21 @@
 """The `fastnn` command line: every subcommand in-process through fastnn.cli.main, plus
-`python -m fastnn` in a subprocess."""
+`python -m fastnn` in a subprocess.
+
+Every user mistake must give exactly one line on stderr (`fastnn COMMAND: error: ...`) and
+exit code 2, a failed check exit code 1, Ctrl-C exit code 130, and never a traceback or a
+hang; the `test_regression_*` tests cover the cases that failed on 7677fd3, and
+test_cli_fuzz.py generates command lines from the subcommands' grammar.
+"""
 import contextlib
 import io
 import os
+import shutil
+import signal
+import stat
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +45,85 @@ def run(argv):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(argv)
     return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_error(code, err, fragment="", expected_code=2):
+    """Exit code `expected_code` and exactly one line on stderr naming the error."""
+    assert code == expected_code, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("fastnn") and ": error: " in lines[0], err
+    assert fragment in lines[0], err
+
+
+class Hung(BaseException):
+    """Raised when a call outlives its deadline: a BaseException, so main lets it through."""
+
+
+@contextlib.contextmanager
+def deadline(seconds=60):
+    """Fail with Hung instead of blocking forever (a FIFO opened for reading, a read of
+    /dev/zero): SIGALRM interrupts the blocking call (POSIX main thread only)."""
+    def expire(signum, frame):
+        raise Hung(f"the call did not return within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def npy_header(shape, descr="<f8"):
+    """The bytes of an .npy header declaring `shape` of `descr`."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def npz_bytes(compress=False, **arrays):
+    buffer = io.BytesIO()
+    (np.savez_compressed if compress else np.savez)(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def patch_zip_headers(data, method=None, encrypted=False):
+    """`data` (a zip archive) with every member's compression method and/or encryption
+    flag changed in both its local and its central header."""
+    data = bytearray(data)
+    for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        start = data.find(signature)
+        while start >= 0:
+            if encrypted:
+                data[start + flags_at] |= 1
+            if method is not None:
+                data[start + method_at:start + method_at + 2] = method.to_bytes(2, "little")
+            start = data.find(signature, start + 4)
+    return bytes(data)
+
+
+def corrupt_deflate(data):
+    """A compressed archive whose first member's deflate stream starts with a block of the
+    reserved type 3 (zlib: "invalid block type")."""
+    data = bytearray(data)
+    header = data.find(b"PK\x03\x04")
+    name_length = int.from_bytes(data[header + 26:header + 28], "little")
+    extra_length = int.from_bytes(data[header + 28:header + 30], "little")
+    data[header + 30 + name_length + extra_length] = 0b111  # final block, type 3
+    return bytes(data)
+
+
+def zip_of(members):
+    """A zip archive of raw `members` {name: bytes}."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def write_csv(path, header, rows):
@@ -103,16 +193,14 @@ def test_version(capsys):
     (["train"], "fastnn train: error: the following arguments are required: DATA"),
     (["train", "x.csv", "--keep-prob", "1.5"], "argument --keep-prob"),
     (["train", "x.csv", "--layers", "64,x"], "argument --layers"),
-    (["train", "x.csv", "--optimizer", "rmsprop"], "argument --optimizer"),
+    (["train", "x.csv", "--optimizer", "lbfgs"], "argument --optimizer"),
     (["train", "x.csv", "--l2", "-1"], "argument --l2"),
     (["demo", "--epochs", "0"], "argument --epochs"),
     (["diagnose", "--train-error", "1.5", "--dev-error", "0.1"], "argument --train-error"),
     (["gradcheck", "model.npz"], "required"),
 ])
 def test_bad_usage_exits_2(argv, fragment, capsys):
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert "error:" in err and fragment in err
+    assert_one_line_error(cli.main(argv), capsys.readouterr().err, fragment)
 
 
 # --------------------------------------------------------------------------- demo
@@ -395,6 +483,13 @@ def test_gradcheck_bad_model_and_mismatched_data(trained_csv_model, tmp_path, ca
     assert f"{garbage}: not a fastnn model file" in capsys.readouterr().err
     assert cli.main(["gradcheck", str(tmp_path / "none.npz"), str(data)]) == 2
     assert "no such model file" in capsys.readouterr().err
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(trained_csv_model[3].read_bytes()[:500])
+    assert cli.main(["gradcheck", str(truncated), str(data)]) == 2
+    assert f"{truncated}: not a fastnn model file" in capsys.readouterr().err
+    (tmp_path / "folder.npz").mkdir()
+    assert cli.main(["gradcheck", str(tmp_path / "folder.npz"), str(data)]) == 2
+    assert "folder.npz: is a directory, not a model file" in capsys.readouterr().err
     labels = tmp_path / "labels.npz"
     np.savez(labels, X=np.ones((5, 2)), y=np.array([0, 1, 2, 0, 1]))
     assert cli.main(["gradcheck", str(trained_csv_model[3]), str(labels)]) == 2
@@ -487,14 +582,21 @@ def test_bench_script_is_found_in_the_source_checkout():
 
 # --------------------------------------------------------------------------- python -m fastnn
 
-def _python_m(args, cwd):
-    env = dict(os.environ)
+def _child_env(**environment):
+    """os.environ with `environment`, importing the fastnn under test in a child."""
+    env = dict(os.environ, **environment)
     # The folder holding the fastnn this test imported: the source tree for an in-place
     # build, site-packages for an installed one (a bare source tree has no kernels).
     package_root = str(Path(fnn.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "fastnn", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return env
+
+
+def _python_m(args, cwd, prefix=(), stdout=subprocess.PIPE, **environment):
+    """`python -m fastnn ARGS` in `cwd` (timeout 120 s: a hang fails the test)."""
+    return subprocess.run([*prefix, sys.executable, "-m", "fastnn", *args], cwd=cwd,
+                          env=_child_env(**environment), stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, timeout=120)
 
 
 def test_python_m_fastnn(tmp_path):
@@ -508,3 +610,454 @@ def test_python_m_fastnn(tmp_path):
     result = _python_m(["train", "missing.csv"], tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "fastnn train: error: missing.csv: no such file"
+
+
+# --------------------------------------------------------------------------- reliability
+
+TINY_DEMO = ["demo", "--quick", "--no-plots", "--epochs", "2", "--examples", "20"]
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["train", "d.csv", "--seed", str(2**64)], "--seed"),
+    (["train", "d.csv", "--seed", "1" + "0" * 50], "--seed"),
+    (["demo", "--seed", str(2**64)], "--seed"),
+    (["gradcheck", "m.npz", "d.csv", "--seed", str(2**63)], "--seed"),
+    (["diagnose", "--model", "m.npz", "--data", "d.csv", "--seed", str(2**63)], "--seed"),
+    (["train", "d.csv", "--threads", str(2**64)], "--threads"),
+    (["demo", "--threads", "1" + "0" * 50], "--threads"),
+    (["bench", "--threads", "100000"], "--threads"),
+    (["train", "d.csv", "--epochs", str(2**63)], "--epochs"),
+    (["demo", "--epochs", str(2**64)], "--epochs"),
+    (["gradcheck", "m.npz", "d.csv", "--after-steps", str(2**63)], "--after-steps"),
+    (["gradcheck", "m.npz", "d.csv", "--components", str(2**62)], "--components"),
+    (["train", "d.csv", "--batch-size", str(2**63)], "--batch-size"),
+    (["train", "d.csv", "--eval-every", "9" * 5000], "--eval-every"),
+    (["diagnose", "--train-error", "0.1", "--dev-error", "0.2", "--n-dev", str(2**64)], "--n-dev"),
+    (["demo", "--examples", str(10**12)], "--examples"),
+    (["demo", "--examples", "3"], "--examples"),
+    (["train", "d.csv", "--layers", "2147483648"], "--layers"),
+    (["train", "d.csv", "--layers", "64,,32"], "--layers"),
+    (["train", "d.csv", "--seed", "1_0"], "--seed"),
+    (["train", "d.csv", "--epochs", "\u0663"], "--epochs"),
+    (["demo", "--noise", "1e200"], "--noise"),
+    (["gradcheck", "m.npz", "d.csv", "--epsilon", "10"], "--epsilon"),
+    (["gradcheck", "m.npz", "d.csv", "--epsilon", "1e-320"], "--epsilon"),
+    (["gradcheck", "m.npz", "d.csv", "--epsilon", "1e308"], "--epsilon"),
+    (["train", "d.csv", "--ratios", "1,0,0"], "--ratios"),
+    (["train", "d.csv", "--save", ""], "--save"),
+    (["demo", "--out", ""], "--out"),
+    (["train", "d.csv\0"], "DATA"),
+])
+def test_regression_out_of_range_options_are_one_line_usage_errors(argv, option, capsys):
+    """Each of these was a traceback (OverflowError, MemoryError, ctypes.ArgumentError), a
+    hang (epochs, steps), a false gradient-check "bug" or a run in the wrong place."""
+    assert_one_line_error(cli.main(argv), capsys.readouterr().err, f"argument {option}")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["frobnicate"], "fastnn: error: argument COMMAND: invalid choice"),
+    (["train"], "fastnn train: error: the following arguments are required: DATA"),
+    (["gradcheck", "m.npz"], "fastnn gradcheck: error: the following arguments are required"),
+    (["diagnose", "--z", "nan"], "fastnn diagnose: error: argument --z"),
+    (["bench", "--configs"], "fastnn bench: error: argument --configs"),
+    (["demo", "--lr", "-inf"], "fastnn demo: error: argument --lr"),
+])
+def test_regression_usage_errors_are_one_line(argv, fragment, capsys):
+    """argparse printed its usage lines before the error."""
+    assert_one_line_error(cli.main(argv), capsys.readouterr().err, fragment)
+
+
+def test_largest_seed_trains(moons_csv):
+    path, _, _ = moons_csv
+    code, _, err = run(["train", str(path), "--target", "label", "--epochs", "1",
+                        "--keep-prob", "0.8", "--seed", str(cli.MAX_SEED)])
+    assert code == 0, err
+
+
+def test_regression_impossible_layer_sizes_are_refused_before_allocating(moons_csv):
+    path, _, _ = moons_csv
+    code, out, err = run(["train", str(path), "--target", "label",
+                          "--layers", "100000000,100000000"])
+    assert_one_line_error(code, err, "the network [2, 100000000, 100000000, 1] has")
+    assert "memory" in err and out == ""
+
+
+def test_regression_memory_error_building_the_network(moons_csv, monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 64.0 GiB")
+
+    monkeypatch.setattr(fnn, "MLP", out_of_memory)
+    path, _, _ = moons_csv
+    code, _, err = run(["train", str(path), "--target", "label", "--layers", "64"])
+    assert_one_line_error(code, err, "too large for this machine's memory")
+
+
+def test_regression_memory_error_anywhere_is_one_line(moons_csv, monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(fnn.MLP, "fit", out_of_memory)
+    path, _, _ = moons_csv
+    code, _, err = run(["train", str(path), "--target", "label", "--epochs", "1"])
+    assert_one_line_error(code, err, "too large for this machine")
+
+
+def test_regression_softmax_label_too_large_for_an_output_layer(tmp_path, capsys):
+    path = write_csv(tmp_path / "t.csv", ["a", "y"], [(i, (i % 2) * 10**15) for i in range(9)])
+    code = cli.main(["train", str(path), "--output", "softmax"])
+    assert_one_line_error(code, capsys.readouterr().err,
+                          f"{path}: --output softmax needs one output unit")
+
+
+BAD_ARCHIVES = {
+    "members that are not .npy arrays": (lambda: zip_of({"X": b"hello", "y": b"junk"}),
+                                         "no array named 'X' or 'y'"),
+    "a header claiming terabytes": (
+        lambda: zip_of({"X.npy": npy_header((10**6, 10**6)) + bytes(64),
+                        "y.npy": npy_header((8,)) + bytes(64)}),
+        "array X claims shape (1000000, 1000000)"),
+    "a corrupt deflate stream": (
+        lambda: corrupt_deflate(npz_bytes(True, X=np.ones((40, 2)), y=np.zeros(40))),
+        "cannot read X and y: array X is unreadable"),
+    "an encrypted member": (
+        lambda: patch_zip_headers(npz_bytes(X=np.ones((4, 2)), y=np.zeros(4)), encrypted=True),
+        "is encrypted"),
+    "an unknown compression method": (
+        lambda: patch_zip_headers(npz_bytes(X=np.ones((4, 2)), y=np.zeros(4)), method=99),
+        "compression method is not supported"),
+    "pickled objects in X": (
+        lambda: npz_bytes(X=np.array([[object()]] * 2, dtype=object), y=np.zeros(2)),
+        "array X holds Python objects"),
+    "a bad .npy header": (lambda: zip_of({"X.npy": b"\x93NUMPY\x01\x00\xff\xff{}",
+                                          "y.npy": b"junk"}), "array X is unreadable"),
+    "y without columns": (lambda: npz_bytes(X=np.ones((4, 2)), y=np.ones((4, 0))),
+                          "y has no columns"),
+    "a single .npy array": (lambda: npy_header((2,)) + bytes(16), "holds a single array"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARCHIVES))
+def test_regression_unreadable_npz_data(case, tmp_path, capsys):
+    """Tracebacks on 7677fd3: AttributeError (bytes members), MemoryError (the header),
+    zlib.error, RuntimeError (encryption), NotImplementedError (compression method)."""
+    make, fragment = BAD_ARCHIVES[case]
+    path = tmp_path / "data.npz"
+    path.write_bytes(make())
+    code, err = cli.main(["train", str(path)]), capsys.readouterr().err
+    assert_one_line_error(code, err, fragment)
+    assert err.startswith(f"fastnn train: error: {path}: ")
+
+
+@pytest.mark.parametrize("case", ["a corrupt deflate stream", "an encrypted member",
+                                  "a header claiming terabytes"])
+def test_regression_unreadable_model_file(case, tmp_path, moons_csv, capsys):
+    """fnn.load lets zlib.error, RuntimeError and MemoryError through: tracebacks before."""
+    make, _ = BAD_ARCHIVES[case]
+    model = tmp_path / "model.npz"
+    model.write_bytes(make())
+    data, _, _ = moons_csv
+    code = cli.main(["gradcheck", str(model), str(data), "--target", "label"])
+    assert_one_line_error(code, capsys.readouterr().err, str(model))
+
+
+def special_file(kind, path):
+    """Make a FIFO or a symlink to /dev/zero at `path`, or skip where there are none."""
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs on this system")
+        os.mkfifo(path)
+        return "is a FIFO (named pipe)"
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero on this system")
+    os.symlink("/dev/zero", path)
+    return "is a character device"
+
+
+def gradcheck_argv(role, path, data, model):
+    """A gradcheck command line with `path` as its model file or as its data file."""
+    if role == "model.npz":
+        return ["gradcheck", str(path), str(data), "--target", "label"]
+    return ["gradcheck", str(model), str(path)]
+
+
+@pytest.mark.parametrize("role", ["data.csv", "data.npz", "model.npz"])
+def test_regression_fifo_never_hangs(role, tmp_path, moons_csv, trained_csv_model, capsys):
+    """Opening a FIFO (for the CSV reader, zipfile or fnn.load) blocked forever."""
+    path = tmp_path / role
+    fragment = special_file("fifo", path)
+    with deadline():  # SIGALRM interrupts a blocking open(), so a regression fails here
+        code = cli.main(gradcheck_argv(role, path, moons_csv[0], trained_csv_model[3]))
+    assert_one_line_error(code, capsys.readouterr().err, f"{path}: {fragment}")
+
+
+def test_regression_save_onto_a_fifo_is_refused_before_training(moons_csv, tmp_path):
+    """The model was renamed over the FIFO (or a device node, as root) and exit 0."""
+    path, _, _ = moons_csv
+    target = tmp_path / "m.npz"
+    special_file("fifo", target)
+    code, out, err = run(["train", str(path), "--target", "label", "--save", str(target)])
+    assert_one_line_error(code, err, f"--save {target}: cannot save the model: it is a FIFO")
+    assert out == "" and stat.S_ISFIFO(os.stat(target).st_mode)
+
+
+def test_regression_unwritable_save_folder_fails_before_training(moons_csv, tmp_path,
+                                                                 monkeypatch):
+    """It failed after the training, naming a temporary file."""
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    path, _, _ = moons_csv
+    code, out, err = run(["train", str(path), "--target", "label",
+                          "--save", str(tmp_path / "m.npz")])
+    assert_one_line_error(code, err, "cannot write in folder")
+    assert "Permission denied" in err and out == ""
+
+
+def test_save_failure_after_training_names_the_option(moons_csv, tmp_path, monkeypatch):
+    def disk_full(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fnn.MLP, "save", disk_full)
+    path, _, _ = moons_csv
+    target = tmp_path / "m.npz"
+    code, _, err = run(["train", str(path), "--target", "label", "--epochs", "1",
+                        "--save", str(target)])
+    assert_one_line_error(code, err, f"--save {target}: cannot save the model (No space left")
+
+
+def test_regression_demo_out_holding_a_fifo_is_refused_before_training(tmp_path):
+    """report.txt was opened for writing at the end: a FIFO there blocked forever."""
+    special_file("fifo", tmp_path / "report.txt")
+    with deadline():
+        code, out, err = run(TINY_DEMO + ["--out", str(tmp_path)])
+    assert_one_line_error(code, err, "report.txt: cannot save the report.txt: it is a FIFO")
+    assert out == ""
+
+
+def test_demo_out_that_is_a_file(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    code, _, err = run(TINY_DEMO + ["--out", str(tmp_path / "taken")])
+    assert_one_line_error(code, err, "cannot create the folder")
+
+
+@pytest.mark.parametrize("noise", ["1e-320", "-0"])
+def test_regression_demo_noise_at_its_extremes(noise, tmp_path):
+    """1e-320: RuntimeWarnings and a NaN Bayes error (exit 2); -0: NumPy's 'scale < 0'."""
+    code, out, err = run(TINY_DEMO + ["--noise", noise, "--out", str(tmp_path)])
+    assert code == 0, err
+    assert "Bayes error about 0.00%" in out
+
+
+def test_regression_overflowing_features_give_one_line(tmp_path, capsys):
+    """RuntimeWarning lines from NumPy preceded the error."""
+    path = write_csv(tmp_path / "big.csv", ["a", "b", "y"],
+                     [(1e308 * (-1) ** i, i, i % 2) for i in range(30)])
+    assert_one_line_error(cli.main(["train", str(path)]), capsys.readouterr().err,
+                          f"{path}: the data does not fit a sigmoid output")
+
+
+def test_diverging_gradcheck_training_is_one_line_exit_1(trained_csv_model, moons_csv, capsys):
+    path, _, _ = moons_csv
+    code = cli.main(["gradcheck", str(trained_csv_model[3]), str(path), "--target", "label",
+                     "--after-steps", "5", "--lr", "1e308"])
+    assert_one_line_error(code, capsys.readouterr().err, "diverged", expected_code=1)
+
+
+def test_train_divergence_is_one_line_naming_the_unsaved_model(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    np.savez(tmp_path / "big.npz", X=X, y=X @ [100.0, 200.0, -100.0])
+    target = tmp_path / "never.npz"
+    code, _, err = run(["train", str(tmp_path / "big.npz"), "--optimizer", "sgd", "--lr", "10",
+                        "--epochs", "50", "--save", str(target)])
+    assert_one_line_error(code, err, f"the model was not saved to {target}", expected_code=1)
+
+
+def test_regression_file_name_with_a_line_break_is_one_line(tmp_path, capsys):
+    path = tmp_path / "a\nb.csv"
+    assert_one_line_error(cli.main(["train", str(path)]), capsys.readouterr().err,
+                          "no such file")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (bytes(range(256)) * 8, "not a UTF-8 text file"),
+    (b"a,b,y\n1," + b"9" * 200_000 + b",0\n", "line 2: malformed CSV: field larger than"),
+    (b"a,b,y\n" + b"1," * 100_000 + b"0\n", "line 2: 100001 fields, expected 3"),
+    (b"a,b,y\n1,\x002,0\n", "line 2, column 2 ('b'): '\\x002' is not a number"),
+    (b"a,b,y\n1,2,0\n3,4", "line 3: 2 fields, expected 3"),
+    (b"a,b,y\n1,inf,0\n", "line 2, column 2 ('b'): 'inf' is not a finite number"),
+])
+def test_hostile_csv_files(content, fragment, tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    code, err = cli.main(["train", str(path)]), capsys.readouterr().err
+    assert_one_line_error(code, err, fragment)
+    assert err.startswith(f"fastnn train: error: {path}")
+
+
+def test_ratios_that_do_not_sum_to_one(moons_csv, capsys):
+    path, _, _ = moons_csv
+    code = cli.main(["train", str(path), "--target", "label", "--ratios", "0.5,0.5,0.5"])
+    assert_one_line_error(code, capsys.readouterr().err,
+                          f"{path}: cannot split 300 examples: ratios must sum to 1")
+
+
+def test_single_class_csv_trains(tmp_path):
+    path = write_csv(tmp_path / "one.csv", ["a", "b", "y"], [(i, 2 * i, 0) for i in range(30)])
+    code, out, err = run(["train", str(path), "--epochs", "2", "--stratify"])
+    assert code == 0, err
+    assert "output sigmoid" in out
+
+
+def test_regression_bench_unknown_config_is_one_line(capsys):
+    """bench/run.py's own argparse printed five lines of usage."""
+    if not (cli.BENCH_SCRIPT.parent / "configs.py").is_file():
+        pytest.skip("no bench/ beside the package (an installed wheel)")
+    assert_one_line_error(cli.main(["bench", "--quick", "--configs", "bogus"]),
+                          capsys.readouterr().err, "argument --configs: unknown configuration")
+
+
+def test_ctrl_c_is_one_line_and_130(moons_csv, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fnn.MLP, "fit", interrupted)
+    path, _, _ = moons_csv
+    code, _, err = run(["train", str(path), "--target", "label"])
+    assert code == 130 and err == "fastnn train: interrupted\n"
+
+
+def test_library_errors_reaching_main_are_one_line(moons_csv, monkeypatch):
+    def bad_value(*args, **kwargs):
+        raise ValueError("first line\nsecond line")
+
+    monkeypatch.setattr(fnn, "gradcheck", bad_value)
+    monkeypatch.setattr(fnn, "diagnose", bad_value)
+    path, _, _ = moons_csv
+    code, _, err = run(["diagnose", "--train-error", "0.1", "--dev-error", "0.2"])
+    assert_one_line_error(code, err, "first line second line")
+
+
+def test_genuine_programming_errors_keep_their_traceback(monkeypatch):
+    def bug(*args, **kwargs):
+        raise AttributeError("a bug, not a user mistake")
+
+    monkeypatch.setattr(fnn, "diagnose", bug)
+    with pytest.raises(AttributeError):
+        cli.main(["diagnose", "--train-error", "0.1", "--dev-error", "0.2"])
+
+
+# --------------------------------------------------------------------------- python -m fastnn
+
+@pytest.mark.parametrize("role", ["data.csv", "data.npz", "model.npz"])
+def test_regression_python_m_dev_zero_is_refused(role, tmp_path, moons_csv, trained_csv_model):
+    """/dev/zero behind a .csv or .npz name was read forever, its memory growing. In a
+    child process: a regression is killed by the timeout (a read loop in C would not
+    notice an in-process deadline)."""
+    path = tmp_path / role
+    fragment = special_file("zero", path)
+    result = _python_m(gradcheck_argv(role, path, moons_csv[0], trained_csv_model[3]), tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and f"{path}: {fragment}" in result.stderr
+
+
+def test_regression_python_m_fifo_does_not_hang(tmp_path, trained_csv_model):
+    fragment = special_file("fifo", tmp_path / "pipe.csv")
+    result = _python_m(["gradcheck", str(trained_csv_model[3]), "pipe.csv"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"fastnn gradcheck: error: pipe.csv: {fragment}, not a data file\n"
+    special_file("fifo", tmp_path / "pipe.npz")
+    result = _python_m(["gradcheck", "pipe.npz", "pipe.csv"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"fastnn gradcheck: error: pipe.npz: {fragment}, not a model file\n"
+
+
+def test_regression_python_m_usage_error_is_one_line(tmp_path):
+    result = _python_m(["train", "x.csv", "--seed", str(2**64)], tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "argument --seed" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
+def test_regression_non_utf8_file_name_with_a_strict_stdout(tmp_path, moons_csv):
+    """The description line raised UnicodeEncodeError: exit 2 after the file was read."""
+    name = os.fsdecode(b"\xff.csv")
+    try:
+        shutil.copy(moons_csv[0], tmp_path / name)
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses a name that is not UTF-8")
+    result = _python_m(["train", name, "--target", "label", "--epochs", "1"], tmp_path,
+                       PYTHONIOENCODING="utf-8:strict")
+    assert result.returncode == 0, result.stderr
+    assert "\\udcff.csv" in result.stdout or "\\xff.csv" in result.stdout
+
+
+def test_closed_stdout_pipe_is_silent(tmp_path):
+    """`fastnn ... | head`: no message, no second BrokenPipeError at exit."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = _python_m(["diagnose", "--train-error", "0.1", "--dev-error", "0.2"], tmp_path,
+                           stdout=writer)
+    finally:
+        os.close(writer)
+    assert result.returncode == 1 and result.stderr == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_in_python_m_is_one_line_and_130(tmp_path, moons_csv):
+    child = subprocess.Popen(
+        [sys.executable, "-u", "-m", "fastnn", "train", str(moons_csv[0]), "--target", "label",
+         "--epochs", str(cli.MAX_COUNT), "--layers", "4"],
+        cwd=tmp_path, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        for line in child.stdout:  # training starts after the "network" line
+            if line.startswith("network"):
+                break
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130
+    assert err == "fastnn train: interrupted\n"
+
+
+def without_permission_override():
+    """A command prefix that runs a child without root's permission override, or None."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+@pytest.mark.parametrize("role", ["data.csv", "data.npz", "model.npz", "--save"])
+def test_unreadable_or_unwritable_files(role, tmp_path, moons_csv, trained_csv_model):
+    """chmod 000 files and a read-only --save folder (as root: without DAC override)."""
+    prefix = without_permission_override()
+    if prefix is None:
+        pytest.skip("running as root without setpriv to drop the permission override")
+    data, model = tmp_path / "data.csv", tmp_path / "model.npz"
+    shutil.copy(moons_csv[0], data)
+    shutil.copy(trained_csv_model[3], model)
+    if role == "data.npz":
+        X, y = make_moons(40, seed=0)
+        np.savez(tmp_path / "data.npz", X=X, y=y)
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    argv = {"data.csv": ["gradcheck", "model.npz", "data.csv", "--target", "label"],
+            "data.npz": ["gradcheck", "model.npz", "data.npz"],
+            "model.npz": ["gradcheck", "model.npz", "data.csv", "--target", "label"],
+            "--save": ["train", "data.csv", "--target", "label",
+                       "--save", "read-only/m.npz"]}[role]
+    victim = folder if role == "--save" else tmp_path / role
+    victim.chmod(0o555 if role == "--save" else 0)
+    try:
+        result = _python_m(argv, tmp_path, prefix=prefix)
+    finally:
+        victim.chmod(0o755)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "ermission denied" in result.stderr

@@ -278,6 +278,7 @@ def proximal_step(rule: str, param: FloatArray, slots: Sequence[FloatArray],
     """w := sign(w) max(|w| - s threshold, 0) after the rule's update, s the step the rule
     took along this coordinate (lr; lr / (sqrt(v) + eps) for Adam, AdamW and RMSprop)."""
     lr, _, beta2, epsilon = hyper[:4]
+    step: Any
     if rule in ("adam", "adamw"):
         step = lr / (np.sqrt(slots[1]) * (1 / math.sqrt(1 - beta2**t)) + epsilon)
     elif rule == "rmsprop":
