@@ -216,3 +216,15 @@ def test_compiled_pass_is_free_of_the_loops_cancellation(problem):
     batched = gradcheck(model, X, labels, method="batched")
     loop = gradcheck(model, X, labels, method="loop")
     assert batched.difference < 1e-9 < loop.difference, (batched.difference, loop.difference)
+
+
+def test_read_only_inputs_are_checked_like_writable_ones():
+    """The compiled pass only reads X: a read-only float64 X (a memory-mapped file, a
+    broadcast view) gives the same result as a writable copy."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3))
+    y = (X[:, 0] > 0).astype(float)
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    model = fnn.MLP([3, 4, 1], dtype="float64", seed=1)
+    assert fnn.gradcheck(model, frozen, y).difference == fnn.gradcheck(model, X, y).difference

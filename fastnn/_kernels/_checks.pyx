@@ -4,8 +4,9 @@ held (they only read, before any computation runs).  Each returns True or False 
 leaves the message to the caller; arrays of other dtypes or layouts return None, for the
 caller's NumPy path."""
 from cython cimport floating
-from libc.math cimport isfinite
 cimport numpy as cnp
+
+from fastnn._kernels._finite cimport all_finite_ptr
 
 cnp.import_array()
 
@@ -13,14 +14,6 @@ cnp.import_array()
 cdef inline bint contiguous_float(cnp.ndarray a):
     return (cnp.PyArray_IS_C_CONTIGUOUS(a)
             and cnp.PyArray_TYPE(a) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64))
-
-
-cdef bint scan_finite(const floating* a, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double total = 0.0
-    for i in range(n):
-        total += a[i] * 0.0  # 0 for every finite value, NaN for inf and NaN
-    return total == 0.0
 
 
 cdef bint scan_unit_interval(const floating* a, Py_ssize_t n) noexcept nogil:
@@ -38,8 +31,8 @@ def all_finite(cnp.ndarray a):
     if not contiguous_float(a):
         return None
     if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
-        return scan_finite(<double*>cnp.PyArray_DATA(a), n)
-    return scan_finite(<float*>cnp.PyArray_DATA(a), n)
+        return all_finite_ptr(<double*>cnp.PyArray_DATA(a), n)
+    return all_finite_ptr(<float*>cnp.PyArray_DATA(a), n)
 
 
 def all_in_unit_interval(cnp.ndarray a):
@@ -56,18 +49,13 @@ def all_in_unit_interval(cnp.ndarray a):
 cdef bint cast_scan(const floating* a, Py_ssize_t n, void* out, bint to_double) noexcept nogil:
     """out[i] = a[i] in the target precision; True when every out[i] is finite."""
     cdef Py_ssize_t i
-    cdef double total = 0.0
-    cdef float v
     if to_double:
         for i in range(n):
             (<double*>out)[i] = a[i]
-            total += (<double*>out)[i] * 0.0
-    else:
-        for i in range(n):
-            v = <float>a[i]
-            (<float*>out)[i] = v
-            total += v * 0.0
-    return total == 0.0
+        return all_finite_ptr(<double*>out, n)
+    for i in range(n):
+        (<float*>out)[i] = <float>a[i]
+    return all_finite_ptr(<float*>out, n)
 
 
 def cast_finite(cnp.ndarray a, bint to_double):

@@ -76,13 +76,12 @@ cdef inline void dropout_ptr(const floating* A, floating* out, Py_ssize_t size, 
         fastnn_dropout_double(A, out, size, lo, hi, t, 1.0 / keep_prob, unit0, stride)
 
 
-cdef inline void forward_ptr(const floating* A_prev, const floating* W, const floating* b,
-                             floating* out, int m, int n_prev, int n, int activation,
-                             uint64_t key, uint64_t threshold,
-                             double keep_prob) noexcept nogil:
-    """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
+cdef inline void epilogue_rows(floating* out, const floating* b, int m, int n, int activation,
+                               uint64_t key, uint64_t threshold,
+                               double keep_prob) noexcept nogil:
+    """out (m, n) := D * g(out + b) / keep_prob: what follows a layer's product (or its
+    batch norm, b being beta), in one pass where it can."""
     cdef uint32_t lo = <uint32_t>key, hi = <uint32_t>(key >> 32), t = <uint32_t>threshold
-    matmul_abt(A_prev, W, out, m, n, n_prev, <floating>1, <floating>0)
     if activation == RELU and dropout_active(threshold):  # the common case: one pass
         if floating is float:
             fastnn_bias_relu_dropout_float(out, b, m, n, lo, hi, t, <float>(1.0 / keep_prob))
@@ -92,6 +91,15 @@ cdef inline void forward_ptr(const floating* A_prev, const floating* W, const fl
     bias_activation_rows(out, b, m, n, activation)
     if dropout_active(threshold):
         dropout_ptr(out, out, <Py_ssize_t>m * n, key, threshold, keep_prob, 0, 1)
+
+
+cdef inline void forward_ptr(const floating* A_prev, const floating* W, const floating* b,
+                             floating* out, int m, int n_prev, int n, int activation,
+                             uint64_t key, uint64_t threshold,
+                             double keep_prob) noexcept nogil:
+    """out = D * g(A_prev @ W.T + b) / keep_prob, D the counter-based Bernoulli mask."""
+    matmul_abt(A_prev, W, out, m, n, n_prev, <floating>1, <floating>0)
+    epilogue_rows(out, b, m, n, activation, key, threshold, keep_prob)
 
 
 cdef inline void activation_gradient(floating* dA, const floating* A, Py_ssize_t size,

@@ -85,24 +85,24 @@ cdef struct Net:
     int L, widest
     int* sizes
     int* kinds
-    double** WT
-    double** Z
-    double** A
+    const double** WT   # read only: the arrays may be read-only (user input, as A[0])
+    const double** Z
+    const double** A
 
 
 cdef Net* new_net(list transposed_weights, list Zs, list As, list kinds) except NULL:
     """A Net over the arrays (which the caller keeps alive); free it with free_net."""
     cdef Py_ssize_t l, L = len(transposed_weights)
-    cdef double[:, ::1] view
+    cdef const double[:, ::1] view
     cdef Net* net = <Net*>calloc(1, sizeof(Net))
     if net == NULL:
         raise MemoryError()
     net.L = L
     net.sizes = <int*>calloc(L + 1, sizeof(int))
     net.kinds = <int*>calloc(L, sizeof(int))
-    net.WT = <double**>calloc(L, sizeof(double*))
-    net.Z = <double**>calloc(L, sizeof(double*))
-    net.A = <double**>calloc(L + 1, sizeof(double*))
+    net.WT = <const double**>calloc(L, sizeof(double*))
+    net.Z = <const double**>calloc(L, sizeof(double*))
+    net.A = <const double**>calloc(L + 1, sizeof(double*))
     if not (net.sizes and net.kinds and net.WT and net.Z and net.A):
         free_net(net)
         raise MemoryError()

@@ -11,7 +11,7 @@ from fastnn._kernels._codes cimport SGD
 from fastnn._kernels._columns cimport (columns_affine, columns_input_gradient,
                                        columns_weight_gradient, transpose)
 from fastnn._kernels._epilogues cimport (activate_inplace, activation_gradient, delta_rows,
-                                         dropout_ptr, forward_ptr)
+                                         dropout_ptr, epilogue_rows, forward_ptr)
 from fastnn._kernels._optim_impl cimport Hyper, apply_rule, proximal_step, sgd_ptr
 from fastnn._kernels._products cimport matmul_ab, matmul_abt, matmul_atb
 from fastnn._kernels._rng cimport dropout_active
@@ -74,7 +74,8 @@ cdef inline void layer_forward(Layer* layer, const floating* A_prev, int m, uint
     `batch_statistics`, by the running ones."""
     cdef floating* A = <floating*>layer.A
     cdef uint64_t threshold = layer.threshold if dropout else (<uint64_t>1) << 32
-    if layer.bn:
+    cdef const floating* b = <floating*>layer.b
+    if layer.bn:  # the product alone, normalized, then beta as the bias below
         if columns:
             columns_affine(<floating*>layer.W, <const floating*>NULL, A_prev, A, m,
                            layer.n_prev, layer.n)
@@ -83,22 +84,36 @@ cdef inline void layer_forward(Layer* layer, const floating* A_prev, int m, uint
                        <floating>0)
         if batch_statistics:
             bn_statistics(A, m, layer.n, columns, layer.mean, layer.var)
-            bn_normalize(A, <floating*>layer.xhat, <floating*>layer.gamma, <floating*>layer.b,
-                         layer.mean, layer.var, bn_epsilon, layer.inv_std, m, layer.n, columns)
+            bn_normalize(A, <floating*>layer.xhat, <floating*>layer.gamma, layer.mean,
+                         layer.var, bn_epsilon, layer.inv_std, m, layer.n, columns)
         else:
-            bn_inference(A, <floating*>layer.gamma, <floating*>layer.b,
-                         <floating*>layer.running_mean, <floating*>layer.running_var,
-                         bn_epsilon, layer.scratch, m, layer.n, columns)
+            bn_inference(A, <floating*>layer.gamma, <floating*>layer.running_mean,
+                         <floating*>layer.running_var, bn_epsilon, layer.scratch, m, layer.n,
+                         columns)
+        if not columns:
+            epilogue_rows(A, b, m, layer.n, layer.activation, key, threshold,
+                          layer.keep_prob)
+            return
+        add_unit_bias(A, b, m, layer.n)
     elif not columns:
-        forward_ptr(A_prev, <floating*>layer.W, <floating*>layer.b, A, m, layer.n_prev,
-                    layer.n, layer.activation, key, threshold, layer.keep_prob)
+        forward_ptr(A_prev, <floating*>layer.W, b, A, m, layer.n_prev, layer.n,
+                    layer.activation, key, threshold, layer.keep_prob)
         return
     else:
-        columns_affine(<floating*>layer.W, <floating*>layer.b, A_prev, A, m, layer.n_prev,
-                       layer.n)
+        columns_affine(<floating*>layer.W, b, A_prev, A, m, layer.n_prev, layer.n)
     activate_inplace(A, <Py_ssize_t>m * layer.n, layer.activation)
     if dropout_active(threshold):
         layer_dropout(A, A, m, layer.n, key, threshold, layer.keep_prob, columns)
+
+
+cdef inline void add_unit_bias(floating* A, const floating* b, int m, int n) noexcept nogil:
+    """A (n, m) in columns += b[:, None]."""
+    cdef Py_ssize_t i, j
+    cdef floating bj
+    for j in range(n):
+        bj = b[j]
+        for i in range(m):
+            A[j * m + i] += bj
 
 
 cdef inline void layer_delta(Layer* layer, floating* dA, int m, uint64_t key, bint dropout,

@@ -37,6 +37,7 @@ from fastnn._kernels._loss_impl cimport (row_argmax, sigmoid_cross_entropy_ptr,
 from fastnn._kernels._optim_impl cimport Hyper, read_hyper, rule_slots
 from fastnn._kernels._products cimport matmul_ab, matmul_abt
 from fastnn._kernels._rng cimport KEEP_ALL, dropout_active, dropout_key
+from fastnn._kernels._finite cimport all_finite_ptr
 from fastnn._kernels._tuning cimport NARROW_LAYER, SMALL_PRODUCT
 
 cnp.import_array()
@@ -324,38 +325,28 @@ cdef void plan_products(Plan* p, floating* dummy) noexcept nogil:
                           <floating*>p.layers[l - 1].dA, p.m, layer.n, layer.n_prev)
 
 
-cdef double poison(const floating* a, Py_ssize_t size) noexcept nogil:
-    """0 when every a[i] is finite, NaN otherwise (x * 0 is 0 for finite x, NaN else)."""
-    cdef Py_ssize_t i
-    cdef double total = 0.0
-    for i in range(size):
-        total += a[i] * 0.0
-    return total
+cdef bint layer_finite(Layer* layer, floating* dummy) noexcept nogil:
+    """Every weight, bias (beta) and gamma of the layer, and its running statistics, are
+    finite."""
+    if not (all_finite_ptr(<floating*>layer.W, <Py_ssize_t>layer.n * layer.n_prev)
+            and all_finite_ptr(<floating*>layer.b, layer.n)):
+        return False
+    return not layer.bn or (all_finite_ptr(<floating*>layer.gamma, layer.n)
+                            and all_finite_ptr(<floating*>layer.running_mean, layer.n)
+                            and all_finite_ptr(<floating*>layer.running_var, layer.n))
 
 
 cdef bint plan_parameters_finite(Plan* p) noexcept nogil:
-    """Every weight, bias (beta) and gamma of the plan is finite (a NaN that relu hides
-    from the cost still counts), and so are batch norm's running statistics."""
+    """Every parameter of the plan is finite (a NaN that relu hides from the cost still
+    counts), and so are batch norm's running statistics."""
     cdef Py_ssize_t l
-    cdef double total = 0.0
-    cdef Layer* layer
     for l in range(p.n_layers):
-        layer = &p.layers[l]
         if p.is_double:
-            total += poison(<double*>layer.W, <Py_ssize_t>layer.n * layer.n_prev)
-            total += poison(<double*>layer.b, layer.n)
-            if layer.bn:
-                total += (poison(<double*>layer.gamma, layer.n)
-                          + poison(<double*>layer.running_mean, layer.n)
-                          + poison(<double*>layer.running_var, layer.n))
-        else:
-            total += poison(<float*>layer.W, <Py_ssize_t>layer.n * layer.n_prev)
-            total += poison(<float*>layer.b, layer.n)
-            if layer.bn:
-                total += (poison(<float*>layer.gamma, layer.n)
-                          + poison(<float*>layer.running_mean, layer.n)
-                          + poison(<float*>layer.running_var, layer.n))
-    return total == 0.0
+            if not layer_finite(&p.layers[l], <double*>NULL):
+                return False
+        elif not layer_finite(&p.layers[l], <float*>NULL):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------
