@@ -10,11 +10,13 @@ enabled transforms into a single map, so an augmented batch is interpolated once
 """
 from __future__ import annotations
 
+import functools
 import threading
 from numbers import Integral, Real
 from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
@@ -105,6 +107,35 @@ def _restore_dtype(out: NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
 
 
 # --------------------------------------------------------------------------- #
+# scratch memory
+# --------------------------------------------------------------------------- #
+class _Workspace(threading.local):
+    """Scratch arrays kept from one batch to the next, one set per thread.
+
+    A batch's temporaries are large (about 0.4 MB each for 128 28x28 float32 images):
+    allocated afresh, each call pays for them in page faults, which cost more than the
+    arithmetic. Reused, a batch costs only its output.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, NDArray[Any]] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
+        array = self.arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            # Zeros (lazily, from the OS) so that a padded batch's border starts clean.
+            array = self.arrays[name] = np.zeros(shape, dtype)
+        return array
+
+
+def _scratch(workspace: Optional[_Workspace], name: str, shape: tuple[int, ...],
+             dtype: Any) -> NDArray[Any]:
+    """An array of this shape and dtype: `workspace`'s, or a fresh one of zeros."""
+    dtype = np.dtype(dtype)
+    return np.zeros(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
+
+
+# --------------------------------------------------------------------------- #
 # random parameters: one draw per image, in the order the transforms apply
 # --------------------------------------------------------------------------- #
 def _draw_flips(rng: np.random.Generator, m: int, prob: float) -> NDArray[np.bool_]:
@@ -131,52 +162,49 @@ def _default_sigma(shape: tuple[int, ...]) -> float:
 
 
 def _draw_displacement(rng: np.random.Generator, m: int, shape: tuple[int, int],
-                       sigma: float, strength: float) -> NDArray[np.float64]:
+                       sigma: float, strength: float,
+                       workspace: Optional[_Workspace] = None) -> NDArray[np.float64]:
     """(m, 2, H, W) smoothed noise fields, each axis of each image scaled to a peak of
     `strength` pixels (Simard et al., 2003)."""
-    field = rng.uniform(-1.0, 1.0, size=(m, 2) + shape)
-    # Sigma 0 on the batch and axis dimensions: each field is smoothed on its own.
-    field = ndimage.gaussian_filter(field, (0.0, 0.0, sigma, sigma), mode="reflect")
-    peak = np.abs(field).max(axis=(2, 3), keepdims=True)
-    np.divide(strength * field, peak, out=field, where=peak > 0)
+    field = _scratch(workspace, "field", (m, 2) + shape, np.float64)
+    # uniform(-1, 1) is -1 + 2 * random(), to the bit; random() can fill a given array.
+    rng.random(out=field)
+    field *= 2.0
+    field -= 1.0
+    # The Gaussian filter along each image axis as a matrix product: the same numbers as
+    # ndimage.gaussian_filter on each field, for the whole batch in two products.
+    smoothed = _scratch(workspace, "smoothed", field.shape, np.float64)
+    np.matmul(_smoothing_matrix(shape[0], sigma), field, out=smoothed)
+    np.matmul(smoothed, _smoothing_matrix(shape[1], sigma).T, out=field)
+    peak = np.abs(field, out=smoothed).max(axis=(2, 3), keepdims=True)
+    field *= strength
+    np.divide(field, peak, out=field, where=peak > 0)
     return field
+
+
+@functools.lru_cache(maxsize=16)
+def _smoothing_matrix(n: int, sigma: float) -> NDArray[np.float64]:
+    """(n, n) K such that K @ x is ``ndimage.gaussian_filter1d(x, sigma, axis=0,
+    mode="reflect")`` for any x with n rows: the filter's response to each unit impulse."""
+    matrix = ndimage.gaussian_filter1d(np.eye(n), sigma, axis=0, mode="reflect")
+    matrix.setflags(write=False)  # shared by every call: the cache hands out this array
+    return matrix
 
 
 def _rotation_matrices(degrees: NDArray[np.float64]) -> NDArray[np.float64]:
     """(m, 2, 2) maps from an output (row, col) offset to the source offset that turns
     the image counter-clockwise on screen by `degrees` (rows grow downwards)."""
     theta = np.deg2rad(degrees)
-    cos, sin = np.cos(theta), np.sin(theta)
-    return np.stack([np.stack([cos, sin], axis=-1), np.stack([-sin, cos], axis=-1)], axis=-2)
+    matrices = np.empty((len(theta), 2, 2))
+    matrices[:, 0, 0] = matrices[:, 1, 1] = np.cos(theta)
+    matrices[:, 0, 1] = np.sin(theta)
+    matrices[:, 1, 0] = -matrices[:, 0, 1]
+    return matrices
 
 
 # --------------------------------------------------------------------------- #
 # the batch gather
 # --------------------------------------------------------------------------- #
-class _Workspace(threading.local):
-    """Scratch arrays kept from one batch to the next, one set per thread.
-
-    A batch's temporaries are large (about 0.4 MB each for 128 28x28 float32 images):
-    allocated afresh, each call pays for them in page faults, which cost more than the
-    arithmetic. Reused, a batch costs only its output.
-    """
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, NDArray[Any]] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
-        array = self.arrays.get(name)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.arrays[name] = np.empty(shape, dtype)
-        return array
-
-
-def _scratch(workspace: Optional[_Workspace], name: str, shape: tuple[int, ...],
-             dtype: Any) -> NDArray[Any]:
-    dtype = np.dtype(dtype)
-    return np.empty(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
-
-
 def _source_positions(matrices: NDArray[np.float64], shifts: NDArray[Any],
                       shape: tuple[int, ...], dtype: np.dtype[Any],
                       displacement: Optional[NDArray[np.float64]] = None,
@@ -193,16 +221,26 @@ def _source_positions(matrices: NDArray[np.float64], shifts: NDArray[Any],
     affine = np.empty((m, 2, 3), dtype=dtype)
     affine[:, :, :2] = matrices
     affine[:, :, 2] = centre + shifts - matrices @ centre
-    rows, cols = np.meshgrid(np.arange(H, dtype=dtype), np.arange(W, dtype=dtype),
-                             indexing="ij")
-    grid: NDArray[Any] = np.stack([rows.ravel(), cols.ravel(), np.ones(H * W, dtype)])
+    grid = _pixel_grid(H, W, dtype)
     if displacement is not None:
-        grid = np.repeat(grid[None], m, axis=0)
-        grid[:, :2] += displacement.reshape(m, 2, H * W)
+        displaced = _scratch(workspace, "grid", (m, 3, H * W), dtype)
+        displaced[...] = grid
+        displaced[:, :2] += displacement.reshape(m, 2, H * W)
+        grid = displaced
     # Rows and columns each contiguous: the gather's arithmetic runs on them in place.
     positions = _scratch(workspace, "positions", (2, m, H * W), dtype)
     np.matmul(affine, grid, out=positions.transpose(1, 0, 2))
     return positions
+
+
+@functools.lru_cache(maxsize=16)
+def _pixel_grid(H: int, W: int, dtype: np.dtype[Any]) -> NDArray[Any]:
+    """(3, H*W) row, column and 1 of every pixel, row-major."""
+    rows, cols = np.meshgrid(np.arange(H, dtype=dtype), np.arange(W, dtype=dtype),
+                             indexing="ij")
+    grid = np.stack([rows.ravel(), cols.ravel(), np.ones(H * W, dtype)])
+    grid.setflags(write=False)  # shared by every call: the cache hands out this array
+    return grid
 
 
 def _fold(positions: NDArray[Any], n: int, mode: Mode) -> None:
@@ -228,37 +266,32 @@ def _fold(positions: NDArray[Any], n: int, mode: Mode) -> None:
 
 
 def _pad_into(padded: NDArray[Any], images: NDArray[Any], mode: Mode) -> None:
-    """`images` with _PAD_BEFORE/_PAD_AFTER pixels of `mode`'s extension on each side."""
-    H, W = images.shape[1:3]
-    if mode != "constant":
-        pad = [(0, 0)] + [(_PAD_BEFORE, _PAD_AFTER)] * 2 + [(0, 0)] * (images.ndim - 3)
-        padded[...] = np.pad(images, pad, mode=_PAD_MODES[mode])  # type: ignore[call-overload]
-        return
-    padded[:, :_PAD_BEFORE] = 0
-    padded[:, _PAD_BEFORE + H:] = 0
-    padded[:, :, :_PAD_BEFORE] = 0
-    padded[:, :, _PAD_BEFORE + W:] = 0
-    padded[:, _PAD_BEFORE:_PAD_BEFORE + H, _PAD_BEFORE:_PAD_BEFORE + W] = images
+    """`images` with _PAD_BEFORE/_PAD_AFTER pixels of `mode`'s extension on each side.
 
-
-def _resample(images: NDArray[Any], positions: NDArray[Any], mode: Mode, exact: bool = False,
-              workspace: Optional[_Workspace] = None) -> NDArray[Any]:
-    """Every image read at its (2, m, H*W) source positions; same shape and dtype.
-
-    `positions` is overwritten. `exact`: the positions are whole pixels (shifts and
-    flips), so the nearest pixel is read in the images' own dtype with no interpolation.
+    For "constant" only the interior is written: `padded` must be a scratch array used
+    for "constant" padding alone, whose border is then zeros from its allocation on.
     """
+    H, W = images.shape[1:3]
+    if mode == "constant":
+        padded[:, _PAD_BEFORE:_PAD_BEFORE + H, _PAD_BEFORE:_PAD_BEFORE + W] = images
+        return
+    pad = [(0, 0)] + [(_PAD_BEFORE, _PAD_AFTER)] * 2 + [(0, 0)] * (images.ndim - 3)
+    padded[...] = np.pad(images, pad, mode=_PAD_MODES[mode])  # type: ignore[call-overload]
+
+
+def _resample(images: NDArray[Any], positions: NDArray[Any], mode: Mode,
+              workspace: Optional[_Workspace] = None) -> NDArray[Any]:
+    """Every image read at its (2, m, H*W) source positions by bilinear interpolation;
+    same shape and dtype. `positions` is overwritten."""
     m, H, W = images.shape[:3]
     channels = images.shape[3:]
     Hp, Wp = H + _PAD_BEFORE + _PAD_AFTER, W + _PAD_BEFORE + _PAD_AFTER
-    dtype = images.dtype if exact else _work_dtype(images.dtype)
-    padded = _scratch(workspace, "padded", (m, Hp, Wp) + channels, dtype)
+    dtype = _work_dtype(images.dtype)
+    padded = _scratch(workspace, f"padded {mode}", (m, Hp, Wp) + channels, dtype)
     _pad_into(padded, images, mode)
     flat = padded.reshape((m * Hp * Wp,) + channels)
     if flat.shape[0] >= 2**24:  # flat indices built in float32 would lose whole numbers
         positions = positions.astype(np.float64)
-    if exact:
-        np.rint(positions, out=positions)
     # Folded, then moved into the padded frame, every position is >= 0. The flat index
     # of the upper-left neighbour is built in floating point and converted once.
     down, right = positions[0], positions[1]
@@ -276,9 +309,12 @@ def _resample(images: NDArray[Any], positions: NDArray[Any], mode: Mode, exact: 
     top += left
     top += (np.arange(m) * (Hp * Wp)).astype(top.dtype)[:, None]
     index = _scratch(workspace, "index", down.shape, np.intp)
-    np.copyto(index, top, casting="unsafe")
-    if exact:
-        return flat.take(index, axis=0, mode="wrap").reshape(images.shape)
+    if flat.shape[0] < 2**31:  # through int32: twice as fast as float to int64 directly
+        narrow = _scratch(workspace, "index32", down.shape, np.int32)
+        np.copyto(narrow, top, casting="unsafe")
+        np.copyto(index, narrow)
+    else:
+        np.copyto(index, top, casting="unsafe")
     if channels:
         down, right = down[..., None], right[..., None]
     shape = index.shape + channels
@@ -309,6 +345,22 @@ def _warp(images: NDArray[Any], matrices: NDArray[np.float64], shifts: NDArray[A
     dtype = _work_dtype(images.dtype)
     positions = _source_positions(matrices, shifts, images.shape[1:3], dtype, displacement)
     return _resample(images, positions, mode)
+
+
+def _shift_whole_pixels(images: NDArray[Any], offsets: NDArray[np.int64], padding: int,
+                        flipped: Optional[NDArray[np.bool_]] = None) -> NDArray[Any]:
+    """Each image (mirrored first where `flipped`) moved by whole pixels, zeros shifted
+    in: ``out[k, i, j] = images[k, i + offsets[k, 0], j + offsets[k, 1]]``, with
+    ``|offsets| <= padding``. Exact, in the images' dtype: a window of the zero-padded
+    batch per image, all taken in one indexing operation."""
+    m, H, W = images.shape[:3]
+    pad = [(0, 0), (padding, padding), (padding, padding)] + [(0, 0)] * (images.ndim - 3)
+    padded = np.pad(images, pad)
+    if flipped is not None:
+        padded[flipped] = padded[flipped][:, :, ::-1]
+    windows = sliding_window_view(padded, (H, W), axis=(1, 2))  # (m, 2p+1, 2p+1, [C,] H, W)
+    out = windows[np.arange(m), offsets[:, 0] + padding, offsets[:, 1] + padding]
+    return np.ascontiguousarray(np.moveaxis(out, 1, -1)) if images.ndim == 4 else out
 
 
 def _identities(m: int) -> NDArray[np.float64]:
@@ -358,11 +410,7 @@ def random_crop(images: ArrayLike, rng: np.random.Generator, padding: int = 4) -
     padding = _check_int_amount(padding, "padding")
     if padding == 0:
         return images.copy()
-    m = images.shape[0]
-    offsets = _draw_offsets(rng, m, padding)
-    positions = _source_positions(_identities(m), offsets, images.shape[1:3],
-                                  np.dtype(np.float64))
-    return _resample(images, positions, "constant", exact=True)
+    return _shift_whole_pixels(images, _draw_offsets(rng, images.shape[0], padding), padding)
 
 
 def rotate(images: ArrayLike, rng: np.random.Generator, max_degrees: float, *,
@@ -629,35 +677,32 @@ class Augmentation:
         rng = _check_rng(rng)
         images = _check_images(self._as_images(X), name="X")
         m, H, W = images.shape[:3]
-        # Output to source, the last transform first: source = F (R (p + d - c) / s
-        # + shift) + c for flip F, rotation R, scale s, crop shift and distortion d.
-        matrices, shifts = _identities(m), np.zeros((m, 2))
         flipped = (_draw_flips(rng, m, self.flip_prob) if self.flip and self.flip_prob > 0
                    else None)
-        if self.crop_padding:
-            shifts += _draw_offsets(rng, m, self.crop_padding)
-        interpolated = False
-        if self.max_rotation:
-            matrices = _rotation_matrices(_draw_angles(rng, m, self.max_rotation))
-            interpolated = True
+        shifts = (_draw_offsets(rng, m, self.crop_padding) if self.crop_padding
+                  else np.zeros((m, 2), np.int64))
+        if not (self.max_rotation or self.max_zoom or self.distortion):
+            if flipped is None and not self.crop_padding:
+                return images.copy().reshape(X.shape)
+            return _shift_whole_pixels(images, shifts, self.crop_padding,
+                                       flipped).reshape(X.shape)
+        # Output to source, the last transform first: source = F (R (p + d - c) / s
+        # + shift) + c for flip F, rotation R, scale s, crop shift and distortion d.
+        matrices = (_rotation_matrices(_draw_angles(rng, m, self.max_rotation))
+                    if self.max_rotation else _identities(m))
         if self.max_zoom:
             matrices /= _draw_scales(rng, m, self.max_zoom)[:, None, None]
-            interpolated = True
         displacement = None
         if self.distortion:
             displacement = _draw_displacement(rng, m, (H, W), _default_sigma((H, W)),
-                                              self.distortion)
-            interpolated = True
+                                              self.distortion, self._workspace)
+        shifts = shifts.astype(np.float64)
         if flipped is not None:
             matrices[flipped, 1] *= -1
             shifts[flipped, 1] *= -1
-        elif not (interpolated or self.crop_padding):
-            return images.copy().reshape(X.shape)
-        dtype = _work_dtype(images.dtype) if interpolated else np.dtype(np.float64)
-        positions = _source_positions(matrices, shifts, (H, W), dtype, displacement,
-                                      self._workspace)
-        out = _resample(images, positions, "constant", not interpolated, self._workspace)
-        return out.reshape(X.shape)
+        positions = _source_positions(matrices, shifts, (H, W), _work_dtype(images.dtype),
+                                      displacement, self._workspace)
+        return _resample(images, positions, "constant", self._workspace).reshape(X.shape)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly settings; `from_dict` rebuilds an equal Augmentation."""
