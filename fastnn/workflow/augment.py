@@ -172,7 +172,9 @@ def _draw_displacement(rng: np.random.Generator, m: int, shape: tuple[int, int],
     field *= 2.0
     field -= 1.0
     # The Gaussian filter along each image axis as a matrix product: the same numbers as
-    # ndimage.gaussian_filter on each field, for the whole batch in two products.
+    # ndimage.gaussian_filter on each field. Products per image (H x H, W x W) stay
+    # below BLAS's threading size: one product of the whole batch would start BLAS
+    # threads, which a busy machine makes many times slower.
     smoothed = _scratch(workspace, "smoothed", field.shape, np.float64)
     np.matmul(_smoothing_matrix(shape[0], sigma), field, out=smoothed)
     np.matmul(smoothed, _smoothing_matrix(shape[1], sigma).T, out=field)
