@@ -129,7 +129,7 @@ def test_bad_types_raise_type_error():
         diagnose(train_error="1%", dev_error=0.1)
 
 
-# --------------------------------------------------------------------------- the report's statements
+# --------------------------------------------------------------------------- the report
 
 def flat(diagnosis):
     """The report as one line (the wrapping removed), for phrase checks."""
