@@ -41,6 +41,7 @@ import fastnn as fnn
 from fastnn.blocks.names import OutputName
 from fastnn.blocks.optim import Optimizer
 from fastnn.datafiles import DataFileError, file_kind, load_data, open_regular_file, shorten
+from fastnn.datasets import moons_bayes_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -78,10 +79,8 @@ DEMO_EXAMPLES = 500
 # maximum would take hours: the demo is sized for a small data set.
 DEMO_MIN_EXAMPLES, DEMO_MAX_EXAMPLES = 20, 1_000_000
 DEMO_NOISE = 0.3
-# Beyond this the two moons are indistinguishable (Bayes error 50%); below the negligible
-# noise the half circles (0.5 apart) do not overlap to the Bayes estimate's precision.
+# Beyond this the two moons are indistinguishable (Bayes error 50%).
 DEMO_MAX_NOISE = 10.0
-NEGLIGIBLE_NOISE = 0.01
 DEMO_LAYERS = (128, 128)
 DEMO_L2 = 1.0
 DEMO_KEEP_PROB = 0.8
@@ -440,27 +439,6 @@ def _prepare_out_folder(out: Path, plots: Sequence[str]) -> None:
         _check_writable(out / name, "--out", name)
 
 
-def moons_bayes_error(noise: float, n: int = 4000, grid: int = 128, seed: int = 0) -> float:
-    """Monte Carlo estimate of the Bayes error of make_moons with this noise.
-
-    The class densities are the half circles blurred by N(0, noise^2 I); with equal
-    priors the Bayes error is E_x[min(p0, p1) / (p0 + p1)] over x drawn from the data.
-    (The two classes differ by one example when m is odd; ignored.)
-    """
-    if noise < NEGLIGIBLE_NOISE:
-        return 0.0
-    from fastnn.datasets import make_moons
-    X, _ = make_moons(m=n, noise=noise, seed=seed + 1)
-    t = (np.arange(grid) + 0.5) * np.pi / grid
-    centres = (np.column_stack([np.cos(t), np.sin(t)]),
-               np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)]))
-    p0, p1 = (np.exp(-((X[:, None, :] - c[None]) ** 2).sum(axis=2) / (2 * noise**2)).mean(axis=1)
-              for c in centres)
-    total = p0 + p1
-    ok = total > 0
-    return float(np.mean(np.minimum(p0[ok], p1[ok]) / total[ok]))
-
-
 class _Report:
     """Prints lines and keeps them for report.txt."""
 
@@ -511,7 +489,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
 
     X, y = make_moons(m=args.examples, noise=args.noise, seed=args.seed)
-    bayes = moons_bayes_error(args.noise, seed=args.seed)
+    bayes = moons_bayes_error(args.noise)
     train, dev, test = fnn.split(X, y, seed=args.seed)
     scaler = fnn.Standardizer().fit(train[0])
     batch = "full batch" if args.batch_size is None else f"minibatches of {args.batch_size}"
@@ -957,8 +935,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="floating-point type of the weights and the computation")
     p.add_argument("--save", type=_path, metavar="PATH", default=None,
                    help="save the trained model there (.npz; load with fastnn.load)")
-    p.add_argument("--bayes-error", type=_rate, default=0.0, metavar="RATE",
-                   help="Bayes (or human-level) error for the diagnosis, e.g. 0.01 or 1%%")
+    p.add_argument("--bayes-error", type=_rate, default=None, metavar="RATE",
+                   help="Bayes (or human-level) error for the diagnosis, e.g. 0.01 or 1%% "
+                        "(default: 0, stated as assumed)")
     p.add_argument("--progress", action="store_true",
                    help="show a progress bar (on a terminal)")
     _add_engine_options(p)
@@ -1000,8 +979,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--train-dev-error", type=_rate, default=None, metavar="RATE",
                    help="error on held-out data from the training distribution: splits the "
                         "dev gap into variance and data mismatch")
-    p.add_argument("--bayes-error", type=_rate, default=0.0, metavar="RATE",
-                   help="Bayes (or human-level) error")
+    p.add_argument("--bayes-error", type=_rate, default=None, metavar="RATE",
+                   help="Bayes (or human-level) error (default: 0, stated as assumed)")
     p.add_argument("--n-train", type=_set_size, default=None, metavar="M",
                    help="train set size: a gap must also exceed the sampling noise")
     p.add_argument("--n-dev", type=_set_size, default=None, metavar="M",

@@ -32,6 +32,14 @@ TRAIN_STYLE: dict[str, Any] = {"color": "tab:blue", "label": "train"}
 DEV_STYLE: dict[str, Any] = {"color": "tab:orange", "label": "dev"}
 # A validation curve gets a log x axis when its positive values span this ratio.
 LOG_SPAN = 100.0
+# The bias/variance bars: their width, each gap's colour, and the opacity of a gap
+# that is not high (a high one is opaque).
+BAR_WIDTH = 0.6
+GAP_COLORS = {"avoidable bias": "tab:red", "variance": "tab:blue",
+              "data mismatch": "tab:purple"}
+PALE = 0.45
+LEVEL_BOX: dict[str, Any] = {"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.8,
+                             "linewidth": 0}
 
 
 def _figure(n_panels: int = 1, width: float = 6.0,
@@ -164,12 +172,16 @@ def _x_positions(ax: Axes, values: Sequence[Any]) -> NDArray[np.float64]:
 
 
 def plot_bias_variance(diagnosis: Diagnosis, path: Optional[PathLike] = None) -> Figure:
-    """The dev error as a stacked bar: Bayes error, avoidable bias, variance, data mismatch.
+    """The dev error built up from the Bayes error, gap by gap, as a waterfall of bars.
 
-    Segments run between the error levels Bayes, train (train-dev) and dev, so the bar
-    ends at the dev error; a negative gap (a train error below the Bayes estimate, a
-    dev error below the train error) is drawn as zero and listed in the legend with
-    its value.
+    Bars from left to right: the Bayes error (from 0), avoidable bias (from the Bayes
+    error to the train error), variance (to the dev error, or to the train-dev error
+    when there is one) and data mismatch (from the train-dev to the dev error), then the
+    dev error itself (from 0): each bar is as tall as the gap its label names, and
+    starts where the one before ended. A negative gap (a train error below the Bayes
+    error, a dev error below the train error) is drawn hatched, going down, with its
+    sign in its label. A gap that is high is drawn in full colour, the others pale;
+    the black whisker beside each gap is the margin it had to exceed.
 
     Parameters
     ----------
@@ -181,27 +193,70 @@ def plot_bias_variance(diagnosis: Diagnosis, path: Optional[PathLike] = None) ->
     Returns
     -------
     matplotlib.figure.Figure
+        One Axes; ``ax.containers`` holds one labelled bar per segment, in order.
     """
-    if not hasattr(diagnosis, "avoidable_bias"):
+    if not hasattr(diagnosis, "gaps"):
         raise TypeError(f"diagnosis must be a Diagnosis from fastnn.diagnose, got {diagnosis!r}")
-    fig, (ax,) = _figure(width=4.5, height=5.0)
-    parts = [("Bayes error", diagnosis.bayes_error, "tab:gray"),
-             ("avoidable bias", diagnosis.avoidable_bias, "tab:red"),
-             ("variance", diagnosis.variance, "tab:blue")]
-    if diagnosis.data_mismatch is not None:
-        parts.append(("data mismatch", diagnosis.data_mismatch, "tab:purple"))
-    bottom, level = 0.0, 0.0
-    for name, value, color in parts:
-        level += value  # the error level this segment ends at: Bayes, train, ..., dev
-        height = max(level - bottom, 0.0)
-        ax.bar([0], [100 * height], bottom=100 * bottom, color=color, width=0.5,
-               label=f"{name} {100 * value:.1f}%")
-        bottom += height
-    ax.set_xticks([0])
-    mismatch = "\n(and data mismatch)" if diagnosis.data_mismatch_high else ""
-    ax.set_xticklabels([diagnosis.verdict + mismatch])
-    ax.set_xlim(-0.75, 0.75)
+    from matplotlib.lines import Line2D
+
+    fig, (ax,) = _figure(width=7.0, height=4.5)
+    bayes = "Bayes error" + (" (assumed)" if diagnosis.bayes_error_assumed else "")
+    ax.bar([0], [100 * diagnosis.bayes_error], color="tab:gray", width=BAR_WIDTH,
+           label=f"{bayes} {100 * diagnosis.bayes_error:.1f}%")
+    ax.annotate(f"Bayes {100 * diagnosis.bayes_error:.1f}%", (0, 100 * diagnosis.bayes_error),
+                xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                fontsize=8)
+    names, level = [bayes], diagnosis.bayes_error
+    top = max(level, diagnosis.dev_error)  # the highest level or whisker drawn
+    for x, gap in enumerate(diagnosis.gaps, start=1):
+        end = level + gap.value
+        color = GAP_COLORS[gap.name]
+        negative = gap.value < 0
+        ax.bar([x], [100 * abs(gap.value)], bottom=100 * min(level, end), width=BAR_WIDTH,
+               color=color, alpha=1.0 if gap.high else PALE, hatch="//" if negative else None,
+               edgecolor=color if negative else None, linewidth=1.5 if negative else 0,
+               label=f"{gap.name} {100 * gap.value:+.1f} points{_gap_note(gap)}")
+        direction = -1 if negative else 1
+        ax.plot([x + BAR_WIDTH / 2 + 0.06] * 2,
+                [100 * level, 100 * (level + direction * gap.margin)], color="black",
+                linewidth=1.2, marker="_", markersize=8)
+        ax.plot([x - 1 + BAR_WIDTH / 2, x - BAR_WIDTH / 2], [100 * level] * 2, color="gray",
+                linestyle=":", linewidth=1)
+        # The level the bar ends at: above a rising bar, inside the foot of a falling one.
+        ax.annotate(f"{gap.upper} {100 * end:.1f}%", (x, 100 * end), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    bbox=LEVEL_BOX if negative else None)
+        names.append(gap.name)
+        top = max(top, level, end, level + direction * gap.margin)
+        level = end
+    last = len(names)
+    ax.bar([last], [100 * diagnosis.dev_error], color="black", alpha=0.8, width=BAR_WIDTH,
+           label=f"dev error {100 * diagnosis.dev_error:.1f}% (the sum)")
+    ax.plot([last - 1 + BAR_WIDTH / 2, last - BAR_WIDTH / 2], [100 * level] * 2,
+            color="gray", linestyle=":", linewidth=1)
+    ax.axhline(100 * diagnosis.dev_error, color="black", linewidth=0.6, alpha=0.4)
+    names.append("dev error")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([name.replace(" (assumed)", "\n(assumed)") for name in names])
     ax.set_ylabel("error (%)")
-    ax.set_title("Bias/variance decomposition")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_ylim(0, 100 * top * 1.12 + 0.5)
+    title = f"Bias/variance: {diagnosis.verdict}"
+    if diagnosis.data_mismatch_high:
+        title += " (and data mismatch)"
+    if not diagnosis.settled:
+        title += "\nnot settled: a gap is within sampling noise"
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="black", marker="_", markersize=8, linewidth=1.2))
+    labels.append("margin a gap had to exceed")
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
+
+
+def _gap_note(gap: Any) -> str:
+    if gap.high:
+        return " (high)"
+    if gap.within_noise:
+        return " (within noise)"
+    return ""

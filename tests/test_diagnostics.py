@@ -38,7 +38,9 @@ def test_notes_table(train, dev, verdict, high_bias, high_variance):
 
 
 def test_positional_arguments_match_keywords():
-    assert diagnose(0.01, 0.11, 0.0) == diagnose(train_error=0.01, dev_error=0.11)
+    assert diagnose(0.01, 0.11, 0.0) == diagnose(train_error=0.01, dev_error=0.11,
+                                                 bayes_error=0.0)
+    assert diagnose(0.01, 0.11, None) == diagnose(train_error=0.01, dev_error=0.11)
 
 
 def test_recipe_follows_the_basic_recipe():
@@ -89,11 +91,14 @@ def test_small_sets_raise_the_margin_to_sampling_noise():
     assert not diagnose(0.01, 0.05, n_train=1000, n_dev=50, z=0).variance_margin > 0.02
 
 
-def test_report_is_short_and_in_percent():
+def test_report_in_percent_and_points():
     text = str(diagnose(0.01, 0.11))
     assert text.splitlines()[0] == "Bias/variance: high variance"
-    assert "train 1.0%" in text and "dev 11.0%" in text and "variance 10.0% (high)" in text
-    assert len(text.splitlines()) <= 12
+    assert "train 1.0%" in text and "dev 11.0%" in text
+    assert "variance +10.0 points (dev - train); margin 2.0 points (the threshold): high" \
+        in " ".join(text.split())
+    assert max(len(line) for line in text.splitlines()) <= 88
+    assert len(text.splitlines()) <= 30
 
 
 def test_result_is_frozen_and_serializable():
@@ -124,6 +129,113 @@ def test_bad_types_raise_type_error():
         diagnose(train_error="1%", dev_error=0.1)
 
 
+# --------------------------------------------------------------------------- the report
+
+def flat(diagnosis):
+    """The report as one line (the wrapping removed), for phrase checks."""
+    return " ".join(str(diagnosis).split())
+
+
+def test_a_gap_within_sampling_noise_is_reported_as_not_settled():
+    # 3.3% train on 90 examples, 13.3% dev on 30: a 10-point gap, a 13-point margin.
+    d = diagnose(train_error=0.033, dev_error=0.133, n_train=90, n_dev=30)
+    assert d.verdict == "fine" and not d.high_variance and not d.settled
+    assert d.variance_margin == pytest.approx(
+        2 * math.sqrt(0.033 * 0.967 / 90 + 0.133 * 0.867 / 30))
+    text = flat(d)
+    assert str(d).splitlines()[0].startswith("Bias/variance: fine, not settled (")
+    assert ("variance +10.0 points (dev - train); margin 13.0 points (2 standard errors of "
+            "errors measured on 90 and 30 examples; above the 2.0-point threshold): within "
+            "sampling noise") in text
+    assert "about 54 dev examples (now 30) would settle it" in text
+    assert "largest gap: variance (+10.0 points), but within sampling noise" in text
+    assert "nothing to fix:" not in text and "nothing shown to fix yet" in text
+    variance = next(g for g in d.gaps if g.name == "variance")
+    assert variance.within_noise and variance.margin_from == "sampling noise"
+    # The size it names is the smallest that settles it, at the same error rates.
+    assert diagnose(0.033, 0.133, n_train=90, n_dev=54).high_variance
+    assert not diagnose(0.033, 0.133, n_train=90, n_dev=53).high_variance
+
+
+def test_settling_needs_both_sets_when_the_train_set_alone_is_too_noisy():
+    d = diagnose(0.05, 0.08, n_train=20, n_dev=10000)
+    variance = next(g for g in d.gaps if g.name == "variance")
+    assert variance.within_noise and "times larger (now 20 and 10000)" in variance.settle
+
+
+def test_an_assumed_bayes_error_is_stated():
+    from fastnn.datasets import moons_bayes_error
+
+    d = diagnose(0.15, 0.16)
+    assert d.bayes_error == 0.0 and d.bayes_error_assumed
+    text = flat(d)
+    assert "Bayes 0.0% (assumed)" in text and "Bayes error 0%, not given" in text
+    assert "pass bayes_error=" in text
+    # The report's example is the dataset's own figure.
+    assert f"noise 0.3 about {100 * moons_bayes_error(0.3):.1f}%" in text
+    given = diagnose(0.15, 0.16, bayes_error=0.0)
+    assert not given.bayes_error_assumed and "(assumed)" not in str(given)
+    assert "Bayes error 0.0% as given" in flat(given)
+
+
+def test_each_margin_says_where_it_comes_from():
+    text = flat(diagnose(0.01, 0.11))
+    assert "margin 2.0 points (the threshold)" in text
+    assert "n_train, n_dev not given: the errors are taken as exact" in text
+    text = flat(diagnose(0.01, 0.11, n_train=10000, n_dev=10000))
+    assert "margin 2.0 points (the threshold; the sampling noise is smaller)" in text
+    assert "not given" not in text.split("Bayes error 0%, not given")[1]
+    assert "z=0: sampling noise is not counted" in flat(diagnose(0.01, 0.11, z=0,
+                                                                 n_train=9, n_dev=9))
+    text = flat(diagnose(0.01, 0.12, train_dev_error=0.11, n_train=50, n_dev=50))
+    assert "n_train_dev not given" in text
+
+
+def test_negative_gaps_are_read():
+    # Train below the Bayes error, dev below it too: the Bayes error is overestimated.
+    d = diagnose(0.0, 0.02, bayes_error=0.087)
+    bias = d.gaps[0]
+    assert bias.value == pytest.approx(-0.087) and not bias.high
+    assert "overestimated" in bias.reading and "memorized" in bias.reading
+    assert "dev error is below it too, so the Bayes error is overestimated" in bias.reading
+    assert "avoidable bias -8.7 points (train - Bayes)" in flat(d)
+    # Dev above it: memorization is the likelier.
+    assert "memorization is the likelier" in diagnose(0.0, 0.2, bayes_error=0.087).gaps[0].reading
+    # Dev below train beyond the noise, and within it.
+    far = diagnose(0.10, 0.04, n_train=1000, n_dev=1000).gaps[1]
+    assert far.value == pytest.approx(-0.06)
+    assert "negative beyond the margin" in far.reading and "easier" in far.reading
+    near = diagnose(0.10, 0.09).gaps[1]
+    assert "negative but within the margin: no sign of a problem" == near.reading
+    mismatch = diagnose(0.01, 0.01, train_dev_error=0.08).gaps[2]
+    assert mismatch.name == "data mismatch" and "dev data easier" in mismatch.reading
+
+
+@pytest.mark.parametrize("train, dev, bayes, n", [
+    (0.033, 0.133, None, 30), (0.08, 0.10, 0.075, None), (0.10, 0.09, None, None),
+    (0.0, 0.02, 0.087, 500), (0.05, 0.06, None, 100), (0.2, 0.21, 0.18, 200)])
+def test_the_largest_gap_is_never_named_bare_next_to_a_fine_verdict(train, dev, bayes, n):
+    d = diagnose(train, dev, bayes, n_train=n, n_dev=n)
+    line = next(li for li in str(d).splitlines() if "largest gap" in li)
+    focus = next(g for g in d.gaps if g.name == d.focus)
+    if not focus.high:
+        assert ", but " in line
+
+
+def test_to_dict_states_the_assumptions_and_readings():
+    import json
+
+    d = diagnose(0.033, 0.133, n_train=90, n_dev=30)
+    out = json.loads(json.dumps(d.to_dict()))
+    assert out["settled"] is False and out["bayes_error_assumed"] is True
+    assert out["n_dev"] == 30 and out["z"] == 2.0 and out["threshold"] == 0.02
+    assert [g["name"] for g in out["gaps"]] == ["avoidable bias", "variance"]
+    variance = out["gaps"][1]
+    assert variance["margin_from"] == "sampling noise" and "54 dev" in variance["settle"]
+    assert variance["lower"] == "train" and variance["upper"] == "dev"
+    assert any("Bayes error 0%" in a for a in out["assumptions"])
+
+
 # --------------------------------------------------------------------------- measured errors
 
 def test_model_errors_are_measured_with_dropout_off(moons_split):
@@ -135,7 +247,7 @@ def test_model_errors_are_measured_with_dropout_off(moons_split):
     assert d.dev_error == model.error(*dev)
     assert d.train_dev_error == model.error(*te)
     assert d == diagnose(model=model, train=tr, dev=dev, train_dev=te)  # deterministic
-    explicit = diagnose(d.train_error, d.dev_error, 0.0, d.train_dev_error,
+    explicit = diagnose(d.train_error, d.dev_error, None, d.train_dev_error,
                         n_train=len(tr[0]), n_dev=len(dev[0]), n_train_dev=len(te[0]))
     assert d == explicit
 

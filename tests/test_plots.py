@@ -82,20 +82,62 @@ def test_validation_curve_categorical_values(tmp_path, data):
     assert labels == ["[2, 4, 1]", "[2, 8, 8, 1]"]
 
 
-def test_bias_variance_bar(tmp_path):
-    fig = plot_bias_variance(diagnose(0.05, 0.20, bayes_error=0.01, train_dev_error=0.06),
-                             path=tmp_path / "bv.png")
+def bars(fig):
+    """(label, bottom, height, hatch, alpha) of each bar, left to right."""
+    out = []
+    for container in fig.axes[0].containers:
+        (patch,) = container.patches
+        out.append((container.get_label(), patch.get_y(), patch.get_height(),
+                    patch.get_hatch(), patch.get_alpha()))
+    return out
+
+
+@pytest.mark.parametrize("train, dev, bayes, train_dev", [
+    (0.01, 0.11, None, None), (0.15, 0.16, None, None), (0.15, 0.30, None, None),
+    (0.005, 0.01, None, None),  # the notes' table
+    (0.0, 0.133, 0.087, None), (0.10, 0.04, None, None),  # negative gaps
+    (0.05, 0.20, 0.01, 0.06), (0.02, 0.05, 0.01, 0.08)])  # a train-dev set
+def test_bias_variance_segments_are_the_gaps_they_name(tmp_path, train, dev, bayes, train_dev):
+    d = diagnose(train, dev, bayes, train_dev)
+    fig = plot_bias_variance(d, path=tmp_path / "bv.png")
     assert_png(tmp_path / "bv.png")
-    labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert labels == ["Bayes error 1.0%", "avoidable bias 4.0%", "variance 1.0%",
-                      "data mismatch 14.0%"]
-    heights = [p.get_height() for p in fig.axes[0].patches]
-    assert heights == pytest.approx([1.0, 4.0, 1.0, 14.0])
+    drawn = bars(fig)
+    names = ["Bayes error", "avoidable bias", "variance"]
+    gaps = [d.avoidable_bias, d.variance]
+    if train_dev is not None:
+        names.append("data mismatch")
+        gaps.append(d.data_mismatch)
+    assert len(drawn) == len(names) + 1
+    assert all(label.startswith(name) for (label, *_), name in zip(drawn, names))
+    # The Bayes bar from 0; then each gap from the level the previous one reached,
+    # as tall as the gap, going down when it is negative.
+    label, bottom, height, _, _ = drawn[0]
+    assert (bottom, height) == pytest.approx((0.0, 100 * d.bayes_error))
+    level = d.bayes_error
+    for (label, bottom, height, hatch, alpha), gap, drawn_gap in zip(drawn[1:], gaps, d.gaps):
+        assert height == pytest.approx(100 * abs(gap))
+        assert bottom == pytest.approx(100 * min(level, level + gap))
+        assert f"{100 * gap:+.1f} points" in label  # the sign is in the label
+        assert (hatch == "//") == (gap < 0)  # negative gaps are hatched
+        assert (alpha == 1.0) == drawn_gap.high
+        level += gap
+    # The last bar is the dev error, from 0, and the gaps add up to it.
+    label, bottom, height, _, _ = drawn[-1]
+    assert label.startswith(f"dev error {100 * dev:.1f}%")
+    assert (bottom, height) == pytest.approx((0.0, 100 * dev))
+    assert level == pytest.approx(dev)
+    assert fig.axes[0].get_title().startswith(f"Bias/variance: {d.verdict}")
 
 
-def test_bias_variance_negative_gap_drawn_as_zero(tmp_path):
-    fig = plot_bias_variance(diagnose(0.10, 0.08))
-    assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([0.0, 10.0, 0.0])
+def test_bias_variance_says_what_was_assumed_and_unsettled():
+    fig = plot_bias_variance(diagnose(0.033, 0.133, n_train=90, n_dev=30))
+    labels = [label for label, *_ in bars(fig)]
+    assert labels[0] == "Bayes error (assumed) 0.0%"
+    assert labels[2] == "variance +10.0 points (within noise)"
+    assert "not settled" in fig.axes[0].get_title()
+    assert "margin a gap had to exceed" in [t.get_text() for t in fig.axes[0].get_legend().texts]
+    given = plot_bias_variance(diagnose(0.05, 0.06, bayes_error=0.04))
+    assert bars(given)[0][0] == "Bayes error 4.0%"
 
 
 def test_bad_inputs():

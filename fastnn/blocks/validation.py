@@ -48,7 +48,7 @@ def check_real(name: str, value: Any, low: float | None = None, high: float | No
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
-        value = float(value)
+        value = float(value) + 0.0  # + 0.0: -0.0 is 0.0 (NumPy refuses a scale of -0.0)
     except OverflowError:
         raise ValueError(f"{name} must be finite, got {value!r}") from None
     if not np.isfinite(value):
