@@ -54,6 +54,8 @@ MODEL_ARGUMENTS = tuple(p for p in inspect.signature(MLP.__init__).parameters if
 RESERVED_FIT_ARGUMENTS = ("X", "y", "dev")
 #: What ``kernels=`` takes: a build's name (``fastnn.KERNEL_ISA``), or "same".
 KERNEL_CHOICES = ("baseline", "avx2+fma", "same")
+#: Jobs per call on a backend that returns lists only: the outcomes held at once.
+LIST_SLICE = 16
 #: What fit is given afresh when a trial is continued: the model keeps its optimizer (with
 #: its state) and its learning-rate schedule from the last fit.
 _CONTINUED = ("optimizer", "lr_schedule")
@@ -182,13 +184,14 @@ def _measure(model: MLP, train_set: tuple[Any, Any], dev_set: tuple[Any, Any]) -
 def _require_kernels(kernels: Optional[str]) -> None:
     if kernels is None or kernels == KERNEL_ISA:
         return
+    name = kernels.split("+")[0]  # FASTNN_KERNELS names the builds "baseline" and "avx2"
     raise RuntimeError(
         f"this worker runs the {KERNEL_ISA} kernels but kernels={kernels!r} was asked for: "
-        f"start the workers with FASTNN_KERNELS={kernels.split('+')[0]} in their environment "
-        "(Dask: client.register_plugin(distributed.diagnostics.plugin.Environ("
-        f"{{'FASTNN_KERNELS': '{kernels.split('+')[0]}'}})); Ray: ray.init(runtime_env="
-        f"{{'env_vars': {{'FASTNN_KERNELS': '{kernels.split('+')[0]}'}}}}); local processes: "
-        "set it before starting Python)")
+        f"start the workers with FASTNN_KERNELS={name} in their environment, before fastnn "
+        f"is imported there (`FASTNN_KERNELS={name} dask worker ...`, "
+        f"LocalCluster(env={{'FASTNN_KERNELS': '{name}'}}), ray.init(runtime_env="
+        f"{{'env_vars': {{'FASTNN_KERNELS': '{name}'}}}}); local processes inherit it from "
+        "the environment Python started in)")
 
 
 class Workers:
@@ -236,7 +239,16 @@ class Workers:
         """Run `jobs`; their outcomes as they finish."""
         import joblib
         n_jobs = self.n_jobs if self.backend is None else None  # else the context's
-        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        jobs = list(jobs)
+        try:
+            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        except ValueError:
+            # A backend that returns lists only (Ray's): in slices, so that the outcomes
+            # (and models) held at once stay few.
+            parallel = joblib.Parallel(n_jobs=n_jobs)
+            return (outcome for start in range(0, len(jobs), LIST_SLICE)
+                    for outcome in parallel(joblib.delayed(train)(job, self._handle)
+                                            for job in jobs[start:start + LIST_SLICE]))
         return iter(parallel(joblib.delayed(train)(job, self._handle) for job in jobs))
 
 
