@@ -33,6 +33,10 @@ __all__ = ["plot_learning_curves", "plot_validation_curve", "plot_bias_variance"
 DPI = 100
 TRAIN_STYLE: dict[str, Any] = {"color": "tab:blue", "label": "train"}
 DEV_STYLE: dict[str, Any] = {"color": "tab:orange", "label": "dev"}
+#: A search's points: (ran to the end?, style), pruned ones drawn first, beneath.
+SEARCH_STYLES: tuple[tuple[bool, dict[str, Any]], ...] = (
+    (False, {"color": "tab:gray", "alpha": 0.5, "label": "pruned"}),
+    (True, {"color": "tab:blue", "alpha": 0.8, "label": "ran to the end"}))
 # A validation curve gets a log x axis when its positive values span this ratio.
 LOG_SPAN = 100.0
 
@@ -243,10 +247,7 @@ def plot_search(search_result: SearchResult, path: Optional[PathLike] = None) ->
     rate = search_result.best_model.output != "linear"
     scale = 100.0 if rate else 1.0
     for ax, (key, dist) in zip(axes, space.items()):
-        for finished, style in ((False, {"color": "tab:gray", "alpha": 0.5,
-                                         "label": "pruned"}),
-                                (True, {"color": "tab:blue", "alpha": 0.8,
-                                        "label": "ran to the end"})):
+        for finished, style in SEARCH_STYLES:
             group = [t for t in shown if (t.pruned_at is None) == finished]
             if group:
                 ax.scatter(_search_x(dist, [t.params[key] for t in group],

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 
 from fastnn.blocks.distributions import Distribution, plain
 from fastnn.blocks.history import History
-from fastnn.blocks.optim import OPTIMIZERS, Optimizer
+from fastnn.blocks.optim import OPTIMIZERS, Optimizer, optimizer_from_config
 from fastnn.blocks.validation import check_int, check_real, check_seed
 from fastnn.model import MLP
 from fastnn.workflow.trials import (MODEL_ARGUMENTS, RESERVED_FIT_ARGUMENTS, Job, Outcome,
@@ -545,9 +545,9 @@ def _default_optimizer(space: dict[str, Distribution]) -> Optimizer:
     """The first of SGD, Momentum, Adam, RMSprop, AdamW that takes every optimizer key of
     the space, with its default hyperparameters."""
     wanted = set(space) & set(OPTIMIZER_KEYS)
-    for cls in OPTIMIZERS.values():
+    for name, cls in OPTIMIZERS.items():
         if wanted <= set(inspect.signature(cls.__init__).parameters):
-            return cls()
+            return optimizer_from_config(name, {})
     raise ValueError(f"no fastnn optimizer takes all of {sorted(wanted)}")
 
 
