@@ -9,8 +9,8 @@ assignment, a search over lambda, keep_prob and the learning rate on the course'
 Each trial is one fresh model trained for ``--epochs`` iterations.  Throughput: the
 median of three timed searches (after a warm-up search that starts the workers), each
 model at one BLAS thread.  Pruning: the epochs trained with and without successive
-halving (eta 3, four rungs) for several search seeds, and whether the pruned search
-finds the same best trial (or one as good on dev).
+halving (eta 3; three rungs, the default, and four) for several search seeds, and
+whether the pruned search finds the same best trial (or one as good on dev).
 """
 import argparse
 import os
@@ -80,14 +80,21 @@ def throughput(data, trials, epochs, repeat):
 
 
 def pruning(data, trials, epochs, seeds):
-    """One row per search seed: epochs trained without and with pruning, the best found."""
+    """One row per (setting, search seed): epochs trained without and with pruning, the
+    best found and its rank among the unpruned search's trials."""
+    settings = {"3 rungs (default)": fnn.SuccessiveHalving(),
+                "4 rungs (min_epochs = epochs/27)": fnn.SuccessiveHalving(
+                    min_epochs=max(1, epochs // 27))}
+    fulls = [run(data, trials, epochs, seed=seed, n_jobs=2, backend="loky")
+             for seed in range(seeds)]
     rows = []
-    for seed in range(seeds):
-        full = run(data, trials, epochs, seed=seed, n_jobs=2, backend="loky")
-        pruned = run(data, trials, epochs, seed=seed, n_jobs=2, backend="loky", prune=True)
-        rank = [t.index for t in full.trials].index(pruned.best.index) + 1
-        rows.append((seed, full.epochs_trained, pruned.epochs_trained, full.best, pruned.best,
-                     rank))
+    for name, halving in settings.items():
+        for seed, full in enumerate(fulls):
+            pruned = run(data, trials, epochs, seed=seed, n_jobs=2, backend="loky",
+                         prune=halving)
+            rank = [t.index for t in full.trials].index(pruned.best.index) + 1
+            rows.append((name, seed, full.epochs_trained, pruned.epochs_trained, full.best,
+                         pruned.best, rank))
     return rows
 
 
@@ -115,12 +122,12 @@ def main():
         print(f"| {name} | {rate:.2f} | {rate * args.epochs:,.0f} | {same} |")
     print(f"\n### successive halving (eta 3), {args.trials} trials of at most {args.epochs} "
           "epochs, 2 loky workers\n")
-    print("| search seed | epochs without | epochs with | saving | best without "
+    print("| rungs | search seed | epochs without | epochs with | saving | best without "
           "(trial, dev error) | best with | its rank without pruning |")
-    print("|---:|---:|---:|---:|---|---|---:|")
-    for seed, full_epochs, pruned_epochs, full_best, pruned_best, rank in pruning(
+    print("|---|---:|---:|---:|---:|---|---|---:|")
+    for name, seed, full_epochs, pruned_epochs, full_best, pruned_best, rank in pruning(
             data, args.trials, args.epochs, args.seeds):
-        print(f"| {seed} | {full_epochs:,} | {pruned_epochs:,} | "
+        print(f"| {name} | {seed} | {full_epochs:,} | {pruned_epochs:,} | "
               f"{full_epochs / pruned_epochs:.1f}x | {full_best.index}, "
               f"{100 * full_best.dev_error:.1f}% | {pruned_best.index}, "
               f"{100 * pruned_best.dev_error:.1f}% | {rank} |")

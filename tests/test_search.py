@@ -186,7 +186,9 @@ def test_zoom_stays_inside_and_keeps_exact_bounds():
 # -- pruning ------------------------------------------------------------------------------
 
 def test_successive_halving_rungs():
-    assert SuccessiveHalving().rungs(64, 2700) == [(100, 64), (300, 22), (900, 8), (2700, 3)]
+    assert SuccessiveHalving().rungs(64, 2700) == [(300, 64), (900, 22), (2700, 8)]
+    assert SuccessiveHalving(min_epochs=100).rungs(64, 2700) == [
+        (100, 64), (300, 22), (900, 8), (2700, 3)]
     assert SuccessiveHalving(eta=2, min_epochs=50).rungs(8, 400) == [
         (50, 8), (100, 4), (200, 2), (400, 1)]
     assert SuccessiveHalving().rungs(1, 100) == [(100, 1)]
