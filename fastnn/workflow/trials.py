@@ -28,7 +28,11 @@ rounds once).  On a cluster of mixed machines the same trial can therefore end a
 ulps apart, enough to reorder trials of nearly equal dev error.  Every outcome records
 its worker's build; ``kernels="baseline"`` (or "avx2+fma", or "same": the calling
 process's build) makes each trial check that its worker runs that build and fail,
-saying how to start the workers with ``FASTNN_KERNELS`` set, when it does not.
+saying how to start the workers with ``FASTNN_KERNELS`` set, when it does not.  The
+build is chosen once, when a process first imports fastnn, so the variable must be in a
+worker's environment before that: set when the worker starts, not afterwards (a Dask
+worker spawned for a script that imports fastnn at its top imports it while starting,
+before a Nanny's ``env`` or an ``Environ`` plugin applies).
 """
 from __future__ import annotations
 
