@@ -110,6 +110,7 @@ def test_mixed_builds_warn(data, monkeypatch):
 @pytest.fixture(scope="module")
 def ray_started():
     ray = pytest.importorskip("ray")
+    # A local instance for this test: no authentication token written to ~/.ray.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
