@@ -2,6 +2,7 @@
 
 Skipped when dask.distributed (``pip install "fastnn[distributed]"``) or Ray is missing.
 """
+import dataclasses
 import os
 import warnings
 
@@ -82,7 +83,8 @@ def test_dask_workers_on_another_build(data):
             args = dict(model_args={"layer_sizes": [2, 4, 1]}, fit_args={"epochs": 5})
             result = fnn.search({"l2": fnn.uniform(0, 1)}, *data, 2, backend="dask", **args)
             assert result.kernels == ("baseline",)
-            with pytest.raises(RuntimeError, match="runs the baseline kernels.*FASTNN_KERNELS=avx2"):
+            with pytest.raises(RuntimeError,
+                               match="runs the baseline kernels.*FASTNN_KERNELS=avx2"):
                 fnn.search({"l2": fnn.uniform(0, 1)}, *data, 2, backend="dask",
                            kernels="same", **args)
             fnn.search({"l2": fnn.uniform(0, 1)}, *data, 2, backend="dask",
@@ -96,7 +98,7 @@ def test_mixed_builds_warn(data, monkeypatch):
 
     def one_on_another_build(job, handle):
         outcome = honest(job, handle)
-        return outcome if job.index else trials.replace(outcome, kernels="other")
+        return outcome if job.index else dataclasses.replace(outcome, kernels="other")
 
     monkeypatch.setattr(trials, "train", one_on_another_build)
     with pytest.warns(RuntimeWarning, match="different builds"):

@@ -241,7 +241,8 @@ def test_optimizer_of_fit_args_takes_the_drawn_values(data):
 
 def test_a_diverging_trial_is_ranked_last_not_raised(data):
     (X, y), dev = data
-    result = fnn.search({"lr": fnn.choice([1e-2, 1e6])}, (X, y), dev, 6, model_args={"layer_sizes": [2, 8, 1], "output": "linear"},
+    result = fnn.search({"lr": fnn.choice([1e-2, 1e6])}, (X, y), dev, 6,
+                        model_args={"layer_sizes": [2, 8, 1], "output": "linear"},
                         fit_args={"epochs": 20, "optimizer": fnn.SGD()})
     diverged = [t.diverged for t in result.trials]
     assert any(diverged) and not all(diverged)

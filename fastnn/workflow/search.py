@@ -33,9 +33,9 @@ from fastnn.blocks.history import History
 from fastnn.blocks.optim import OPTIMIZERS, Optimizer, optimizer_from_config
 from fastnn.blocks.validation import check_int, check_real, check_seed
 from fastnn.model import MLP
-from fastnn.workflow.trials import (MODEL_ARGUMENTS, RESERVED_FIT_ARGUMENTS, Job, Outcome,
-                                    TrialData, Workers, check_kernels, check_pair,
-                                    format_error, format_value)
+from fastnn.workflow.trials import (MODEL_ARGUMENTS, Job, Outcome, TrialData, Workers,
+                                    check_args, check_kernels, check_pair, format_error,
+                                    format_value)
 
 __all__ = ["search", "SearchResult", "Trial", "SuccessiveHalving"]
 
@@ -517,18 +517,7 @@ def _check_space(space: Any) -> dict[str, Distribution]:
 
 def _check_args(space: dict[str, Distribution], model_args: Any,
                 fit_args: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    model_args = {} if model_args is None else model_args
-    fit_args = {} if fit_args is None else fit_args
-    if not isinstance(model_args, dict):
-        raise TypeError(f"model_args must be a dict of MLP arguments, got {model_args!r}")
-    if not isinstance(fit_args, dict):
-        raise TypeError(f"fit_args must be a dict of fit arguments, got {fit_args!r}")
-    unknown = sorted(set(model_args) - set(MODEL_ARGUMENTS))
-    if unknown:
-        raise ValueError(f"model_args has unknown MLP arguments {unknown}")
-    reserved = sorted(set(fit_args) & set(RESERVED_FIT_ARGUMENTS))
-    if reserved:
-        raise ValueError(f"fit_args must not contain {reserved}: search passes train and dev")
+    model_args, fit_args = check_args(model_args, fit_args, "search")
     both = sorted((set(space) & set(model_args)) | (set(space) & set(fit_args)))
     if both:
         raise ValueError(f"{both} both drawn from the space and fixed in model_args/fit_args: "

@@ -15,9 +15,8 @@ from numpy.typing import ArrayLike
 from fastnn.blocks.distributions import plain
 from fastnn.diagnostics.bias_variance import DEFAULT_THRESHOLD, Diagnosis, diagnose
 from fastnn.model import MLP
-from fastnn.workflow.trials import (MODEL_ARGUMENTS, RESERVED_FIT_ARGUMENTS, Job, TrialData,
-                                    Workers, check_kernels, check_pair, format_error,
-                                    format_value)
+from fastnn.workflow.trials import (MODEL_ARGUMENTS, Job, TrialData, Workers, check_args,
+                                    check_kernels, check_pair, format_error, format_value)
 
 if TYPE_CHECKING:
     from fastnn.blocks.history import History
@@ -199,19 +198,9 @@ def _check_arguments(param: Any, values: Any, model_args: Any, fit_args: Any
     values = list(values)
     if not values:
         raise ValueError(f"values is empty: give at least one value for {param!r}")
-    if not isinstance(model_args, dict):
-        raise TypeError(f"model_args must be a dict of MLP arguments, got {model_args!r}")
-    unknown = sorted(set(model_args) - set(MODEL_ARGUMENTS))
-    if unknown:
-        raise ValueError(f"model_args has unknown MLP arguments {unknown}")
+    model_args, fit_args = check_args(model_args, fit_args, "sweep")
     if "layer_sizes" not in model_args and param != "layer_sizes":
         raise ValueError("model_args must give layer_sizes (unless param is 'layer_sizes')")
-    fit_args = {} if fit_args is None else fit_args
-    if not isinstance(fit_args, dict):
-        raise TypeError(f"fit_args must be a dict of fit arguments, got {fit_args!r}")
-    reserved = sorted(set(fit_args) & set(RESERVED_FIT_ARGUMENTS))
-    if reserved:
-        raise ValueError(f"fit_args must not contain {reserved}: sweep passes train and dev")
     return param, values, model_args, fit_args
 
 

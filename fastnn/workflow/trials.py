@@ -52,7 +52,8 @@ from fastnn.engine import KERNEL_ISA
 from fastnn.model import MLP, TrainingDiverged
 
 __all__ = ["MODEL_ARGUMENTS", "RESERVED_FIT_ARGUMENTS", "KERNEL_CHOICES", "TrialData", "Job",
-           "Outcome", "Workers", "train", "check_pair", "check_kernels", "format_value", "format_error"]
+           "Outcome", "Workers", "train", "check_args", "check_pair", "check_kernels",
+           "format_value", "format_error"]
 
 MODEL_ARGUMENTS = tuple(p for p in inspect.signature(MLP.__init__).parameters if p != "self")
 RESERVED_FIT_ARGUMENTS = ("X", "y", "dev")
@@ -264,6 +265,25 @@ def check_pair(name: str, data: Any) -> tuple[Any, Any]:
     if len(X) != len(y):
         raise ValueError(f"{name} has {len(X)} rows in X but {len(y)} in y")
     return X, y
+
+
+def check_args(model_args: Any, fit_args: Any,
+               caller: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """MLP arguments and fit arguments (None: none) as dicts of known names, without the
+    data, which `caller` passes itself."""
+    model_args = {} if model_args is None else model_args
+    fit_args = {} if fit_args is None else fit_args
+    if not isinstance(model_args, dict):
+        raise TypeError(f"model_args must be a dict of MLP arguments, got {model_args!r}")
+    unknown = sorted(set(model_args) - set(MODEL_ARGUMENTS))
+    if unknown:
+        raise ValueError(f"model_args has unknown MLP arguments {unknown}")
+    if not isinstance(fit_args, dict):
+        raise TypeError(f"fit_args must be a dict of fit arguments, got {fit_args!r}")
+    reserved = sorted(set(fit_args) & set(RESERVED_FIT_ARGUMENTS))
+    if reserved:
+        raise ValueError(f"fit_args must not contain {reserved}: {caller} passes train and dev")
+    return model_args, fit_args
 
 
 def check_kernels(kernels: Optional[str]) -> Optional[str]:
