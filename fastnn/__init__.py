@@ -8,11 +8,13 @@ Public API (everything else is private)::
     history = model.fit(*tr, dev=dev, epochs=30000, optimizer=fnn.SGD(lr=0.3))
 
 The package's layers, from the top: the faces (``cli``, ``sklearn``, ``plots``,
-``datasets``), ``workflow`` (data, augmentation, files, checkpoints, sweeps),
+``datasets``), ``workflow`` (data, augmentation, files, checkpoints, sweeps and
+searches),
 ``diagnostics``, ``model``, ``engine`` (the compiled engine and its NumPy twin),
 ``blocks`` (the plain parts) and ``_kernels`` (Cython and C).
 """
 from fastnn.blocks.callbacks import Callback, EarlyStopping
+from fastnn.blocks.distributions import choice, loguniform, one_minus_loguniform, uniform
 from fastnn.blocks.history import History
 from fastnn.blocks.optim import SGD, Adam, AdamW, Momentum, RMSprop
 from fastnn.blocks.schedules import ExponentialDecay, InverseTimeDecay, ReduceLROnPlateau
@@ -27,6 +29,7 @@ from fastnn.workflow.augment import Augmentation
 from fastnn.workflow.checkpoint import Checkpoint
 from fastnn.workflow.data import NotFittedError, Standardizer, split
 from fastnn.workflow.io import ModelFileError, load
+from fastnn.workflow.search import SearchResult, SuccessiveHalving, Trial, search
 from fastnn.workflow.sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
@@ -37,5 +40,7 @@ __all__ = [
     "EarlyStopping", "Callback", "Checkpoint", "History", "TrainingDiverged", "augment",
     "Augmentation", "load", "ModelFileError", "gradcheck", "GradcheckResult", "diagnose",
     "Diagnosis", "gradient_health", "GradientHealth", "GradientHealthMonitor",
-    "vanishing_exploding_demo", "sweep", "SweepResult", "KERNEL_ISA", "__version__",
+    "vanishing_exploding_demo", "sweep", "SweepResult", "search", "SearchResult", "Trial",
+    "SuccessiveHalving", "loguniform", "uniform", "one_minus_loguniform", "choice",
+    "KERNEL_ISA", "__version__",
 ]

@@ -1,4 +1,5 @@
-"""Figures for the course's diagnostics: learning curves, validation curve, bias/variance bars.
+"""Figures for the course's diagnostics: learning curves, validation curve, bias/variance
+bars, and a random search's dev error against each hyperparameter.
 
 matplotlib is an optional extra (``pip install fastnn[plots]``) imported only when a
 function here is called. Figures are built with the object-oriented API
@@ -20,16 +21,22 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from fastnn.diagnostics.bias_variance import Diagnosis
+    from fastnn.workflow.search import SearchResult
     from fastnn.workflow.sweep import SweepResult
     from fastnn.blocks.history import History
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["plot_learning_curves", "plot_validation_curve", "plot_bias_variance"]
+__all__ = ["plot_learning_curves", "plot_validation_curve", "plot_bias_variance",
+           "plot_search"]
 
 DPI = 100
 TRAIN_STYLE: dict[str, Any] = {"color": "tab:blue", "label": "train"}
 DEV_STYLE: dict[str, Any] = {"color": "tab:orange", "label": "dev"}
+#: A search's points: (ran to the end?, style), pruned ones drawn first, beneath.
+SEARCH_STYLES: tuple[tuple[bool, dict[str, Any]], ...] = (
+    (False, {"color": "tab:gray", "alpha": 0.5, "label": "pruned"}),
+    (True, {"color": "tab:blue", "alpha": 0.8, "label": "ran to the end"}))
 # A validation curve gets a log x axis when its positive values span this ratio.
 LOG_SPAN = 100.0
 # The bias/variance bars: their width, each gap's colour, and the opacity of a gap
@@ -42,18 +49,21 @@ LEVEL_BOX: dict[str, Any] = {"boxstyle": "round,pad=0.15", "facecolor": "white",
                              "linewidth": 0}
 
 
-def _figure(n_panels: int = 1, width: float = 6.0,
-            height: float = 4.0) -> tuple[Figure, list[Axes]]:
-    """A new (Figure, [Axes]) on the Agg canvas."""
+def _figure(n_panels: int = 1, width: float = 6.0, height: float = 4.0,
+            columns: Optional[int] = None) -> tuple[Figure, list[Axes]]:
+    """A new (Figure, [Axes]) on the Agg canvas: `n_panels` panels of width x height
+    inches, in rows of `columns` (default: one row)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError("fastnn's plots need matplotlib: pip install 'fastnn[plots]' "
                           "(or pip install matplotlib)") from exc
-    fig = Figure(figsize=(width * n_panels, height), dpi=DPI)
+    columns = n_panels if columns is None else min(columns, n_panels)
+    rows = -(-n_panels // columns)
+    fig = Figure(figsize=(width * columns, height * rows), dpi=DPI)
     FigureCanvasAgg(fig)
-    return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]
+    return fig, [fig.add_subplot(rows, columns, i + 1) for i in range(n_panels)]
 
 
 def _save(fig: Figure, path: Optional[PathLike]) -> Figure:
@@ -260,3 +270,80 @@ def _gap_note(gap: Any) -> str:
     if gap.within_noise:
         return " (within noise)"
     return ""
+
+
+def plot_search(search_result: SearchResult, path: Optional[PathLike] = None) -> Figure:
+    """Dev error against each hyperparameter of a random search, one panel per key.
+
+    A log x axis where the draws were uniform in a logarithm: the value for loguniform,
+    1 - beta for one_minus_loguniform (reversed, so beta grows to the right); a choice's
+    options are placed evenly and labelled.  Trials that ran to the end are blue, those
+    successive halving stopped are grey (their dev error is the one they were stopped
+    at), diverged ones are left out; the best trial is a red star.
+
+    Parameters
+    ----------
+    search_result : SearchResult
+        From :func:`fastnn.search`; its ``space`` (k keys) gives the panels and its
+        ``trials`` (n) the points.
+    path : str or path-like, optional
+        Save the figure there as a PNG.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    space = getattr(search_result, "space", None)
+    trials = getattr(search_result, "trials", None)
+    if not space or not trials:
+        raise ValueError("search_result must be a SearchResult with at least one trial")
+    fig, axes = _figure(len(space), width=4.5, height=3.6, columns=3)
+    shown = [t for t in trials if not t.diverged]
+    rate = search_result.best_model.output != "linear"
+    scale = 100.0 if rate else 1.0
+    for ax, (key, dist) in zip(axes, space.items()):
+        for finished, style in SEARCH_STYLES:
+            group = [t for t in shown if (t.pruned_at is None) == finished]
+            if group:
+                ax.scatter(_search_x(dist, [t.params[key] for t in group],
+                                     [t.index for t in group]),
+                           [scale * t.dev_error for t in group], s=22, **style)
+        best = search_result.best
+        ax.scatter(_search_x(dist, [best.params[key]], [best.index]), [scale * best.dev_error],
+                   marker="*",
+                   s=220, color="tab:red", zorder=3, label="best")
+        _search_axis(ax, dist, key)
+        ax.set_ylabel("dev error (%)" if rate else "dev error (MSE)")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].legend(handles, labels, fontsize="small")
+    fig.suptitle(f"Random search: {len(trials)} trials, dev error per hyperparameter")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _search_x(dist: Any, values: Sequence[Any], indices: Sequence[int]) -> NDArray[np.float64]:
+    """x coordinates of a key's values: the value, 1 - beta, or the option's place (spread
+    a little by trial index, so that the trials of one option do not hide each other)."""
+    if dist.scale == "categorical":
+        spread = [0.3 * ((0.618034 * i) % 1.0 - 0.5) for i in indices]
+        return np.asarray([dist.index(v) + d for v, d in zip(values, spread)], dtype=float)
+    x = np.asarray(values, dtype=float)
+    return 1.0 - x if dist.scale == "one_minus_log" else x
+
+
+def _search_axis(ax: Axes, dist: Any, key: str) -> None:
+    if dist.scale == "log":
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{key} (log scale)")
+    elif dist.scale == "one_minus_log":
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel(f"1 - {key} (log scale; {key} grows to the right)")
+    elif dist.scale == "categorical":
+        ax.set_xticks(range(len(dist.options)))
+        ax.set_xticklabels([str(o) for o in dist.options], rotation=20)
+        ax.set_xlim(-0.5, len(dist.options) - 0.5)
+        ax.set_xlabel(key)
+    else:
+        ax.set_xlabel(key)

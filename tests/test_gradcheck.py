@@ -228,3 +228,76 @@ def test_read_only_inputs_are_checked_like_writable_ones():
     frozen.flags.writeable = False
     model = fnn.MLP([3, 4, 1], dtype="float64", seed=1)
     assert fnn.gradcheck(model, frozen, y).difference == fnn.gradcheck(model, X, y).difference
+
+
+# -- through dropout ----------------------------------------------------------------------
+
+class MissingInverseKeepProb(fnn.MLP):
+    """A planted bug in the dropout backward: layer 1's mask is applied without its
+    1/keep_prob, so dZ1 (hence dW1 and db1) comes out keep_prob times too small; with
+    dropout off there is no mask and nothing to miss."""
+
+    def gradients(self, X, y, dropout_step=None):
+        grads = super().gradients(X, y, dropout_step=dropout_step)
+        if dropout_step is not None:
+            grads["dW1"] = grads["dW1"] * self.keep_prob[0]
+            grads["db1"] = grads["db1"] * self.keep_prob[0]
+        return grads
+
+
+def dropout_net(cls=fnn.MLP, **kwargs):
+    args = dict(activation="tanh", output="sigmoid", l2=0.3, keep_prob=[0.6, 0.8],
+                input_keep_prob=0.9, dtype="float64", seed=4)
+    return cls([5, 6, 4, 1], **{**args, **kwargs})
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_dropout_gradients_pass_with_the_masks_of_the_current_step(problem, backend):
+    X, y = problem
+    model = dropout_net(backend=backend)
+    model.fit(X, y, epochs=7, optimizer=fnn.SGD(lr=0.1))
+    result = gradcheck(model, X, y, dropout=True)
+    assert result.dropout_step == model.step_ == 7
+    assert result.verdict == "correct", str(result)
+    assert result.n_checked == model.n_params
+    assert "dropout masks of step 7" in str(result)
+    # The masks were on: J and dJ are not those of dropout off.
+    assert model.cost(X, y, dropout_step=7) != model.cost(X, y)
+    assert not np.allclose(model.gradients(X, y, dropout_step=7)["dW1"],
+                           model.gradients(X, y)["dW1"])
+    assert gradcheck(model, X, y).dropout_step is None
+
+
+def test_dropout_check_catches_a_missing_inverse_keep_prob(problem):
+    X, y = problem
+    model = dropout_net(MissingInverseKeepProb)
+    off = gradcheck(model, X, y)  # the notes' way: dropout off, the bug never runs
+    assert off.verdict == "correct"
+    on = gradcheck(model, X, y, dropout=True)
+    assert on.verdict == "bug", str(on)
+    assert on.worst["parameter"] in ("W1", "b1")
+    assert max(on.per_parameter, key=on.per_parameter.get) in ("W1", "b1")
+    assert on.per_parameter["W1"] > 1e-3 and on.per_parameter["b1"] > 1e-3
+    assert all(on.per_parameter[name] < 1e-6 for name in ("W2", "b2", "W3", "b3"))
+
+
+def test_dropout_check_of_a_float32_model_and_after_training(problem):
+    X, y = problem
+    model = dropout_net(dtype="float32")
+    model.step_ = 11
+    before = model.params
+    result = gradcheck(model, X, y, dropout=True, after_steps=5, lr=0.2)
+    assert result.verdict == "correct" and result.dropout_step == 11
+    assert result.after_training.verdict == "correct"
+    assert result.after_training.dropout_step == 16
+    assert model.step_ == 11
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_dropout_check_arguments(problem):
+    X, y = problem
+    with pytest.raises(ValueError, match="batched"):
+        gradcheck(dropout_net(), X, y, dropout=True, method="batched")
+    with pytest.raises(TypeError, match="dropout"):
+        gradcheck(dropout_net(), X, y, dropout="yes")

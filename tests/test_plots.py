@@ -1,4 +1,5 @@
-"""Plots: learning curves, validation curve and bias/variance bars, saved as PNG headless."""
+"""Plots: learning curves, validation curve, bias/variance bars and a search, saved as PNG
+headless."""
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import fastnn as fnn  # noqa: E402
 from fastnn.datasets import make_moons  # noqa: E402
 from fastnn.diagnostics.bias_variance import diagnose  # noqa: E402
 from fastnn.plots import (plot_bias_variance, plot_learning_curves,  # noqa: E402
-                          plot_validation_curve)
+                          plot_search, plot_validation_curve)
 from fastnn.workflow.sweep import sweep  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -165,3 +166,19 @@ def test_headless_without_pyplot(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60, cwd=tmp_path)
     assert_png(tmp_path / "h.png")
+
+
+def test_search_png_with_log_axes_where_the_space_is_log(tmp_path, data):
+    space = {"l2": fnn.loguniform(1e-3, 10), "keep_prob": fnn.uniform(0.6, 1.0),
+             "beta": fnn.one_minus_loguniform(1e-3, 1e-1), "hidden": fnn.choice([[8], [16, 8]])}
+    result = fnn.search(space, *data, 9, fit_args={"epochs": 27}, prune=True)
+    path = tmp_path / "search.png"
+    fig = plot_search(result, path=path)
+    assert_png(path)
+    l2, keep, beta, hidden = fig.axes
+    assert (l2.get_xscale(), keep.get_xscale(), beta.get_xscale()) == ("log", "linear", "log")
+    assert beta.xaxis_inverted() and "1 - beta" in beta.get_xlabel()
+    assert [t.get_text() for t in hidden.get_xticklabels()] == ["[8]", "[16, 8]"]
+    assert {c.get_label() for c in l2.collections} == {"pruned", "ran to the end", "best"}
+    with pytest.raises(ValueError, match="SearchResult"):
+        plot_search(object())

@@ -6,7 +6,12 @@ and the check is  ||dtheta_approx - dtheta||_2 / (||dtheta_approx||_2 + ||dtheta
 about 1e-7 is correct, about 1e-5 deserves a second look, about 1e-3 is a bug.
 
 ``model.gradients`` gives dtheta and the cost J is ``model.cost`` (dropout off, the
-regularisation terms included), both in float64.  For a plain MLP the perturbed costs
+regularisation terms included), both in float64.  The notes' advice is to turn dropout
+off to check, and that stays the default.  fastnn's dropout masks are drawn from (seed,
+step) counters, so the J of one training step, masks included, is a deterministic
+function of theta: ``dropout=True`` checks against it (``model.cost`` and
+``model.gradients`` with ``dropout_step=model.step_``), and so covers the dropout
+backward path (the masks, the 1/keep_prob scaling) as well.  For a plain MLP the perturbed costs
 are computed by a compiled pass: perturbing W[l][j, k] changes only column j of Z[l],
 which enters Z[l+1] as a rank-1 update, so the layers before l are never recomputed;
 only the examples whose row changes are followed, as differences from the unperturbed
@@ -54,6 +59,8 @@ class GradcheckResult:
     epsilon : float
     after_training : GradcheckResult or None
         The same check after `after_steps` training steps, when asked for.
+    dropout_step : int or None
+        The training step whose dropout masks J was computed with (None: dropout off).
     """
 
     difference: float
@@ -63,10 +70,13 @@ class GradcheckResult:
     n_checked: int
     epsilon: float
     after_training: Optional[GradcheckResult] = field(default=None, repr=False)
+    dropout_step: Optional[int] = None
 
     def __str__(self) -> str:
+        masks = ("" if self.dropout_step is None
+                 else f", dropout masks of step {self.dropout_step}")
         lines = [f"gradient check: difference {self.difference:.3e} -> {self.verdict} "
-                 f"({self.n_checked} components, epsilon {self.epsilon:g})"]
+                 f"({self.n_checked} components, epsilon {self.epsilon:g}{masks})"]
         width = max(4, *map(len, self.per_parameter))
         for name, diff in self.per_parameter.items():
             lines.append(f"  {name:>{width}}: {diff:.3e}  {verdict(diff)}")
@@ -102,8 +112,8 @@ def relative_difference(approx: NDArray[Any], analytic: NDArray[Any]) -> float:
 
 def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
               components: Optional[int] = None, seed: int = 0, after_steps: int = 0,
-              lr: float = 0.1,
-              method: Literal["auto", "batched", "loop"] = "auto") -> GradcheckResult:
+              lr: float = 0.1, method: Literal["auto", "batched", "loop"] = "auto",
+              dropout: bool = False) -> GradcheckResult:
     """Check ``model.gradients`` against central differences of ``model.cost``.
 
     Parameters
@@ -128,8 +138,14 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
         perturbation through the examples it changes, as differences, so no two costs of
         size J are subtracted: on a correct network it reads about 1e-12 to 1e-10 where
         the loop reads about 1e-8 (the same bands apply); "auto" picks "batched" unless
-        ``cost`` is overridden or the model uses batch norm (whose batch statistics
-        couple the examples).
+        ``cost`` is overridden, the model uses batch norm (whose batch statistics couple
+        the examples) or `dropout` is on (the compiled pass follows no masks).
+    dropout : bool, default False
+        False: dropout off, the notes' advice.  True: J and its gradients with the
+        dropout masks of the model's current training step (``model.step_``, frozen
+        for the whole check), so that the dropout backward path is checked too; the
+        loop runs.  A model that overrides ``cost`` or ``gradients`` must take their
+        ``dropout_step`` argument.
 
     Returns
     -------
@@ -143,29 +159,36 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
         raise ValueError(f"method must be 'auto', 'batched' or 'loop', got {method!r}")
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a fastnn MLP, got {type(model).__name__}")
+    if not isinstance(dropout, bool):
+        raise TypeError(f"dropout must be True or False, got {dropout!r}")
     checked = _float64_model(model)
     selection = _select_components(checked, components, check_seed(seed))
+    step = checked.step_ if dropout else None
     if method == "auto":
-        method = "batched" if _batchable(checked) else "loop"
+        method = "batched" if _batchable(checked) and step is None else "loop"
     if method == "batched" and not _has_plain_cost(checked):
         raise ValueError("method='batched' needs MLP's own cost; this model overrides it")
     if method == "batched" and checked.batch_norm:
         raise ValueError("method='batched' follows a perturbation through the examples it "
                          "changes; batch norm couples every example of the batch: use "
                          "method='loop'")
-    analytic = checked.gradients(X, y)
+    if method == "batched" and step is not None:
+        raise ValueError("method='batched' follows no dropout masks: use method='loop' (or "
+                         "'auto') with dropout=True")
+    analytic = (checked.gradients(X, y) if step is None
+                else checked.gradients(X, y, dropout_step=step))
     if method == "batched":
         X_checked, y_checked = checked.prepare(X, y)
         approx = _batched_differences(checked, X_checked, y_checked, selection, epsilon)
     else:
-        approx = _loop_differences(checked, X, y, selection, epsilon)
+        approx = _loop_differences(checked, X, y, selection, epsilon, step)
     _check_finite(approx, analytic)
-    result = _summarize(selection, approx, analytic, epsilon)
+    result = _summarize(selection, approx, analytic, epsilon, step)
     if after_steps:
         trained = checked.copy()
         trained.fit(X, y, epochs=after_steps, optimizer=SGD(lr=lr))
         again = gradcheck(trained, X, y, epsilon, components=components, seed=seed,
-                          method=method)
+                          method=method, dropout=dropout)
         result = GradcheckResult(**{**result.__dict__, "after_training": again})
     return result
 
@@ -200,10 +223,11 @@ def _select_components(model: MLP, components: Optional[int],
 
 
 def _loop_differences(model: MLP, X: ArrayLike, y: ArrayLike,
-                      selection: dict[str, NDArray[np.integer[Any]]],
-                      epsilon: float) -> dict[str, NDArray[np.float64]]:
-    """The notes' loop: J(theta +- eps e_i) through model.cost, one component at a time;
-    every parameter is put back exactly as it was afterwards."""
+                      selection: dict[str, NDArray[np.integer[Any]]], epsilon: float,
+                      dropout_step: Optional[int] = None) -> dict[str, NDArray[np.float64]]:
+    """The notes' loop: J(theta +- eps e_i) through model.cost (with the masks of
+    `dropout_step`, if given), one component at a time; every parameter is put back
+    exactly as it was afterwards."""
     params = model.params
     approx = {}
     try:
@@ -216,7 +240,8 @@ def _loop_differences(model: MLP, X: ArrayLike, y: ArrayLike,
                     perturbed = flat.copy()
                     perturbed[i] = shifted
                     model.set_params({**params, name: perturbed.reshape(original.shape)})
-                    costs.append(model.cost(X, y))
+                    costs.append(model.cost(X, y) if dropout_step is None
+                                 else model.cost(X, y, dropout_step=dropout_step))
                 values[n] = (costs[0] - costs[1]) / (2 * epsilon)
             approx[name] = values
     finally:
@@ -287,7 +312,8 @@ def _check_finite(approx: dict[str, NDArray[Any]], analytic: dict[str, FloatArra
 
 
 def _summarize(selection: dict[str, NDArray[np.integer[Any]]], approx: dict[str, NDArray[Any]],
-               analytic: dict[str, FloatArray], epsilon: float) -> GradcheckResult:
+               analytic: dict[str, FloatArray], epsilon: float,
+               dropout_step: Optional[int] = None) -> GradcheckResult:
     per_parameter: dict[str, float] = {}
     all_approx: list[NDArray[Any]] = []
     all_analytic: list[NDArray[Any]] = []
@@ -311,4 +337,5 @@ def _summarize(selection: dict[str, NDArray[np.integer[Any]]], approx: dict[str,
     worst.pop("gap")
     return GradcheckResult(difference=difference, verdict=verdict(difference),
                            per_parameter=per_parameter, worst=worst,
-                           n_checked=sum(len(i) for i in selection.values()), epsilon=epsilon)
+                           n_checked=sum(len(i) for i in selection.values()), epsilon=epsilon,
+                           dropout_step=dropout_step)
