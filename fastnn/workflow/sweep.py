@@ -91,7 +91,8 @@ class SweepResult:
 
 def sweep(param: str, values: Iterable[Any], train: Sequence[ArrayLike], dev: Sequence[ArrayLike],
           *, model_args: dict[str, Any], fit_args: Optional[dict[str, Any]] = None,
-          n_jobs: Optional[int] = None, backend: Optional[str] = None, bayes_error: float = 0.0,
+          n_jobs: Optional[int] = None, backend: Optional[str] = None,
+          bayes_error: Optional[float] = None,
           threshold: float = DEFAULT_THRESHOLD, kernels: Optional[str] = None) -> SweepResult:
     """Train one fresh ``MLP(**{**model_args, param: value})`` per value; compare on dev.
 
@@ -137,8 +138,8 @@ def sweep(param: str, values: Iterable[Any], train: Sequence[ArrayLike], dev: Se
     backend : str, optional
         A joblib backend: "loky" (processes), "threading", "dask", "ray", or any
         registered with joblib.
-    bayes_error : float in [0, 1], default 0.0
-        For the diagnosis of the best value.
+    bayes_error : float in [0, 1], optional
+        For the diagnosis of the best value (None: the notes' 0, stated as assumed).
     threshold : float, default 0.02
         See :func:`fastnn.diagnose`.
     kernels : {None, "same", "baseline", "avx2+fma"}, optional
