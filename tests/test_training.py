@@ -438,7 +438,7 @@ def test_augment_returning_wrong_shape_raises(backend):
 # --------------------------------------------------------------------------- validation
 
 @pytest.mark.parametrize("kwargs, exc, pattern", [
-    (dict(optimizer="sgd"), TypeError, "optimizer"),
+    (dict(optimizer="lbfgs"), ValueError, "optimizer must be one of"),
     (dict(optimizer=fnn.SGD), TypeError, "optimizer"),
     (dict(epochs=-1), ValueError, "epochs"),
     (dict(epochs=2.5), TypeError, "epochs"),

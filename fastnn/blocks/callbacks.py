@@ -13,15 +13,14 @@ of epochs, at every evaluation.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union, cast
 
 import numpy as np
 
-from fastnn.blocks.history import COLUMNS, History
-from fastnn.blocks.validation import check_choice, check_int, check_real
+from fastnn.blocks.habits import check_monitor
+from fastnn.blocks.history import COLUMNS, MONITORS, History, Monitor
+from fastnn.blocks.validation import check_int, check_real
 
-Monitor = Literal["dev_error", "dev_cost", "train_error", "train_cost"]
-MONITORS: tuple[Monitor, ...] = ("dev_error", "dev_cost", "train_error", "train_cost")
 #: What ``fit(callbacks=...)`` takes: a Callback (or an object with any of its hooks), or
 #: a function ``f(model, epoch, history)`` called as ``on_epoch_end``.
 CallbackLike = Union["Callback", Callable[[Any, int, History], Optional[bool]]]
@@ -110,7 +109,7 @@ class EarlyStopping:
 
     def __init__(self, monitor: Monitor = "dev_error", patience: int = 10,
                  min_delta: float = 0.0, restore_best: bool = True) -> None:
-        self.monitor = check_choice("monitor", monitor, MONITORS)
+        self.monitor: Monitor = cast(Monitor, check_monitor(monitor, MONITORS))
         self.patience = check_int("patience", patience, low=0, high=2**31)
         self.min_delta = check_real("min_delta", min_delta, 0.0)
         self.restore_best = bool(restore_best)

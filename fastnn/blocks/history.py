@@ -1,7 +1,7 @@
 """The record of a fit: one row of figures per evaluated epoch."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 from numpy.typing import NDArray
@@ -10,6 +10,9 @@ from numpy.typing import NDArray
 COLUMNS = ("epoch", "train_cost", "train_data_cost", "train_error", "dev_cost",
            "dev_error", "lr")
 _DEV_COLUMNS = ("dev_cost", "dev_error")
+Monitor = Literal["dev_error", "dev_cost", "train_error", "train_cost"]
+#: The columns a stopping rule or a plateau schedule may watch.
+MONITORS: tuple[Monitor, ...] = ("dev_error", "dev_cost", "train_error", "train_cost")
 
 
 class History(dict[str, list[Any]]):

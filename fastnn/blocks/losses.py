@@ -52,8 +52,9 @@ def prepare_targets(output: OutputName, y: ArrayLike, m: int, n_out: int, dtype:
 def _target_shape_message(output: str, y: NDArray[Any], m: int, n_out: int,
                           name: str) -> str:
     """Why y does not fit the output layer, with the likely fix."""
-    message = (f"{name} must have shape ({m},) or ({m}, {n_out}) for {n_out} {output} "
-               f"output unit(s), got {y.shape}")
+    shapes = f"({m},) or ({m}, 1)" if n_out == 1 else f"({m}, {n_out})"
+    message = (f"{name} must have shape {shapes} for {n_out} {output} output unit(s) (one "
+               f"column per unit), got {y.shape}")
     if output == "sigmoid" and y.ndim == 1 and n_out > 1:
         message += (f"; for {n_out} classes given as integer labels use output='softmax' "
                     f"(one unit per class), or give {n_out} 0/1 columns")

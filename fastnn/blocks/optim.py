@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
+from fastnn.blocks.habits import OPTIMIZER_ARGUMENTS, check_arguments, parameter_names
 from fastnn.blocks.validation import check_real
 
 #: (lr, beta1, beta2, epsilon, weight_decay): what every update rule reads.
@@ -49,6 +50,13 @@ class Optimizer:
     name: ClassVar[str] = ""
     slots: ClassVar[tuple[str, ...]] = ()
     lr = _Hyperparameter(0.0, low_open=True)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # Other libraries' names (learning_rate=, beta_1=, eps=, ...) get fastnn's, not a
+        # bare "unexpected keyword argument".
+        check_arguments(f"{cls.__name__}", kwargs, parameter_names(cls.__init__),
+                        OPTIMIZER_ARGUMENTS)
+        return super().__new__(cls)
 
     def __init__(self, lr: float) -> None:
         self.lr = lr

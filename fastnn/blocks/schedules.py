@@ -15,8 +15,9 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from fastnn.blocks.history import History
-from fastnn.blocks.validation import check_choice, check_int, check_real
+from fastnn.blocks.habits import check_monitor
+from fastnn.blocks.history import MONITORS, History
+from fastnn.blocks.validation import check_int, check_real
 
 
 class Schedule:
@@ -79,8 +80,7 @@ class ReduceLROnPlateau(Schedule):
 
     def __init__(self, monitor: str = "dev_cost", factor: float = 0.1, patience: int = 10,
                  min_lr: float = 0.0, min_delta: float = 0.0) -> None:
-        self.monitor = check_choice("monitor", monitor, ("dev_error", "dev_cost",
-                                                         "train_error", "train_cost"))
+        self.monitor = check_monitor(monitor, MONITORS)
         self.factor = check_real("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
         self.patience = check_int("patience", patience, low=0)
         self.min_lr = check_real("min_lr", min_lr, 0.0)

@@ -12,7 +12,7 @@ This module works on the model's public surface only (it is handed the model).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Union
+from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Union, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,7 +22,7 @@ from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.callbacks import CallbackLike, EarlyStopping, as_callbacks, runs_at
 from fastnn.blocks.history import COLUMNS, History
 from fastnn.blocks.names import RUN_STATUS
-from fastnn.blocks.optim import SGD, Optimizer
+from fastnn.blocks.optim import OPTIMIZERS, SGD, Optimizer
 from fastnn.blocks.schedules import Schedule, ScheduleLike, as_schedule, rates
 from fastnn.blocks.threads import blas_threads
 from fastnn.blocks.types import FloatArray
@@ -80,7 +80,7 @@ class Trainable(Protocol):
 
 
 def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
-        optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
+        optimizer: Union[Optimizer, str, None] = None, batch_size: Optional[int] = None,
         dev: Optional[Sequence[ArrayLike]] = None, lr_schedule: Optional[ScheduleLike] = None,
         early_stopping: Optional[EarlyStopping] = None,
         callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
@@ -96,9 +96,10 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     epochs : int, default 100
         More passes over the data (training resumes where the last fit stopped); with
         ``batch_size=None`` one full-batch update each, the course's iterations.
-    optimizer : Optimizer, optional
-        Default: the optimizer of the last fit (its state kept, for resuming), else
-        ``SGD(lr=0.01)``.  Another optimizer than the last fit's starts from fresh state.
+    optimizer : Optimizer or str, optional
+        An optimizer, or the name of one with its defaults ("sgd", "momentum", "adam",
+        "rmsprop", "adamw"). Default: the optimizer of the last fit (its state kept, for
+        resuming), else ``SGD(lr=0.01)``.  Another optimizer than the last fit's starts from fresh state.
     batch_size : int or None, default None
         Minibatch size (reshuffled every epoch from the model's seed; the last batch
         may be shorter).  None is full-batch gradient descent.  The penalty's m is the
@@ -382,12 +383,17 @@ def _check_batches_normalizable(model: Trainable, m: int, batch_size: Optional[i
                          "batch_size")
 
 
-def _check_optimizer(model: Trainable, optimizer: Optional[Optimizer]) -> Optimizer:
+def _check_optimizer(model: Trainable, optimizer: Union[Optimizer, str, None]) -> Optimizer:
+    """The fit's optimizer: the one given, one named with its defaults (Keras'
+    optimizer="adam"), the model's last, or the course's SGD(lr=0.01)."""
     if optimizer is None:
-        optimizer = model.optimizer_ or SGD(lr=0.01)
+        return model.optimizer_ or SGD(lr=0.01)
+    if isinstance(optimizer, str):
+        named: Any = OPTIMIZERS[check_choice("optimizer", optimizer.lower(), OPTIMIZERS)]
+        return cast(Optimizer, named())  # every optimizer class has defaults
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be a fastnn optimizer (SGD, Momentum, Adam), got "
-                        f"{optimizer!r}")
+        raise TypeError(f"optimizer must be a fastnn optimizer (fnn.SGD, fnn.Adam, ...) or "
+                        f"one's name ({', '.join(OPTIMIZERS)}), got {optimizer!r}")
     return optimizer
 
 

@@ -19,6 +19,7 @@ from fastnn.blocks import init as initializers
 from fastnn.blocks import regularization
 from fastnn.blocks.losses import predict_from_proba, prepare_targets
 from fastnn.blocks.names import ActivationName, BackendName, InitName, OutputName
+from fastnn.blocks.habits import FIT_ARGUMENTS, check_arguments, parameter_names
 from fastnn.blocks.network import Network, build_network
 from fastnn.blocks.optim import Optimizer
 from fastnn.blocks.schedules import Schedule, ScheduleLike, as_schedule
@@ -623,7 +624,7 @@ class MLP:
         return cost
 
     def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 100,
-            optimizer: Optional[Optimizer] = None, batch_size: Optional[int] = None,
+            optimizer: Union[Optimizer, str, None] = None, batch_size: Optional[int] = None,
             **kwargs: Any) -> History:
         """Train the model; see :func:`fastnn.model.fitting.fit` for every option.
 
@@ -632,7 +633,8 @@ class MLP:
         X : array_like (m, n_x)
         y : array_like (m,) or (m, n_L)
         epochs : int, default 100
-        optimizer : Optimizer, optional
+        optimizer : Optimizer or str, optional
+            An optimizer, or one's name with its defaults ("adam", ...).
         batch_size : int or None, default None (full batch)
         **kwargs
             ``dev``, ``lr_schedule``, ``early_stopping``, ``callbacks``, ``augment``,
@@ -643,6 +645,8 @@ class MLP:
         -------
         History
         """
+        check_arguments("fit", kwargs, parameter_names(fit) - {"model", "X", "y"},
+                        FIT_ARGUMENTS)
         with self._guard.writing(training=True):
             return fit(self, X, y, epochs=epochs, optimizer=optimizer, batch_size=batch_size,
                        **kwargs)
