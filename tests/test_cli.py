@@ -1007,11 +1007,14 @@ def test_closed_stdout_pipe_is_silent(tmp_path):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_ctrl_c_in_python_m_is_one_line_and_130(tmp_path, moons_csv):
+    # The child takes SIGINT as a terminal's Ctrl-C would reach it: a test run started in
+    # the background (`cmd &` in a script) ignores SIGINT, its children inherit that, and
+    # Python leaves an ignored SIGINT ignored (as it should: that is nohup's contract).
     child = subprocess.Popen(
         [sys.executable, "-u", "-m", "fastnn", "train", str(moons_csv[0]), "--target", "label",
          "--epochs", str(cli.MAX_COUNT), "--layers", "4"],
         cwd=tmp_path, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in child.stdout:  # training starts after the "network" line
             if line.startswith("network"):

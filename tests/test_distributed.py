@@ -110,13 +110,21 @@ def test_mixed_builds_warn(data, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def ray_started():
+def ray_started(tmp_path_factory):
     ray = pytest.importorskip("ray")
     # A local instance for this test: no authentication token written to ~/.ray.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    # Ray's workers put the driver's working directory first on their sys.path: started
+    # from a source checkout whose kernels are built elsewhere (CI installs the package,
+    # it does not build in place), they would import that tree's unbuilt fastnn.
+    started_in = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("ray"))
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        yield ray
+        ray.shutdown()
+    finally:
+        os.chdir(started_in)
 
 
 def test_ray_by_name_gives_the_results_of_loky(ray_started, data, on_loky):
