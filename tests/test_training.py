@@ -490,7 +490,7 @@ def _overfit_model(backend, **kw):
 
 def test_early_stopping_restores_best_dev_error(backend, overfit_data):
     X, y, Xd, yd = overfit_data
-    es = fnn.EarlyStopping(patience=8, restore_best=True)
+    es = fnn.EarlyStopping(monitor="dev_error", patience=8, restore_best=True)
     model = _overfit_model(backend)
     history = model.fit(X, y, dev=(Xd, yd), epochs=300, optimizer=fnn.Adam(lr=0.01),
                         early_stopping=es)

@@ -89,7 +89,13 @@ class EarlyStopping:
 
     Parameters
     ----------
-    monitor : {"dev_error", "dev_cost", "train_error", "train_cost"}, default "dev_error"
+    monitor : {"dev_cost", "dev_error", "train_cost", "train_error"}, default "dev_cost"
+        The notes monitor "training error (cost J) and dev set error": J on the dev set.
+        It is also the better rule measured: the 0/1 error of a small dev set moves in
+        steps and stalls while the cost still falls, so stopping on it stops early
+        (mean test accuracy over 8 seeds: digits 0.949 on dev_error vs 0.971 on
+        dev_cost, with augmentation 0.866 vs 0.919, two moons 0.880 vs 0.897, spirals
+        0.978 vs 0.995, football 0.927 vs 0.924; ``bench/early_stopping.py``).
     patience : int, default 10
         Evaluations without an improvement larger than `min_delta` before stopping.
     min_delta : float, default 0.0
@@ -107,7 +113,7 @@ class EarlyStopping:
     best_epoch: Optional[int]
     stopped_epoch: Optional[int]
 
-    def __init__(self, monitor: Monitor = "dev_error", patience: int = 10,
+    def __init__(self, monitor: Monitor = "dev_cost", patience: int = 10,
                  min_delta: float = 0.0, restore_best: bool = True) -> None:
         self.monitor: Monitor = cast(Monitor, check_monitor(monitor, MONITORS))
         self.patience = check_int("patience", patience, low=0, high=2**31)

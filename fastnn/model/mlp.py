@@ -26,7 +26,7 @@ from fastnn.blocks.schedules import Schedule, ScheduleLike, as_schedule
 from fastnn.blocks.threads import blas_threads
 from fastnn.blocks.types import FloatArray, FloatDTypeLike
 from fastnn.blocks.validation import (check_choice, check_counter, check_int, check_matrix,
-                                      check_n_threads, check_real, per_layer)
+                                      check_n_threads, check_real, finite, per_layer)
 from fastnn.engine import Engine, make_engine
 from fastnn.model.fitting import TrainingDiverged, fit
 from fastnn.model.guard import UseGuard
@@ -429,9 +429,19 @@ class MLP:
         if train:
             self._check_batch_statistics(X.shape[0])
             with self._guard.writing(), blas_threads(self._n_threads):
-                return self._engine.training_output(X, self._step)
+                return self._finite_outputs(self._engine.training_output(X, self._step))
         with self._guard.reading(), blas_threads(self._n_threads):
-            return self._engine.predict(X)
+            return self._finite_outputs(self._engine.predict(X))
+
+    @staticmethod
+    def _finite_outputs(A: FloatArray) -> FloatArray:
+        """A, unless finite inputs overflowed on the way (inf - inf in a layer's product
+        is NaN, and no probability): then an error rather than a silent NaN."""
+        if not finite(A):
+            raise ValueError("X is too large for the model: its values overflow inside the "
+                             "network (non-finite outputs from finite inputs); normalize the "
+                             "inputs (fnn.Standardizer)")
+        return A
 
     def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Output probabilities (m, n_L), dropout off.
@@ -447,7 +457,7 @@ class MLP:
         """
         X = self.prepare_inputs(X)
         with self._guard.reading(), blas_threads(self._n_threads):
-            return self._engine.predict(X)
+            return self._finite_outputs(self._engine.predict(X))
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Class labels (m,) (0/1 for sigmoid, argmax for softmax) or values for linear.
