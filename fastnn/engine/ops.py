@@ -209,13 +209,13 @@ def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDAr
 
     Parameters
     ----------
-    rule : {"sgd", "momentum", "adam"}
+    rule : {"sgd", "momentum", "nesterov", "adam", "rmsprop", "adamw"}
     param : ndarray (n,), float32 or float64, C-contiguous and writeable
         Updated in place (pass ``W.reshape(-1)`` for a weight matrix).
     grad : array (n,), same dtype
     state : sequence of ndarray (n,)
         The rule's slots, updated in place: () for sgd, (velocity,) for momentum,
-        (m1, m2) for adam.
+        (m1, m2) for adam and adamw, (square,) for rmsprop.
     backend : {"cython", "reference"}, default "cython"
     lr, beta1, beta2, epsilon, weight_decay : float
         The rule's hyperparameters (the beta of momentum and RMSprop is beta1).

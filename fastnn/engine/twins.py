@@ -258,6 +258,18 @@ def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray]
     param -= _adam_step(m1, m2, lr, beta1, beta2, epsilon, t)
 
 
+def nesterov_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
+                    hyper: Sequence[float], t: int, l2: float, l1: float,
+                    weights: bool) -> None:
+    """v := beta v + (1 - beta) g;  W := W - lr (beta v + (1 - beta) g) (beta is beta1;
+    slots: the velocity)."""
+    lr, beta = hyper[0], hyper[1]
+    velocity, = slots
+    g = grad + l2 * param + l1 * np.sign(param)
+    velocity[...] = beta * velocity + (1 - beta) * g
+    param -= lr * (beta * velocity + (1 - beta) * g)
+
+
 def rmsprop_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
                    hyper: Sequence[float], t: int, l2: float, l1: float,
                    weights: bool) -> None:
@@ -311,7 +323,7 @@ Update = Callable[..., None]
 #: The twin of each rule of the kernels' apply_rule, by the optimizer's name.
 UPDATES: dict[str, Update] = {"sgd": sgd_update, "momentum": momentum_update,
                               "adam": adam_update, "rmsprop": rmsprop_update,
-                              "adamw": adamw_update}
+                              "adamw": adamw_update, "nesterov": nesterov_update}
 
 
 #: Each output's loss from the logits: (Z, y, dZ=None, weights=None) -> mean data cost.
