@@ -220,7 +220,7 @@ def test_weighted_loss_kernels_match_their_twins(kind):
     (np.r_[np.nan, np.ones(29)], ValueError, "sample_weight contains NaN or infinity"),
     (np.r_[np.inf, np.ones(29)], ValueError, "sample_weight contains NaN or infinity"),
     (np.r_[-1.0, np.ones(29)], ValueError, "sample_weight must be >= 0, got -1.0 at index 0"),
-    (np.zeros(30), ValueError, "sample_weight is all 0"),
+    (np.zeros(30), ValueError, "sample_weight is all zero"),
     (np.full(30, 1e308), ValueError, "sample_weight sums to infinity"),
     (np.array(["a"] * 30), TypeError, "sample_weight must be real numbers"),
     (np.ma.masked_array(np.ones(30), mask=[1] + [0] * 29), ValueError,

@@ -150,7 +150,7 @@ def example_weights(sample_weight: ArrayLike, m: int, batch_norm: bool = False,
     with np.errstate(over="ignore"):
         total = float(np.sum(w))
     if total == 0:
-        raise ValueError(f"{name} is all 0: at least one example needs a weight > 0")
+        raise ValueError(f"{name} is all zero: at least one example needs a weight > 0")
     if not np.isfinite(total):
         raise ValueError(f"{name} sums to infinity: scale the weights down")
     if w.min() == w.max():

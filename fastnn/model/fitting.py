@@ -118,6 +118,8 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         (An EarlyStopping among `callbacks` is taken as this.)
     callbacks : callback or list of callbacks, optional
         See :mod:`fastnn.blocks.callbacks`; ``on_epoch_end`` returning True stops training.
+        A callback may set the optimizer's ``lr``: the epochs after it run at the new
+        rate (through the schedule, if any).
     augment : callable ``(X_batch, rng) -> X_batch``, optional
         Applied to every raw training minibatch before standardization (e.g.
         :class:`fastnn.Augmentation`).
