@@ -16,7 +16,7 @@ searches),
 from fastnn.blocks.callbacks import Callback, EarlyStopping
 from fastnn.blocks.distributions import choice, loguniform, one_minus_loguniform, uniform
 from fastnn.blocks.history import History
-from fastnn.blocks.optim import SGD, Adam, AdamW, Momentum, RMSprop
+from fastnn.blocks.optim import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
 from fastnn.blocks.schedules import ExponentialDecay, InverseTimeDecay, ReduceLROnPlateau
 from fastnn.diagnostics.bias_variance import Diagnosis, diagnose
 from fastnn.diagnostics.gradcheck import GradcheckResult, gradcheck
@@ -35,7 +35,7 @@ from fastnn.workflow.sweep import SweepResult, sweep
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "SGD", "Momentum", "Adam", "RMSprop", "AdamW", "InverseTimeDecay",
+    "MLP", "SGD", "Momentum", "Nesterov", "Adam", "RMSprop", "AdamW", "InverseTimeDecay",
     "ExponentialDecay", "ReduceLROnPlateau", "split", "Standardizer", "NotFittedError",
     "EarlyStopping", "Callback", "Checkpoint", "History", "TrainingDiverged", "augment",
     "Augmentation", "load", "ModelFileError", "gradcheck", "GradcheckResult", "diagnose",

@@ -41,6 +41,7 @@ OPTIMIZERS = {
     "none": lambda: None,
     "sgd": lambda: fnn.SGD(lr=0.05),
     "momentum": lambda: fnn.Momentum(lr=0.05, beta=0.8),
+    "nesterov": lambda: fnn.Nesterov(lr=0.05, beta=0.8),
     "adam": lambda: fnn.Adam(lr=0.01, beta1=0.85, beta2=0.99, epsilon=1e-7),
 }
 

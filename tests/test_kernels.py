@@ -577,10 +577,12 @@ def update_oracle(rule, w, grad, state, hyper):
     if rule == "sgd":
         new = w - hyper["lr"] * gr
         return new, np.abs(w) + hyper["lr"] * gscale, ()
-    if rule == "momentum":
-        v = hyper["beta1"] * state[0].astype(np.float64) + (1 - hyper["beta1"]) * gr
-        vscale = hyper["beta1"] * np.abs(state[0]) + gscale
-        return w - hyper["lr"] * v, np.abs(w) + hyper["lr"] * vscale, ((v, vscale),)
+    if rule in ("momentum", "nesterov"):
+        beta = hyper["beta1"]
+        v = beta * state[0].astype(np.float64) + (1 - beta) * gr
+        vscale = beta * np.abs(state[0]) + gscale
+        step = v if rule == "momentum" else beta * v + (1 - beta) * gr
+        return w - hyper["lr"] * step, np.abs(w) + hyper["lr"] * 2 * vscale, ((v, vscale),)
     if rule == "rmsprop":
         beta = hyper["beta1"]
         square = beta * state[0].astype(np.float64) + (1 - beta) * gr**2
@@ -611,7 +613,7 @@ def make_update_case(rule, seed, n, dtype, lr, l2, l1, beta, t):
     hyper = {"lr": lr, "l2": l2, "l1": l1}
     if rule == "sgd":
         state = ()
-    elif rule == "momentum":
+    elif rule in ("momentum", "nesterov"):
         state = (rng.standard_normal(n).astype(dtype),)
         hyper["beta1"] = beta
     elif rule == "rmsprop":
@@ -625,7 +627,8 @@ def make_update_case(rule, seed, n, dtype, lr, l2, l1, beta, t):
     return w, grad, state, hyper
 
 
-update_cases = given(rule=st.sampled_from(("sgd", "momentum", "adam", "rmsprop", "adamw")),
+update_cases = given(rule=st.sampled_from(("sgd", "momentum", "nesterov", "adam", "rmsprop",
+                                           "adamw")),
                      n=st.integers(1, 200),
                      seed=seeds, lr=st.floats(1e-4, 1.0), l2=st.sampled_from((0.0, 1e-3, 0.35)),
                      l1=st.sampled_from((0.0, 1e-3, 0.2)), beta=st.sampled_from((0.0, 0.5, 0.9)),
@@ -759,3 +762,22 @@ def test_products_issued_in_blocks_equal_the_reference(dtype, m, n_prev, n):
     scales = backward_oracle(dA, A, A_prev, W, "relu", 0.8, mask)
     for name in ("dW", "db", "dA_prev"):
         assert_close(c[name], r[name], dtype, scales[name][1], what=f"{name} in blocks")
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+@pytest.mark.parametrize("rule", ["momentum", "nesterov"])
+def test_averaged_momentum_is_heavy_ball_with_a_scaled_rate(backend, rule):
+    # scikit-learn's (and PyTorch's) momentum u := mu u - eta g, W += u (Nesterov:
+    # W += mu u - eta g) is fastnn's averaged velocity with lr = eta / (1 - mu).
+    rng = np.random.default_rng(0)
+    eta, mu = 0.05, 0.9
+    w = rng.standard_normal(20)
+    ours, velocity = w.copy(), np.zeros(20)
+    u = np.zeros(20)
+    for t in range(1, 8):
+        g = rng.standard_normal(20)
+        u = mu * u - eta * g
+        w = w + (mu * u - eta * g if rule == "nesterov" else u)
+        ops.update(rule, ours, g, (velocity,), backend=backend, lr=eta / (1 - mu), beta1=mu,
+                   t=t)
+    np.testing.assert_allclose(ours, w, rtol=1e-12, atol=1e-14)

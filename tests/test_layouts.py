@@ -33,6 +33,7 @@ CASES = {
 OPTIMIZERS = {
     "sgd": lambda: fnn.SGD(lr=0.1),
     "momentum": lambda: fnn.Momentum(lr=0.05, beta=0.9),
+    "nesterov": lambda: fnn.Nesterov(lr=0.05, beta=0.9),
     "adam": lambda: fnn.Adam(lr=0.01),
 }
 

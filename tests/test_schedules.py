@@ -25,6 +25,9 @@ def test_the_course_formulas():
                                [1, 1, 1, 1 / 1.5, 1 / 1.5, 1 / 1.5, 0.5])
     np.testing.assert_allclose(rates(fnn.ExponentialDecay(0.95), 0, 3, 0.2),
                                [0.2, 0.19, 0.2 * 0.95**2])
+    # Inverse scaling, scikit-learn's invscaling with 100 examples an epoch and power_t 0.5.
+    np.testing.assert_allclose(rates(fnn.InverseTimeDecay(100, power=0.5), 0, 3, 0.1),
+                               [0.1, 0.1 / 101**0.5, 0.1 / 201**0.5])
     np.testing.assert_allclose(rates(as_schedule(lambda e: 0.1 / (e + 1)), 2, 2, 9.0),
                                [0.1 / 3, 0.1 / 4])
     np.testing.assert_array_equal(rates(None, 5, 3, 0.3), [0.3, 0.3, 0.3])
@@ -129,7 +132,8 @@ def test_bad_schedules_are_refused_before_training(bad, error):
     assert model.epoch_ == 0
 
 
-@pytest.mark.parametrize("bad", [dict(decay_rate=-1), dict(decay_rate=1, every=0)])
+@pytest.mark.parametrize("bad", [dict(decay_rate=-1), dict(decay_rate=1, every=0),
+                                 dict(decay_rate=1, power=-0.5)])
 def test_bad_schedule_arguments(bad):
     with pytest.raises(ValueError):
         fnn.InverseTimeDecay(**bad)

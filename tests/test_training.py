@@ -913,3 +913,19 @@ def test_proximal_l1_engines_agree_and_the_cost_is_the_same():
                                    atol=1e-12, err_msg=name)
     twin = fnn.MLP([2, 8, 1], l1=0.5, seed=2, dtype="float64").set_params(models["cython"].params)
     assert models["cython"].cost(X, y) == pytest.approx(twin.cost(X, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_a_callback_may_change_the_learning_rate(backend):
+    # What the scikit-learn estimators' "adaptive" rate relies on.
+    X, y = make_moons(m=64, noise=0.2, seed=0)
+    optimizer = fnn.SGD(lr=0.2)
+
+    def halve_after_epoch_2(model, epoch, history):
+        if epoch == 2:
+            optimizer.lr = 0.1
+
+    model = fnn.MLP([2, 8, 1], backend=backend, seed=0)
+    history = model.fit(X, y, epochs=4, batch_size=16, optimizer=optimizer,
+                        callbacks=halve_after_epoch_2)
+    np.testing.assert_allclose(history["lr"], [0.2, 0.2, 0.1, 0.1])

@@ -24,6 +24,7 @@ cpdef enum Rule:
     ADAM = 2
     RMSPROP = 3
     ADAMW = 4
+    NESTEROV = 5
 
 # Where a plan keeps its activations: rows-as-examples (m, n), or examples-as-columns
 # (n, m) for narrow layers; AUTO lets the plan choose (see _plans.pyx: columns_pay_off).

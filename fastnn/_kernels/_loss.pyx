@@ -2,42 +2,77 @@
 """Output layer + loss, fused and computed from the logits Z so no log(0) or overflow.
 
 Each loss kernel returns the mean data cost J = (1/m) sum_i L_i in double and, when
-`dZ` is given, writes dJ/dZ into it (dZ may be the same array as Z).
+`dZ` is given, writes dJ/dZ into it (dZ may be the same array as Z).  With `weights`
+(float64, one per example) example i's loss and its row of dZ are scaled by weights[i]:
+J = (1/m) sum_i w_i L_i.
 """
 from cython cimport floating
 
 from fastnn._kernels._activations cimport exp_nonpositive
 from fastnn._kernels._loss_impl cimport (sigmoid_cross_entropy_ptr, sigmoid_ptr,
                                          softmax_cross_entropy_ptr, softmax_rows_ptr,
-                                         squared_error_ptr)
+                                         squared_error_ptr,
+                                         weighted_sigmoid_cross_entropy_ptr,
+                                         weighted_softmax_cross_entropy_ptr,
+                                         weighted_squared_error_ptr)
+
+
+cdef const double* example_weights(const double[::1] weights, Py_ssize_t m) except? NULL:
+    """The weights' data (NULL without weights), after checking there is one per example."""
+    if weights is None:
+        return NULL
+    if weights.shape[0] != m:
+        raise ValueError(f"weights must hold one value per example ({m}), "
+                         f"got {weights.shape[0]}")
+    return &weights[0]
 
 
 def sigmoid_cross_entropy(const floating[:, ::1] Z, const floating[:, ::1] Y,
-                          floating[:, ::1] dZ=None):
-    """J = (1/m) sum max(z,0) - z*y + log(1+e^-|z|) (= BCE(sigmoid(z), y)); dZ = (sigmoid(z) - y)/m."""
+                          floating[:, ::1] dZ=None, const double[::1] weights=None):
+    """J = (1/m) sum_i w_i sum_j max(z,0) - z*y + log(1+e^-|z|) (= BCE(sigmoid(z), y));
+    dZ = w_i (sigmoid(z) - y)/m (w_i = 1 without weights)."""
     cdef floating* grad = NULL if dZ is None else &dZ[0, 0]
+    cdef const double* w = example_weights(weights, Z.shape[0])
     cdef double cost
     with nogil:
-        cost = sigmoid_cross_entropy_ptr(&Z[0, 0], &Y[0, 0], grad, Z.shape[0], Z.shape[1])
+        if w == NULL:
+            cost = sigmoid_cross_entropy_ptr(&Z[0, 0], &Y[0, 0], grad, Z.shape[0], Z.shape[1])
+        else:
+            cost = weighted_sigmoid_cross_entropy_ptr(&Z[0, 0], &Y[0, 0], w, grad, Z.shape[0],
+                                                      Z.shape[1], False)
     return cost
 
 
 def softmax_cross_entropy(const floating[:, ::1] Z, const Py_ssize_t[::1] labels,
-                          floating[:, ::1] dZ=None):
-    """J = (1/m) sum_i logsumexp(z_i) - z_i[y_i]; dZ = (softmax(z) - onehot(y))/m."""
+                          floating[:, ::1] dZ=None, const double[::1] weights=None):
+    """J = (1/m) sum_i w_i (logsumexp(z_i) - z_i[y_i]); dZ = w_i (softmax(z) - onehot(y))/m
+    (w_i = 1 without weights)."""
     cdef floating* grad = NULL if dZ is None else &dZ[0, 0]
+    cdef const double* w = example_weights(weights, Z.shape[0])
     cdef double cost
     with nogil:
-        cost = softmax_cross_entropy_ptr(&Z[0, 0], &labels[0], grad, Z.shape[0], Z.shape[1])
+        if w == NULL:
+            cost = softmax_cross_entropy_ptr(&Z[0, 0], &labels[0], grad, Z.shape[0],
+                                             Z.shape[1])
+        else:
+            cost = weighted_softmax_cross_entropy_ptr(&Z[0, 0], &labels[0], w, grad,
+                                                      Z.shape[0], Z.shape[1])
     return cost
 
 
-def squared_error(const floating[:, ::1] Z, const floating[:, ::1] Y, floating[:, ::1] dZ=None):
-    """J = (1/(2 m k)) sum (z - y)^2 (scikit-learn's squared loss); dZ = (z - y)/(m k)."""
+def squared_error(const floating[:, ::1] Z, const floating[:, ::1] Y, floating[:, ::1] dZ=None,
+                  const double[::1] weights=None):
+    """J = (1/(2 m k)) sum_i w_i sum_j (z - y)^2 (scikit-learn's squared loss);
+    dZ = w_i (z - y)/(m k) (w_i = 1 without weights)."""
     cdef floating* grad = NULL if dZ is None else &dZ[0, 0]
+    cdef const double* w = example_weights(weights, Z.shape[0])
     cdef double cost
     with nogil:
-        cost = squared_error_ptr(&Z[0, 0], &Y[0, 0], grad, Z.shape[0], Z.shape[1])
+        if w == NULL:
+            cost = squared_error_ptr(&Z[0, 0], &Y[0, 0], grad, Z.shape[0], Z.shape[1])
+        else:
+            cost = weighted_squared_error_ptr(&Z[0, 0], &Y[0, 0], w, grad, Z.shape[0],
+                                              Z.shape[1], False)
     return cost
 
 

@@ -1,6 +1,9 @@
 # Loss kernels on raw C-contiguous buffers, shared by the Python wrappers (_loss.pyx) and
 # the fused training step (_dense.pyx).  Each returns the mean data cost in double and,
-# when dZ is not NULL, writes dJ/dZ (dZ may alias Z).
+# when dZ is not NULL, writes dJ/dZ (dZ may alias Z).  The weighted_* kernels scale
+# example i's loss and its row of dZ by w[i] (double, one per example; fastnn passes
+# sample weights normalized to mean 1 over the training set), so that J stays
+# (1/m) sum_i w_i L_i; without weights the unweighted kernels run, untouched.
 from cython cimport floating
 from libc.math cimport log, fabs
 
@@ -68,6 +71,47 @@ cdef inline double sigmoid_cross_entropy_ptr(const floating* Z, const floating* 
     return total * inv_m
 
 
+cdef inline double weighted_sigmoid_cross_entropy_ptr(const floating* Z, const floating* Y,
+                                                      const double* w, floating* dZ,
+                                                      Py_ssize_t m, Py_ssize_t k,
+                                                      bint columns) noexcept nogil:
+    """J = (1/m) sum_i w_i sum_j max(z,0) - z*y + log(1+e^-|z|); dZ = w_i (sigmoid(z) - y)/m;
+    Z, Y and dZ are (m, k) in rows, or (k, m) with `columns`."""
+    cdef Py_ssize_t outer, inner, e, i
+    cdef Py_ssize_t n_outer = k if columns else m, n_inner = m if columns else k
+    cdef double z, ez, wi, total = 0.0, inv_m = 1.0 / m
+    for outer in range(n_outer):
+        for inner in range(n_inner):
+            e = outer * n_inner + inner
+            i = inner if columns else outer
+            wi = w[i]
+            z = Z[e]
+            ez = exp_nonpositive(-fabs(z))
+            total += wi * ((z if z > 0 else 0.0) - z * Y[e] + log1p_unit(ez))
+            if dZ != NULL:  # after the cost: dZ may be Z
+                dZ[e] = <floating>(wi * ((1.0 if z >= 0 else ez) / (1.0 + ez) - Y[e]) * inv_m)
+    return total * inv_m
+
+
+cdef inline double weighted_squared_error_ptr(const floating* Z, const floating* Y,
+                                              const double* w, floating* dZ, Py_ssize_t m,
+                                              Py_ssize_t k, bint columns) noexcept nogil:
+    """J = (1/(2 m k)) sum_i w_i sum_j (z - y)^2; dZ = w_i (z - y)/(m k); Z, Y and dZ are
+    (m, k) in rows, or (k, m) with `columns`."""
+    cdef Py_ssize_t outer, inner, e
+    cdef Py_ssize_t n_outer = k if columns else m, n_inner = m if columns else k
+    cdef double r, wi, total = 0.0, inv_mk = 1.0 / (m * k)
+    for outer in range(n_outer):
+        for inner in range(n_inner):
+            e = outer * n_inner + inner
+            wi = w[inner if columns else outer]
+            r = Z[e] - Y[e]
+            total += wi * r * r
+            if dZ != NULL:
+                dZ[e] = <floating>(wi * r * inv_mk)
+    return 0.5 * total * inv_mk
+
+
 cdef inline Py_ssize_t row_argmax(const floating* z, Py_ssize_t k) noexcept nogil:
     """The index of the first largest of z[0 .. k) (np.argmax's choice among ties)."""
     cdef Py_ssize_t j, best = 0
@@ -108,6 +152,38 @@ cdef inline double softmax_cross_entropy_ptr(const floating* Z, const Py_ssize_t
                 g[j] = <floating>(g[j] * scale)
             g[labels[i]] -= <floating>inv_m
         total += zmax + log(sumexp) - zlabel
+    return total * inv_m
+
+
+cdef inline double weighted_softmax_cross_entropy_ptr(const floating* Z,
+                                                      const Py_ssize_t* labels,
+                                                      const double* w, floating* dZ,
+                                                      Py_ssize_t m, Py_ssize_t k) noexcept nogil:
+    """J = (1/m) sum_i w_i (logsumexp(z_i) - z_i[y_i]); dZ = w_i (softmax(z_i) - onehot(y_i))/m,
+    Z and dZ (m, k) in rows (dZ may be Z)."""
+    cdef Py_ssize_t i, j
+    cdef const floating* z
+    cdef floating* g
+    cdef double zmax, zlabel, e, sumexp, scale, total = 0.0, inv_m = 1.0 / m
+    for i in range(m):
+        z = Z + i * k
+        zmax = z[row_argmax(z, k)]
+        zlabel = z[labels[i]]
+        sumexp = 0.0
+        if dZ == NULL:
+            for j in range(k):
+                sumexp += exp_nonpositive(z[j] - zmax)
+        else:
+            g = dZ + i * k
+            for j in range(k):
+                e = exp_nonpositive(z[j] - zmax)
+                sumexp += e
+                g[j] = <floating>e
+            scale = w[i] * inv_m / sumexp
+            for j in range(k):
+                g[j] = <floating>(g[j] * scale)
+            g[labels[i]] -= <floating>(w[i] * inv_m)
+        total += w[i] * (zmax + log(sumexp) - zlabel)
     return total * inv_m
 
 
@@ -156,10 +232,35 @@ cdef inline Py_ssize_t sigmoid_errors_ptr(const floating* P, const floating* Y,
     return wrong
 
 
+cdef inline double weighted_sigmoid_errors_ptr(const floating* P, const floating* Y,
+                                               const double* w, Py_ssize_t m,
+                                               Py_ssize_t k) noexcept nogil:
+    """sum_i w_i #{j : (p_ij > 0.5) != (y_ij > 0.5)} for P and Y (m, k) in rows."""
+    cdef Py_ssize_t i, j
+    cdef double wrong = 0.0
+    for i in range(m):
+        for j in range(k):
+            if (P[i * k + j] > 0.5) != (Y[i * k + j] > 0.5):
+                wrong += w[i]
+    return wrong
+
+
 cdef inline Py_ssize_t softmax_errors_ptr(const floating* P, const Py_ssize_t* labels,
                                           Py_ssize_t m, Py_ssize_t k) noexcept nogil:
     """The number of rows whose first largest probability is not at the label (argmax)."""
     cdef Py_ssize_t i, wrong = 0
     for i in range(m):
         wrong += row_argmax(P + i * k, k) != labels[i]
+    return wrong
+
+
+cdef inline double weighted_softmax_errors_ptr(const floating* P, const Py_ssize_t* labels,
+                                               const double* w, Py_ssize_t m,
+                                               Py_ssize_t k) noexcept nogil:
+    """sum_i w_i [argmax_j p_ij != y_i] for P (m, k) in rows."""
+    cdef Py_ssize_t i
+    cdef double wrong = 0.0
+    for i in range(m):
+        if row_argmax(P + i * k, k) != labels[i]:
+            wrong += w[i]
     return wrong

@@ -6,7 +6,7 @@
 from cython cimport floating
 from libc.math cimport isfinite, pow, sqrt, sqrtf
 
-from fastnn._kernels._codes cimport ADAM, ADAMW, MOMENTUM, RMSPROP, SGD
+from fastnn._kernels._codes cimport ADAM, ADAMW, MOMENTUM, NESTEROV, RMSPROP, SGD
 
 
 cdef inline floating sign(floating w) noexcept nogil:
@@ -50,6 +50,21 @@ cdef inline void momentum_ptr(floating* param, const floating* grad, floating* v
         v = b * velocity[i] + rest * g
         velocity[i] = v
         param[i] = w - rate * v
+
+
+cdef inline void nesterov_ptr(floating* param, const floating* grad, floating* velocity,
+                              Py_ssize_t n, double lr, double beta, double l2,
+                              double l1) noexcept nogil:
+    """v := beta v + (1 - beta) g;  W := W - lr (beta v + (1 - beta) g) (Nesterov's look-ahead)."""
+    cdef Py_ssize_t i
+    cdef floating b = <floating>beta, rest = <floating>(1.0 - beta), rate = <floating>lr
+    cdef floating slope2 = <floating>l2, slope1 = <floating>l1, w, g, v
+    for i in range(n):
+        w = param[i]
+        g = grad[i] + slope2 * w + slope1 * sign(w)
+        v = b * velocity[i] + rest * g
+        velocity[i] = v
+        param[i] = w - rate * (b * v + rest * g)
 
 
 cdef inline void rmsprop_ptr(floating* param, const floating* grad, floating* square,
@@ -131,7 +146,7 @@ cdef inline int rule_slots(int rule) noexcept nogil:
     """The state arrays per parameter that `rule` reads and writes (-1: no such rule)."""
     if rule == SGD:
         return 0
-    if rule == MOMENTUM:
+    if rule == MOMENTUM or rule == NESTEROV:
         return 1
     if rule == ADAM or rule == ADAMW:
         return 2
@@ -150,6 +165,8 @@ cdef inline void apply_rule(int rule, floating* param, const floating* grad, flo
         sgd_ptr(param, grad, n, h.lr, l2, l1)
     elif rule == MOMENTUM:
         momentum_ptr(param, grad, slot0, n, h.lr, h.beta1, l2, l1)
+    elif rule == NESTEROV:
+        nesterov_ptr(param, grad, slot0, n, h.lr, h.beta1, l2, l1)
     elif rule == ADAM:
         adam_ptr(param, grad, slot0, slot1, n, h.lr, h.beta1, h.beta2, h.epsilon,
                  1.0 - pow(h.beta1, t), 1.0 - pow(h.beta2, t), l2, l1)

@@ -33,7 +33,12 @@ from fastnn._kernels._layers cimport (Layer, layer_backward, layer_dropout, laye
 from fastnn._kernels._loss_impl cimport (row_argmax, sigmoid_cross_entropy_ptr,
                                          sigmoid_errors_ptr, sigmoid_ptr,
                                          softmax_cross_entropy_ptr, softmax_errors_ptr,
-                                         softmax_rows_ptr, squared_error_ptr)
+                                         softmax_rows_ptr, squared_error_ptr,
+                                         weighted_sigmoid_cross_entropy_ptr,
+                                         weighted_sigmoid_errors_ptr,
+                                         weighted_softmax_cross_entropy_ptr,
+                                         weighted_softmax_errors_ptr,
+                                         weighted_squared_error_ptr)
 from fastnn._kernels._optim_impl cimport Hyper, read_hyper, rule_slots
 from fastnn._kernels._products cimport matmul_ab, matmul_abt
 from fastnn._kernels._rng cimport KEEP_ALL, dropout_active, dropout_key
@@ -68,6 +73,13 @@ cdef inline void* data_of(object array):
     return cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
+cdef const double* example_weights(object weights, Py_ssize_t m) except? NULL:
+    """The data of `weights` (checked: float64 (m,), C-contiguous), or NULL for None."""
+    if weights is None:
+        return NULL
+    return <const double*>data_of(checked(weights, "weights", (m,), np.float64, False))
+
+
 cdef bint columns_pay_off(int m, list sizes):
     """The examples-as-columns layout is the faster one when the batch is at least as long
     as the widest layer (the vector lanes then run along the longest dimension) and either
@@ -93,6 +105,8 @@ cdef struct Plan:
     void* input_buffer        # the inputs after input dropout (when it is on)
     const void* inputs        # the loaded batch's inputs, in the plan's layout
     void* targets             # its targets: class indices, or values in the layout
+    const double* weights     # its examples' loss weights (mean 1 over the training
+                              # set), or NULL: every example counts once
     bint batch_statistics     # batch norm by the batch's statistics (training plans) or
                               # by the running ones (evaluation plans)
     double bn_epsilon, bn_momentum
@@ -116,57 +130,79 @@ cdef void plan_forward(Plan* p, const floating* X, uint64_t step, bint dropout) 
 cdef double plan_loss(Plan* p, floating* Z, void* y, floating* dZ,
                       bint want_cost) noexcept nogil:
     """Data cost of the logits Z, and dJ/dZ into dZ unless NULL (both in the plan's layout,
-    y too, or class indices); without want_cost the cost may be skipped, leaving 0 or NaN
-    (see sigmoid_cross_entropy_ptr)."""
+    y too, or class indices), each example weighted by the loaded batch's weights if any;
+    without want_cost the cost may be skipped, leaving 0 or NaN (see
+    sigmoid_cross_entropy_ptr)."""
     cdef int k = p.layers[p.n_layers - 1].n
     cdef double cost
     cdef floating* rows = <floating*>p.scratch
+    cdef const double* w = p.weights
     if p.loss == BINARY_CROSS_ENTROPY:  # element-wise: the same in both layouts
+        if w != NULL:
+            return weighted_sigmoid_cross_entropy_ptr(Z, <floating*>y, w, dZ, p.m, k,
+                                                      p.columns)
         return sigmoid_cross_entropy_ptr(Z, <floating*>y, dZ, p.m, k, want_cost)
     if p.loss != CATEGORICAL_CROSS_ENTROPY:
+        if w != NULL:
+            return weighted_squared_error_ptr(Z, <floating*>y, w, dZ, p.m, k, p.columns)
         return squared_error_ptr(Z, <floating*>y, dZ, p.m, k)
     if not p.columns:
+        if w != NULL:
+            return weighted_softmax_cross_entropy_ptr(Z, <Py_ssize_t*>y, w, dZ, p.m, k)
         return softmax_cross_entropy_ptr(Z, <Py_ssize_t*>y, dZ, p.m, k)
     # softmax normalises across an example's classes: a column here, so via rows.
     transpose(Z, rows, k, p.m)
-    cost = softmax_cross_entropy_ptr(rows, <Py_ssize_t*>y, rows if dZ != NULL else NULL,
-                                     p.m, k)
+    if w != NULL:
+        cost = weighted_softmax_cross_entropy_ptr(rows, <Py_ssize_t*>y, w,
+                                                  rows if dZ != NULL else NULL, p.m, k)
+    else:
+        cost = softmax_cross_entropy_ptr(rows, <Py_ssize_t*>y, rows if dZ != NULL else NULL,
+                                         p.m, k)
     if dZ != NULL:
         transpose(rows, dZ, p.m, k)
     return cost
 
 
-cdef Py_ssize_t plan_logit_errors(Plan* p, const floating* Z, void* y) noexcept nogil:
+cdef double plan_logit_errors(Plan* p, const floating* Z, void* y) noexcept nogil:
     """Wrong outputs of the logits Z (plan's layout) against y: sigmoid units whose logit
-    sign disagrees with y > 0.5, or examples whose first largest logit is not their class;
-    -1 for a linear output."""
-    cdef Py_ssize_t i, j, best, wrong = 0, k = p.layers[p.n_layers - 1].n
+    sign disagrees with y > 0.5, or examples whose first largest logit is not their class,
+    each counted with its example's weight (1 without weights); -1 for a linear output."""
+    cdef Py_ssize_t i, j, best, e, k = p.layers[p.n_layers - 1].n
+    cdef Py_ssize_t count = 0
+    cdef double wrong = 0.0
     cdef const floating* values = <const floating*>y
     cdef const Py_ssize_t* labels = <const Py_ssize_t*>y
+    cdef const double* w = p.weights
     if p.loss == BINARY_CROSS_ENTROPY:
-        for i in range(p.m * k):
-            wrong += (Z[i] > 0) != (values[i] > 0.5)
+        if w == NULL:
+            for i in range(p.m * k):
+                count += (Z[i] > 0) != (values[i] > 0.5)
+            return <double>count
+        for e in range(p.m * k):  # element e is example e % m in columns, e // k in rows
+            if (Z[e] > 0) != (values[e] > 0.5):
+                wrong += w[e % p.m] if p.columns else w[e // k]
         return wrong
     if p.loss != CATEGORICAL_CROSS_ENTROPY:
         return -1
-    if not p.columns:
-        for i in range(p.m):
-            wrong += row_argmax(Z + i * k, k) != labels[i]
-        return wrong
-    for i in range(p.m):  # an example's logits are a column: stride m
-        best = 0
-        for j in range(1, k):
-            if Z[j * p.m + i] > Z[best * p.m + i]:
-                best = j
-        wrong += best != labels[i]
+    for i in range(p.m):
+        if not p.columns:
+            best = row_argmax(Z + i * k, k)
+        else:  # an example's logits are a column: stride m
+            best = 0
+            for j in range(1, k):
+                if Z[j * p.m + i] > Z[best * p.m + i]:
+                    best = j
+        if best != labels[i]:
+            wrong += 1.0 if w == NULL else w[i]
     return wrong
 
 
-cdef double plan_evaluate(Plan* p, const floating* X, void* y,
-                          Py_ssize_t* wrong) noexcept nogil:
+cdef double plan_evaluate(Plan* p, const floating* X, void* y, const double* w,
+                          double* wrong) noexcept nogil:
     """Forward pass (dropout off) of X (m, n_0) in rows; J of the logits against y (NaN
-    without y); then the output activation into the last buffer, in rows, and the count of
-    wrong outputs (-1 without y or for a linear output)."""
+    without y), each example weighted by w unless NULL; then the output activation into
+    the last buffer, in rows, and the (weighted) count of wrong outputs (-1 without y or
+    for a linear output)."""
     cdef Layer* last = &p.layers[p.n_layers - 1]
     cdef floating* out = <floating*>last.A
     cdef Py_ssize_t k = last.n
@@ -178,18 +214,32 @@ cdef double plan_evaluate(Plan* p, const floating* X, void* y,
     plan_forward(p, X, 0, False)
     if p.columns:
         output_to_rows(last, <floating*>p.scratch, p.m)
-    if y != NULL:
+    if y != NULL and w == NULL:
         if p.loss == BINARY_CROSS_ENTROPY:
             cost = sigmoid_cross_entropy_ptr(out, <floating*>y, <floating*>NULL, p.m, k)
         elif p.loss == CATEGORICAL_CROSS_ENTROPY:
             cost = softmax_cross_entropy_ptr(out, <Py_ssize_t*>y, <floating*>NULL, p.m, k)
         else:
             cost = squared_error_ptr(out, <floating*>y, <floating*>NULL, p.m, k)
+    elif y != NULL:
+        if p.loss == BINARY_CROSS_ENTROPY:
+            cost = weighted_sigmoid_cross_entropy_ptr(out, <floating*>y, w, <floating*>NULL,
+                                                      p.m, k, False)
+        elif p.loss == CATEGORICAL_CROSS_ENTROPY:
+            cost = weighted_softmax_cross_entropy_ptr(out, <Py_ssize_t*>y, w,
+                                                      <floating*>NULL, p.m, k)
+        else:
+            cost = weighted_squared_error_ptr(out, <floating*>y, w, <floating*>NULL, p.m, k,
+                                              False)
     output_activation(p.loss, out, p.m, k)
-    if y != NULL and p.loss == BINARY_CROSS_ENTROPY:
-        wrong[0] = sigmoid_errors_ptr(out, <floating*>y, p.m * k)
-    elif y != NULL and p.loss == CATEGORICAL_CROSS_ENTROPY:
-        wrong[0] = softmax_errors_ptr(out, <Py_ssize_t*>y, p.m, k)
+    if y == NULL or (p.loss != BINARY_CROSS_ENTROPY and p.loss != CATEGORICAL_CROSS_ENTROPY):
+        return cost
+    if p.loss == BINARY_CROSS_ENTROPY:
+        wrong[0] = (<double>sigmoid_errors_ptr(out, <floating*>y, p.m * k) if w == NULL
+                    else weighted_sigmoid_errors_ptr(out, <floating*>y, w, p.m, k))
+    else:
+        wrong[0] = (<double>softmax_errors_ptr(out, <Py_ssize_t*>y, p.m, k) if w == NULL
+                    else weighted_softmax_errors_ptr(out, <Py_ssize_t*>y, w, p.m, k))
     return cost
 
 
@@ -203,10 +253,11 @@ cdef void output_activation(int loss, floating* Z, Py_ssize_t m,
         softmax_rows_ptr(Z, m, k)
 
 
-cdef void plan_load(Plan* p, const floating* X, void* y) noexcept nogil:
-    """Point the plan at a batch (X (m, n_0), y): in the columns layout its inputs, and its
-    targets unless class indices, are transposed into the plan's blocks."""
-    p.inputs, p.targets = X, y
+cdef void plan_load(Plan* p, const floating* X, void* y, const double* w) noexcept nogil:
+    """Point the plan at a batch (X (m, n_0), y, its examples' loss weights w or NULL): in
+    the columns layout its inputs, and its targets unless class indices, are transposed
+    into the plan's blocks."""
+    p.inputs, p.targets, p.weights = X, y, w
     if not p.columns:
         return
     transpose(X, <floating*>p.inputs_by_column, p.m, p.layers[0].n_prev)
@@ -553,23 +604,26 @@ cdef class EvalPlan(LayerPlan):
         self.set_up(m, dtype, loss, weights, biases, activations, layout, False, batch_norm)
         self.p.batch_statistics = False
 
-    def run(self, cnp.ndarray X, object y=None):
+    def run(self, cnp.ndarray X, object y=None, object weights=None):
         """(data cost, wrong outputs) of the set (X, y); the output activations (m, n_L)
         are then in the buffer `output` returns.  Without y only the activations (cost
-        NaN); the count is -1 without y or for a linear output."""
+        NaN); the count is -1 without y or for a linear output.  With `weights` (float64
+        (m,)) each example's loss and wrong outputs count weights[i] times."""
         cdef void* labels = NULL
         cdef void* x
+        cdef const double* w
         cdef double cost
-        cdef Py_ssize_t wrong = -1
+        cdef double wrong = -1
         self.check_batch(X, y)
+        w = example_weights(weights, self.p.m)
         x = data_of(X)
         if y is not None:
             labels = data_of(y)
         with nogil:
             if self.p.is_double:
-                cost = plan_evaluate(&self.p, <double*>x, labels, &wrong)
+                cost = plan_evaluate(&self.p, <double*>x, labels, w, &wrong)
             else:
-                cost = plan_evaluate(&self.p, <float*>x, labels, &wrong)
+                cost = plan_evaluate(&self.p, <float*>x, labels, w, &wrong)
         return cost, wrong
 
     def output(self):
@@ -685,9 +739,9 @@ cdef class TrainPlan(LayerPlan):
         x, targets = data_of(X), data_of(y)
         with nogil:
             if self.p.is_double:
-                plan_load(&self.p, <double*>x, targets)
+                plan_load(&self.p, <double*>x, targets, NULL)
             else:
-                plan_load(&self.p, <float*>x, targets)
+                plan_load(&self.p, <float*>x, targets, NULL)
             while done < n_steps:
                 if self.p.is_double:
                     cost = plan_step(&self.p, <double*>NULL, step + done, &h, t + done + 1,
@@ -717,10 +771,10 @@ cdef class TrainPlan(LayerPlan):
         with nogil:
             self.before_step.save()
             if self.p.is_double:
-                plan_load(&self.p, <double*>x, targets)
+                plan_load(&self.p, <double*>x, targets, NULL)
                 cost = plan_step(&self.p, <double*>NULL, step, &h, t + 1, True)
             else:
-                plan_load(&self.p, <float*>x, targets)
+                plan_load(&self.p, <float*>x, targets, NULL)
                 cost = plan_step(&self.p, <float*>NULL, step, &h, t + 1, True)
             finite = isfinite(cost) and plan_parameters_finite(&self.p)
             if not finite:
@@ -729,43 +783,49 @@ cdef class TrainPlan(LayerPlan):
             return INFINITY
         return cost
 
-    def gradients(self, cnp.ndarray X, object y, object step=None):
+    def gradients(self, cnp.ndarray X, object y, object step=None, object weights=None):
         """dW and db of the data cost into the gradient buffers, no update; returns the
         data cost.  Dropout is off, or (with `step`) on with the masks of that training
-        step: the J that step's update descends."""
+        step: the J that step's update descends.  With `weights` (float64 (m,)) example
+        i's loss counts weights[i] times."""
         cdef double cost
         cdef void* x
         cdef void* targets
+        cdef const double* w
         cdef bint dropout = step is not None
         cdef uint64_t counter = step if dropout else 0
         self.check_batch(X, y)
+        w = example_weights(weights, self.p.m)
         x, targets = data_of(X), data_of(y)
         with nogil:
             if self.p.is_double:
-                plan_load(&self.p, <double*>x, targets)
+                plan_load(&self.p, <double*>x, targets, w)
                 cost = plan_backprop(&self.p, <double*>NULL, counter, dropout)
             else:
-                plan_load(&self.p, <float*>x, targets)
+                plan_load(&self.p, <float*>x, targets, w)
                 cost = plan_backprop(&self.p, <float*>NULL, counter, dropout)
         return cost
 
-    def training_cost(self, cnp.ndarray X, object y, object step=None):
+    def training_cost(self, cnp.ndarray X, object y, object step=None, object weights=None):
         """The data cost of (X, y) as a training step computes it (batch norm by the
         batch's statistics), with dropout off or the masks of training `step` (that
-        step's J); nothing is updated."""
+        step's J), each example's loss weighted by `weights` if given; nothing is
+        updated."""
         cdef double cost
         cdef void* x
         cdef void* targets
+        cdef const double* w
         cdef bint dropout = step is not None
         cdef uint64_t counter = step if dropout else 0
         self.check_batch(X, y)
+        w = example_weights(weights, self.p.m)
         x, targets = data_of(X), data_of(y)
         with nogil:
             if self.p.is_double:
-                plan_load(&self.p, <double*>x, targets)
+                plan_load(&self.p, <double*>x, targets, w)
                 cost = plan_forward_loss(&self.p, <double*>NULL, counter, dropout, True)
             else:
-                plan_load(&self.p, <float*>x, targets)
+                plan_load(&self.p, <float*>x, targets, w)
                 cost = plan_forward_loss(&self.p, <float*>NULL, counter, dropout, True)
         return cost
 
@@ -779,10 +839,10 @@ cdef class TrainPlan(LayerPlan):
         x = data_of(X)
         with nogil:
             if self.p.is_double:
-                plan_load(&self.p, <double*>x, NULL)
+                plan_load(&self.p, <double*>x, NULL, NULL)
                 plan_training_forward(&self.p, <double*>NULL, step, True)
             else:
-                plan_load(&self.p, <float*>x, NULL)
+                plan_load(&self.p, <float*>x, NULL, NULL)
                 plan_training_forward(&self.p, <float*>NULL, step, True)
         logits = self.outputs[self.p.n_layers - 1]
         out = np.ascontiguousarray(logits.T) if self.p.columns else logits.copy()
@@ -817,9 +877,9 @@ cdef class TrainPlan(LayerPlan):
         x = data_of(X)
         with nogil:
             if self.p.is_double:
-                plan_load(&self.p, <double*>x, NULL)
+                plan_load(&self.p, <double*>x, NULL, NULL)
             else:
-                plan_load(&self.p, <float*>x, NULL)
+                plan_load(&self.p, <float*>x, NULL, NULL)
             for done in range(n_steps):
                 if self.p.is_double:
                     plan_products(&self.p, <double*>NULL)
@@ -865,8 +925,10 @@ cdef class EpochRunner:
     evaluated epoch ("full" figures; None: the running average of the steps' own
     figures), `dev_eval` the dev set (or None).  `penalties` holds, per layer, the cost
     coefficients (lambda/(2m), lambda_1/(2m)) of the regularisation term; `statistics`
-    holds batch norm's running statistics (restored with the parameters).  Every array is
-    checked here and kept; a run touches no Python object.
+    holds batch norm's running statistics (restored with the parameters); `weights`
+    (float64 (m,), or None) the training examples' loss weights, gathered with their
+    batches, which also weight the train figures.  Every array is checked here and kept;
+    a run touches no Python object.
     """
     cdef TrainPlan batch_plan, tail_plan
     cdef EvalPlan train_eval, dev_eval
@@ -880,6 +942,8 @@ cdef class EpochRunner:
     cdef const void* y_dev
     cdef void* X_batch
     cdef void* y_batch
+    cdef const double* w          # the training examples' weights, or NULL
+    cdef double* w_batch          # a batch's weights (gathered), or NULL
     cdef Py_ssize_t m, m_dev, n_inputs, k, outputs_per_example
     cdef Snapshot last_good, best
     cdef double* cost_l2
@@ -907,7 +971,7 @@ cdef class EpochRunner:
                   Py_ssize_t epoch, Py_ssize_t step,
                   Py_ssize_t t, Py_ssize_t eval_every, Py_ssize_t final_epoch,
                   int monitor=-1, double min_delta=0.0, int patience=0,
-                  bint restore_best=False, list statistics=None):
+                  bint restore_best=False, list statistics=None, object weights=None):
         cdef Py_ssize_t l
         self.batch_plan, self.tail_plan = batch_plan, tail_plan
         self.train_eval, self.dev_eval = train_eval, dev_eval
@@ -936,15 +1000,18 @@ cdef class EpochRunner:
         batch_X = np.empty((self.batch.m, self.n_inputs), batch_plan.dtype)
         batch_y = (np.empty(self.batch.m, np.intp) if self.labels
                    else np.empty((self.batch.m, self.k), batch_plan.dtype))
+        self.w = example_weights(weights, self.m)
+        batch_w = None if weights is None else np.empty(self.batch.m)
         if train_eval is not None:
             train_eval.check_batch(X, y)
         if dev_eval is not None:
             dev_eval.check_batch(X_dev, y_dev)
             self.m_dev = dev_eval.p.m
             self.X_dev, self.y_dev = data_of(X_dev), data_of(y_dev)
-        self.keepalive = [X, y, X_dev, y_dev, batch_X, batch_y]
+        self.keepalive = [X, y, X_dev, y_dev, batch_X, batch_y, weights, batch_w]
         self.X, self.y = data_of(X), data_of(y)
         self.X_batch, self.y_batch = data_of(batch_X), data_of(batch_y)
+        self.w_batch = NULL if batch_w is None else <double*>data_of(batch_w)
         if len(penalties) != self.batch.n_layers:
             raise ValueError("penalties needs one (l2, l1) pair per layer")
         self.cost_l2 = <double*>calloc(self.batch.n_layers, sizeof(double))
@@ -1020,28 +1087,33 @@ cdef class EpochRunner:
                 done += 1
         return done, rows, status
 
-    def step_batch(self, cnp.ndarray X, object y, double lr):
+    def step_batch(self, cnp.ndarray X, object y, double lr, object weights=None):
         """One step on a batch given from Python (a fit with augmentation): X of the batch
-        or the tail length; returns the Status (DIVERGED: rolled back)."""
+        or the tail length, and its examples' weights when the fit has weights; returns
+        the Status (DIVERGED: rolled back)."""
         cdef bint tail = X.shape[0] != self.batch.m
         cdef TrainPlan plan = self.tail_plan if tail else self.batch_plan
         cdef int status
         cdef void* x
         cdef void* targets
+        cdef const double* w
         if plan is None:
             raise ValueError(f"a batch of {X.shape[0]} examples has no plan in this fit")
         if not (isfinite(lr) and lr > 0):
             raise ValueError("the learning rate must be finite and > 0")
         plan.check_batch(X, y)
+        if (weights is None) != (self.w == NULL):
+            raise ValueError("a batch needs weights exactly when the fit has weights")
+        w = example_weights(weights, X.shape[0])
         x, targets = data_of(X), data_of(y)
         self.h.lr = lr
         self.loaded = False  # the full-batch plan now holds this batch, not the train set
         with nogil:
             if self.batch.is_double:
-                plan_load(self.tail if tail else self.batch, <double*>x, targets)
+                plan_load(self.tail if tail else self.batch, <double*>x, targets, w)
                 status = self.take_step(<double*>NULL, tail)
             else:
-                plan_load(self.tail if tail else self.batch, <float*>x, targets)
+                plan_load(self.tail if tail else self.batch, <float*>x, targets, w)
                 status = self.take_step(<float*>NULL, tail)
         return status
 
@@ -1077,14 +1149,14 @@ cdef class EpochRunner:
         cdef int status
         if order == NULL:
             if not self.loaded:
-                plan_load(self.batch, <const floating*>self.X, <void*>self.y)
+                plan_load(self.batch, <const floating*>self.X, <void*>self.y, self.w)
                 self.loaded = True
             return self.take_step(dummy, False)
         while start < self.m:
             size = min(<Py_ssize_t>self.batch.m, self.m - start)
             self.gather(dummy, order + start, size)
             plan_load(self.batch if size == self.batch.m else self.tail,
-                      <const floating*>self.X_batch, self.y_batch)
+                      <const floating*>self.X_batch, self.y_batch, self.w_batch)
             status = self.take_step(dummy, size != self.batch.m)
             if status != COMPLETED:
                 return status
@@ -1093,7 +1165,7 @@ cdef class EpochRunner:
 
     cdef void gather(self, floating* dummy, const Py_ssize_t* index,
                      Py_ssize_t size) noexcept nogil:
-        """Rows index[0 .. size) of X and y into the batch buffers."""
+        """Rows index[0 .. size) of X, y and the weights into the batch buffers."""
         cdef Py_ssize_t i
         cdef const floating* X = <const floating*>self.X
         cdef floating* X_batch = <floating*>self.X_batch
@@ -1107,6 +1179,9 @@ cdef class EpochRunner:
             for i in range(size):
                 memcpy(<floating*>self.y_batch + i * self.k,
                        <const floating*>self.y + index[i] * self.k, self.k * sizeof(floating))
+        if self.w != NULL:
+            for i in range(size):
+                self.w_batch[i] = self.w[index[i]]
 
     cdef int take_step(self, floating* dummy, bint tail) noexcept nogil:
         """One step of the batch (or tail) plan on its loaded batch; the running figures;
@@ -1134,7 +1209,7 @@ cdef class EpochRunner:
     cdef int end_epoch(self, floating* dummy, double* row, Py_ssize_t* rows) noexcept nogil:
         """Count the epoch; at an evaluated one write its row, check it is finite, keep it
         as the last good state and apply the stopping rule."""
-        cdef Py_ssize_t wrong = -1
+        cdef double wrong = -1
         cdef double data_cost, error, value
         self.epoch += 1
         if self.epoch % self.eval_every != 0 and self.epoch != self.final_epoch:
@@ -1146,8 +1221,8 @@ cdef class EpochRunner:
             self.run_examples = self.run_outputs = 0
         else:
             data_cost = plan_evaluate(&self.train_eval.p, <const floating*>self.X,
-                                      <void*>self.y, &wrong)
-            error = <double>wrong / (self.m * self.outputs_per_example)
+                                      <void*>self.y, self.w, &wrong)
+            error = wrong / (self.m * self.outputs_per_example)
         if self.batch.loss != BINARY_CROSS_ENTROPY and not self.labels:
             error = 2.0 * data_cost  # a linear output's error is its mean squared error
         row[0] = self.epoch
@@ -1157,9 +1232,9 @@ cdef class EpochRunner:
         row[4] = row[5] = NAN
         if self.has_dev:
             row[4] = plan_evaluate(&self.dev_eval.p, <const floating*>self.X_dev,
-                                   <void*>self.y_dev, &wrong)
+                                   <void*>self.y_dev, NULL, &wrong)
             row[5] = (2.0 * row[4] if wrong < 0
-                      else <double>wrong / (self.m_dev * self.outputs_per_example))
+                      else wrong / (self.m_dev * self.outputs_per_example))
         row[6] = self.h.lr
         if not isfinite(row[1]) or not plan_parameters_finite(self.batch):
             self.epoch -= 1

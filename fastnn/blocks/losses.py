@@ -1,7 +1,8 @@
-"""Output layers: what each expects as targets and how it turns outputs into predictions."""
+"""Output layers: what each expects as targets and how it turns outputs into predictions;
+the examples' loss weights."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -104,3 +105,55 @@ def error_rate(output: OutputName, proba: FloatArray, y: NDArray[Any]) -> float:
         return float(np.mean((proba > 0.5) != (y > 0.5)))
     # In float64: the squared residuals of a float32 model can overflow float32.
     return float(np.mean((proba.astype(np.float64) - y) ** 2))
+
+
+def example_weights(sample_weight: ArrayLike, m: int, batch_norm: bool = False,
+                    name: str = "sample_weight") -> tuple[Optional[NDArray[np.float64]], float]:
+    """Check per-example loss weights; return (factors, total).
+
+    With weights w the cost is ``J = (1/sum(w)) sum_i w_i L_i`` plus the penalty with
+    m = sum(w), so integer weights give what repeated rows give.  The engines scale
+    example i's loss and its row of dZ by the factor ``w_i m / sum(w)`` (mean 1 over the
+    training set): a full batch then computes J exactly and a minibatch step is an
+    unbiased estimate of its gradient.  The factors are None when every weight is the
+    same (J is then the plain mean, computed without weights); `total` is sum(w), the
+    penalty's m.
+
+    Parameters
+    ----------
+    sample_weight : array_like (m,)
+        Finite weights >= 0, not all 0 (bool, integer or float).
+    m : int
+        The number of examples.
+    batch_norm : bool, default False
+        Whether the network normalizes batches by their own statistics, which would not
+        weigh the examples: weights are then refused.
+
+    Returns
+    -------
+    (factors (m,) float64 or None, total float)
+    """
+    if batch_norm:
+        raise ValueError(f"{name} cannot be used with batch_norm=True: batch norm "
+                         "normalizes each batch by its unweighted mean and variance")
+    w = unmasked(name, sample_weight)
+    if not is_real_dtype(w.dtype):
+        raise TypeError(f"{name} must be real numbers, got dtype {w.dtype}")
+    if w.shape != (m,):
+        raise ValueError(f"{name} must have shape ({m},), one weight per example, got "
+                         f"{w.shape}")
+    w = np.array(w, dtype=np.float64)  # a copy: the caller's array is never written to
+    if not finite(w):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if (w < 0).any():
+        i = int(np.argmin(w))
+        raise ValueError(f"{name} must be >= 0, got {w[i]} at index {i}")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(w))
+    if total == 0:
+        raise ValueError(f"{name} is all zero: at least one example needs a weight > 0")
+    if not np.isfinite(total):
+        raise ValueError(f"{name} sums to infinity: scale the weights down")
+    if w.min() == w.max():
+        return None, total
+    return (w / total) * m, total

@@ -102,6 +102,19 @@ class Momentum(Optimizer):
         return (self.lr, self.beta, 0.0, 0.0, 0.0)
 
 
+class Nesterov(Momentum):
+    """Gradient descent with Nesterov's momentum: v := beta v + (1 - beta) dW,
+    W := W - lr (beta v + (1 - beta) dW), the step taken from the look-ahead velocity.
+
+    With ``lr = eta / (1 - beta)`` it is scikit-learn's ``solver="sgd"`` with
+    ``momentum=beta, nesterovs_momentum=True`` and ``learning_rate_init=eta`` (and
+    PyTorch's ``SGD(lr=eta, momentum=beta, nesterov=True)``, whose velocity is not
+    averaged), step for step at a constant rate.
+    """
+
+    name = "nesterov"
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; L2 enters the gradient (the course's lambda).
 
@@ -176,7 +189,7 @@ class AdamW(Adam):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam,
-                                                                     RMSprop, AdamW)}
+                                                                     RMSprop, AdamW, Nesterov)}
 
 
 def optimizer_from_config(name: str, hyperparameters: Mapping[str, Any]) -> Optimizer:

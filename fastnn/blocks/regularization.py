@@ -6,7 +6,8 @@ With ``m`` the number of training examples,
     J = (1/m) sum_i L_i + sum_l lambda_l/(2m) ||W[l]||_F^2 + lambda1_l/(2m) ||W[l]||_1
     dJ/dW[l] = (data term) + (lambda_l/m) W[l] + (lambda1_l/(2m)) sign(W[l])
 
-and biases are not regularized.  Gradient descent then shrinks the weights by
+and biases are not regularized.  With sample weights w, m is sum(w) (integer weights
+then give what repeated rows give; fastnn.blocks.losses.example_weights).  Gradient descent then shrinks the weights by
 ``(1 - alpha lambda/m)`` every step (the notes' weight decay), which the kernels fold
 into the update.  L1's subgradient makes no weight exactly 0 (it only makes them hover
 around it); in the "proximal" mode the optimizer's step leaves L1 out and each weight is
@@ -29,7 +30,7 @@ from fastnn.blocks.types import FloatArray
 
 
 def cost_coefficients(l2: Sequence[float], l1: Sequence[float],
-                      m: int) -> list[tuple[float, float]]:
+                      m: float) -> list[tuple[float, float]]:
     """Per layer, the coefficients (lambda/(2m), lambda1/(2m)) of ||W||_F^2 and ||W||_1
     in J."""
     return [(a / (2 * m), b / (2 * m)) for a, b in zip(l2, l1)]
@@ -41,7 +42,7 @@ L1_MODES = ("subgradient", "proximal")
 Slopes = tuple[float, float, float]
 
 
-def slopes(l2: Sequence[float], l1: Sequence[float], m: int,
+def slopes(l2: Sequence[float], l1: Sequence[float], m: float,
            l1_mode: str = "subgradient") -> list[Slopes]:
     """Per layer, what the update folds in: the coefficients (lambda/m, lambda1/(2m)) of W
     and sign(W) in dJ/dW, and (proximal mode) the soft threshold lambda1/(2m), which the
@@ -52,7 +53,7 @@ def slopes(l2: Sequence[float], l1: Sequence[float], m: int,
 
 
 def penalty(weights: Sequence[FloatArray], l2: Sequence[float], l1: Sequence[float],
-            m: int) -> float:
+            m: float) -> float:
     """sum_l lambda_l/(2m) ||W[l]||_F^2 + lambda1_l/(2m) ||W[l]||_1, in float64."""
     total = 0.0
     for W, (c2, c1) in zip(weights, cost_coefficients(l2, l1, m)):
@@ -62,7 +63,7 @@ def penalty(weights: Sequence[FloatArray], l2: Sequence[float], l1: Sequence[flo
     return total
 
 
-def gradient(W: FloatArray, l2: float, l1: float, m: int) -> FloatArray:
+def gradient(W: FloatArray, l2: float, l1: float, m: float) -> FloatArray:
     """(lambda/m) W + (lambda1/(2m)) sign(W): the penalty's part of dJ/dW."""
     (slope2, slope1, _), = slopes([l2], [l1], m)
     return slope2 * W + slope1 * np.sign(W)

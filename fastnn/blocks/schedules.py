@@ -44,18 +44,22 @@ class Schedule:
 
 
 class InverseTimeDecay(Schedule):
-    """alpha = alpha_0 / (1 + decay_rate * floor(epoch / every)): the course's
-    1 / (1 + decay_rate * epoch_num), and with ``every`` its decay at fixed intervals."""
+    """alpha = alpha_0 / (1 + decay_rate * floor(epoch / every)) ** power: the course's
+    1 / (1 + decay_rate * epoch_num), with ``every`` its decay at fixed intervals, and with
+    ``power`` (default 1) inverse scaling: scikit-learn's ``learning_rate="invscaling"``
+    is ``decay_rate`` = the training set's size (its t counts examples seen) and
+    ``power`` = its ``power_t``."""
 
-    def __init__(self, decay_rate: float, every: int = 1) -> None:
+    def __init__(self, decay_rate: float, every: int = 1, power: float = 1.0) -> None:
         self.decay_rate = check_real("decay_rate", decay_rate, 0.0)
         self.every = check_int("every", every, low=1)
+        self.power = check_real("power", power, 0.0)
 
     def rate(self, epoch: int, base_lr: float) -> float:
-        return base_lr / (1.0 + self.decay_rate * (epoch // self.every))
+        return base_lr / (1.0 + self.decay_rate * (epoch // self.every)) ** self.power
 
     def config(self) -> dict[str, Any]:
-        return {"decay_rate": self.decay_rate, "every": self.every}
+        return {"decay_rate": self.decay_rate, "every": self.every, "power": self.power}
 
 
 class ExponentialDecay(Schedule):

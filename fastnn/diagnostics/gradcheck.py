@@ -113,7 +113,8 @@ def relative_difference(approx: NDArray[Any], analytic: NDArray[Any]) -> float:
 def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
               components: Optional[int] = None, seed: int = 0, after_steps: int = 0,
               lr: float = 0.1, method: Literal["auto", "batched", "loop"] = "auto",
-              dropout: bool = False) -> GradcheckResult:
+              dropout: bool = False,
+              sample_weight: Optional[ArrayLike] = None) -> GradcheckResult:
     """Check ``model.gradients`` against central differences of ``model.cost``.
 
     Parameters
@@ -139,13 +140,17 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
         size J are subtracted: on a correct network it reads about 1e-12 to 1e-10 where
         the loop reads about 1e-8 (the same bands apply); "auto" picks "batched" unless
         ``cost`` is overridden, the model uses batch norm (whose batch statistics couple
-        the examples) or `dropout` is on (the compiled pass follows no masks).
+        the examples), `dropout` is on (the compiled pass follows no masks) or
+        `sample_weight` is given (nor weights).
     dropout : bool, default False
         False: dropout off, the notes' advice.  True: J and its gradients with the
         dropout masks of the model's current training step (``model.step_``, frozen
         for the whole check), so that the dropout backward path is checked too; the
         loop runs.  A model that overrides ``cost`` or ``gradients`` must take their
         ``dropout_step`` argument.
+    sample_weight : array_like (m,), optional
+        Check the weighted J (and its gradients) that ``model.cost`` and
+        ``model.gradients`` compute with these weights; the loop runs.
 
     Returns
     -------
@@ -164,8 +169,12 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
     checked = _float64_model(model)
     selection = _select_components(checked, components, check_seed(seed))
     step = checked.step_ if dropout else None
+    weighted = sample_weight is not None
     if method == "auto":
-        method = "batched" if _batchable(checked) and step is None else "loop"
+        method = "batched" if _batchable(checked) and step is None and not weighted else "loop"
+    if method == "batched" and weighted:
+        raise ValueError("method='batched' weighs no examples: use method='loop' (or "
+                         "'auto') with sample_weight")
     if method == "batched" and not _has_plain_cost(checked):
         raise ValueError("method='batched' needs MLP's own cost; this model overrides it")
     if method == "batched" and checked.batch_norm:
@@ -175,20 +184,22 @@ def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, epsilon: float = 1e-7, *,
     if method == "batched" and step is not None:
         raise ValueError("method='batched' follows no dropout masks: use method='loop' (or "
                          "'auto') with dropout=True")
-    analytic = (checked.gradients(X, y) if step is None
-                else checked.gradients(X, y, dropout_step=step))
+    # Only the options in use are passed: a model overriding cost or gradients need not
+    # take the others.
+    options = _options(step, sample_weight)
+    analytic = checked.gradients(X, y, **options)
     if method == "batched":
         X_checked, y_checked = checked.prepare(X, y)
         approx = _batched_differences(checked, X_checked, y_checked, selection, epsilon)
     else:
-        approx = _loop_differences(checked, X, y, selection, epsilon, step)
+        approx = _loop_differences(checked, X, y, selection, epsilon, step, sample_weight)
     _check_finite(approx, analytic)
     result = _summarize(selection, approx, analytic, epsilon, step)
     if after_steps:
         trained = checked.copy()
-        trained.fit(X, y, epochs=after_steps, optimizer=SGD(lr=lr))
+        trained.fit(X, y, epochs=after_steps, optimizer=SGD(lr=lr), sample_weight=sample_weight)
         again = gradcheck(trained, X, y, epsilon, components=components, seed=seed,
-                          method=method, dropout=dropout)
+                          method=method, dropout=dropout, sample_weight=sample_weight)
         result = GradcheckResult(**{**result.__dict__, "after_training": again})
     return result
 
@@ -224,11 +235,14 @@ def _select_components(model: MLP, components: Optional[int],
 
 def _loop_differences(model: MLP, X: ArrayLike, y: ArrayLike,
                       selection: dict[str, NDArray[np.integer[Any]]], epsilon: float,
-                      dropout_step: Optional[int] = None) -> dict[str, NDArray[np.float64]]:
+                      dropout_step: Optional[int] = None,
+                      sample_weight: Optional[ArrayLike] = None
+                      ) -> dict[str, NDArray[np.float64]]:
     """The notes' loop: J(theta +- eps e_i) through model.cost (with the masks of
-    `dropout_step`, if given), one component at a time; every parameter is put back
-    exactly as it was afterwards."""
+    `dropout_step` and the weights `sample_weight`, if given), one component at a time;
+    every parameter is put back exactly as it was afterwards."""
     params = model.params
+    options = _options(dropout_step, sample_weight)
     approx = {}
     try:
         for name, original in params.items():
@@ -240,13 +254,22 @@ def _loop_differences(model: MLP, X: ArrayLike, y: ArrayLike,
                     perturbed = flat.copy()
                     perturbed[i] = shifted
                     model.set_params({**params, name: perturbed.reshape(original.shape)})
-                    costs.append(model.cost(X, y) if dropout_step is None
-                                 else model.cost(X, y, dropout_step=dropout_step))
+                    costs.append(model.cost(X, y, **options))
                 values[n] = (costs[0] - costs[1]) / (2 * epsilon)
             approx[name] = values
     finally:
         model.set_params(params)
     return approx
+
+
+def _options(dropout_step: Optional[int], sample_weight: Optional[ArrayLike]) -> dict[str, Any]:
+    """The keyword arguments of model.cost and model.gradients for the options in use."""
+    options: dict[str, Any] = {}
+    if dropout_step is not None:
+        options["dropout_step"] = dropout_step
+    if sample_weight is not None:
+        options["sample_weight"] = sample_weight
+    return options
 
 
 def _batched_differences(model: MLP, X: FloatArray, y: NDArray[Any],

@@ -162,7 +162,8 @@ class Runner(Protocol):
     def run(self, n_epochs: int, orders: Optional[NDArray[np.intp]],
             lrs: NDArray[np.float64], records: NDArray[np.float64]) -> tuple[int, int, int]: ...
 
-    def step_batch(self, X: FloatArray, y: NDArray[Any], lr: float) -> int: ...
+    def step_batch(self, X: FloatArray, y: NDArray[Any], lr: float,
+                   weights: Optional[NDArray[np.float64]] = None) -> int: ...
 
     def finish_epoch(self, row: NDArray[np.float64]) -> tuple[int, int]: ...
 
@@ -176,8 +177,9 @@ class FitSpec:
     """What an engine needs to build a fit's runner (arrays checked by the model).
 
     ``slopes``/``penalties``: per layer, the update's slopes and the cost's coefficients
-    (fastnn.blocks.regularization) with m the training set's size; ``monitor``: the stopping rule's
-    History column (-1: none).
+    (fastnn.blocks.regularization) with m the training set's size (the sum of the sample
+    weights); ``monitor``: the stopping rule's History column (-1: none); ``weights``: the
+    examples' loss weights, float64 (m,) of mean 1, or None (every example counts once).
     """
 
     X: FloatArray
@@ -196,6 +198,7 @@ class FitSpec:
     min_delta: float = 0.0
     patience: int = 0
     restore_best: bool = False
+    weights: Optional[NDArray[np.float64]] = None
 
 
 class Engine(ABC):
@@ -270,18 +273,26 @@ class Engine(ABC):
         """Output activations (m, n_L) of X under the dropout masks of training `step`
         (the forward pass that step takes; nothing is updated): a new array."""
 
-    @abstractmethod
-    def evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[float, float]:
-        """(data cost, error) of the set, dropout off: error is 1 - accuracy (the
-        fraction of wrong sigmoid units), or the mean squared error for a linear output."""
+    # `weights` below: the examples' loss weights w (float64 (m,), checked by the model),
+    # or None; the data cost is then (1/m) sum_i w_i L_i and each example's dZ row is
+    # scaled by w_i (the model passes weights of mean 1, so J is sum_i w_i L_i / sum_i w_i).
 
     @abstractmethod
-    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> Backprop:
+    def evaluate(self, X: FloatArray, y: NDArray[Any],
+                 weights: Optional[NDArray[np.float64]] = None) -> tuple[float, float]:
+        """(data cost, error) of the set, dropout off: error is 1 - accuracy (the
+        fraction of wrong sigmoid units, each example counted w_i times), or the mean
+        squared error for a linear output."""
+
+    @abstractmethod
+    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None,
+                 weights: Optional[NDArray[np.float64]] = None) -> Backprop:
         """Forward and backward with dropout off, or on with the masks of training `step`;
         the gradients' data term (also left in ``gradients``)."""
 
     @abstractmethod
-    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> float:
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None,
+                      weights: Optional[NDArray[np.float64]] = None) -> float:
         """The data cost as a training step computes it (batch norm by the batch's own
         statistics), with dropout off or the masks of training `step` (that step's J)."""
 

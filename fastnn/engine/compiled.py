@@ -89,7 +89,8 @@ class Kernels:
 
     @staticmethod
     def loss(output: str) -> Callable[..., float]:
-        """The loss kernel of an output layer: (Z, y, dZ=None) -> mean data cost."""
+        """The loss kernel of an output layer: (Z, y, dZ=None, weights=None) -> mean data
+        cost."""
         return {"sigmoid": _loss.sigmoid_cross_entropy,
                 "softmax": _loss.softmax_cross_entropy,
                 "linear": _loss.squared_error}[output]
@@ -179,20 +180,23 @@ class CompiledEngine(Engine):
     def training_output(self, X: FloatArray, step: int) -> FloatArray:
         return self._train_plan(X.shape[0]).training_output(X, step)
 
-    def evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[float, float]:
-        cost, wrong = self._eval_plan(X.shape[0]).run(X, y)
+    def evaluate(self, X: FloatArray, y: NDArray[Any],
+                 weights: Optional[NDArray[np.float64]] = None) -> tuple[float, float]:
+        cost, wrong = self._eval_plan(X.shape[0]).run(X, y, weights)
         if wrong < 0:  # a linear output: the error is the mean squared error
             return cost, 2.0 * cost
         return cost, wrong / y.size
 
-    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> Backprop:
+    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None,
+                 weights: Optional[NDArray[np.float64]] = None) -> Backprop:
         plan = self._train_plan(X.shape[0])
-        cost = plan.gradients(X, y, step)
+        cost = plan.gradients(X, y, step, weights)
         return Backprop(cost, plan.layer_blocks(False), plan.layer_blocks(True),
                         [g.copy() for g in self.gradients.arrays])
 
-    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> float:
-        return self._train_plan(X.shape[0]).training_cost(X, y, step)
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None,
+                      weights: Optional[NDArray[np.float64]] = None) -> float:
+        return self._train_plan(X.shape[0]).training_cost(X, y, step, weights)
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
                    slopes: Sequence[Slopes], step: int) -> float:
@@ -220,7 +224,7 @@ class CompiledEngine(Engine):
             list(spec.penalties), spec.optimizer.kernel_arguments(), spec.epoch, spec.step,
             state.t,
             spec.eval_every, spec.final_epoch, spec.monitor, spec.min_delta, spec.patience,
-            spec.restore_best, self.statistics.arrays())
+            spec.restore_best, self.statistics.arrays(), spec.weights)
 
     def perturbation_slopes(self, Zs: Sequence[FloatArray], As: Sequence[FloatArray],
                             base: NDArray[np.float64], y: Optional[NDArray[Any]],

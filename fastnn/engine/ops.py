@@ -161,10 +161,15 @@ def dropout_mask(key: int, shape: tuple[int, int], keep_prob: float,
 
 
 def loss(kind: str, Z: ArrayLike, y: ArrayLike, backend: BackendName = "cython",
-         gradient: bool = True) -> tuple[float, Optional[FloatArray]]:
+         gradient: bool = True,
+         sample_weight: Optional[ArrayLike] = None) -> tuple[float, Optional[FloatArray]]:
     """Data cost J of logits Z (m, k) against y, and dJ/dZ when `gradient`.
 
     `y` is float (m, k) for "sigmoid" and "linear", integer labels (m,) for "softmax".
+    With `sample_weight` (m,) (finite, >= 0) J = (1/m) sum_i w_i L_i and row i of dJ/dZ
+    is scaled by w_i: the weights as the engines receive them (the model first
+    normalizes the user's weights to mean 1, see
+    :func:`fastnn.blocks.losses.example_weights`).
 
     Returns
     -------
@@ -184,10 +189,16 @@ def loss(kind: str, Z: ArrayLike, y: ArrayLike, backend: BackendName = "cython",
         targets = np.ascontiguousarray(labels, dtype=np.intp)
     else:
         targets = _float_array("y", y, Z.dtype, Z.shape)
+    weights = None
+    if sample_weight is not None:
+        weights = _float_array("sample_weight", np.asarray(sample_weight, dtype=np.float64),
+                               np.float64, (Z.shape[0],))
+        if (weights < 0).any():
+            raise ValueError("sample_weight must be >= 0")
     dZ = np.empty_like(Z) if gradient else None
     if _backend(backend) == "reference":
-        return twins.LOSSES[kind](Z, targets, dZ), dZ
-    return KERNELS.loss(kind)(Z, targets, dZ), dZ
+        return twins.LOSSES[kind](Z, targets, dZ, weights), dZ
+    return KERNELS.loss(kind)(Z, targets, dZ, weights), dZ
 
 
 def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDArray[Any]] = (),
@@ -198,13 +209,13 @@ def update(rule: str, param: NDArray[Any], grad: ArrayLike, state: Sequence[NDAr
 
     Parameters
     ----------
-    rule : {"sgd", "momentum", "adam"}
+    rule : {"sgd", "momentum", "nesterov", "adam", "rmsprop", "adamw"}
     param : ndarray (n,), float32 or float64, C-contiguous and writeable
         Updated in place (pass ``W.reshape(-1)`` for a weight matrix).
     grad : array (n,), same dtype
     state : sequence of ndarray (n,)
         The rule's slots, updated in place: () for sgd, (velocity,) for momentum,
-        (m1, m2) for adam.
+        (m1, m2) for adam and adamw, (square,) for rmsprop.
     backend : {"cython", "reference"}, default "cython"
     lr, beta1, beta2, epsilon, weight_decay : float
         The rule's hyperparameters (the beta of momentum and RMSprop is beta1).

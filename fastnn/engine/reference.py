@@ -133,12 +133,13 @@ class ReferenceEngine(Engine):
                                 [slot.arrays[2 * l].reshape(-1) for slot in state.slots],
                                 hyper, t, prox)
 
-    def step(self, X: FloatArray, y: NDArray[Any], step: int,
-             update: Update) -> tuple[float, FloatArray]:
-        """One training step: (data cost, logits before the update)."""
+    def step(self, X: FloatArray, y: NDArray[Any], step: int, update: Update,
+             weights: Optional[NDArray[np.float64]] = None) -> tuple[float, FloatArray]:
+        """One training step, each example's loss weighted by `weights` if given: (data
+        cost, logits before the update)."""
         inputs = self.forward(X, step, dropout=True, training=True)
         dZ = np.empty_like(inputs[-1])
-        cost = twins.LOSSES[self.network.output](inputs[-1], y, dZ)
+        cost = twins.LOSSES[self.network.output](inputs[-1], y, dZ, weights)
         self.update_running_statistics(X.shape[0])
         self.backward(inputs, dZ, step, True, update)
         return cost, inputs[-1]
@@ -155,28 +156,31 @@ class ReferenceEngine(Engine):
         twins.output_activation(self.network.output, P)
         return P
 
-    def evaluate(self, X: FloatArray, y: NDArray[Any]) -> tuple[float, float]:
+    def evaluate(self, X: FloatArray, y: NDArray[Any],
+                 weights: Optional[NDArray[np.float64]] = None) -> tuple[float, float]:
         logits = self.forward(X, 0, dropout=False)[-1]
         output = self.network.output
-        cost = twins.LOSSES[output](logits, y)
+        cost = twins.LOSSES[output](logits, y, None, weights)
         if output == "linear":
             return cost, 2.0 * cost
         twins.output_activation(output, logits)
-        return cost, twins.output_errors(output, logits, y) / y.size
+        return cost, twins.output_errors(output, logits, y, weights) / y.size
 
-    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> Backprop:
+    def backprop(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None,
+                 weights: Optional[NDArray[np.float64]] = None) -> Backprop:
         dropout = step is not None
         inputs = self.forward(X, step or 0, dropout, training=True)
         logits = inputs[-1].copy()
         dZ = np.empty_like(logits)
-        cost = twins.LOSSES[self.network.output](logits, y, dZ)
+        cost = twins.LOSSES[self.network.output](logits, y, dZ, weights)
         deltas = self.backward(inputs, dZ, step or 0, dropout)
         return Backprop(cost, inputs[1:-1] + [logits], deltas,
                         [g.copy() for g in self.gradients.arrays])
 
-    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None) -> float:
+    def training_cost(self, X: FloatArray, y: NDArray[Any], step: Optional[int] = None,
+                      weights: Optional[NDArray[np.float64]] = None) -> float:
         inputs = self.forward(X, step or 0, step is not None, training=True)
-        return twins.LOSSES[self.network.output](inputs[-1], y)
+        return twins.LOSSES[self.network.output](inputs[-1], y, None, weights)
 
     def train_step(self, X: FloatArray, y: NDArray[Any], optimizer: Optimizer,
                    slopes: Sequence[Slopes], step: int) -> float:
@@ -259,24 +263,30 @@ class ReferenceRunner:
 
     def epoch_steps(self, order: Optional[NDArray[np.intp]]) -> int:
         """One pass over the training set: the full batch, or its minibatches in `order`."""
-        X, y = self.spec.X, self.spec.y
+        X, y, weights = self.spec.X, self.spec.y, self.spec.weights
         if order is None:
-            return self.take_step(X, y)
+            return self.take_step(X, y, weights)
         for start in range(0, self.m, self.batch):
             index = order[start:start + self.batch]
-            status = self.take_step(X[index], y[index])
+            status = self.take_step(X[index], y[index],
+                                    None if weights is None else weights[index])
             if status != COMPLETED:
                 return status
         return COMPLETED
 
-    def step_batch(self, X: FloatArray, y: NDArray[Any], lr: float) -> int:
+    def step_batch(self, X: FloatArray, y: NDArray[Any], lr: float,
+                   weights: Optional[NDArray[np.float64]] = None) -> int:
+        if (weights is None) != (self.spec.weights is None):
+            raise ValueError("a batch needs weights exactly when the fit has weights")
         self.lr = lr
-        return self.take_step(X, y)
+        return self.take_step(X, y, weights)
 
-    def take_step(self, X: FloatArray, y: NDArray[Any]) -> int:
+    def take_step(self, X: FloatArray, y: NDArray[Any],
+                  weights: Optional[NDArray[np.float64]]) -> int:
         hyper = (self.lr,) + self.spec.optimizer.kernel_arguments()[1:]
         cost, logits = self.engine.step(X, y, self.step,
-                                        (self.state, hyper, self.t + 1, self.spec.slopes))
+                                        (self.state, hyper, self.t + 1, self.spec.slopes),
+                                        weights)
         self.step += 1
         self.t += 1
         if not math.isfinite(cost):
@@ -286,7 +296,8 @@ class ReferenceRunner:
             self.run_cost += cost * m
             self.run_examples += m
             self.run_outputs += m * (1 if self.labels else y.shape[1])
-            self.run_errors += twins.logit_errors(self.engine.network.output, logits, y)
+            self.run_errors += twins.logit_errors(self.engine.network.output, logits, y,
+                                                  weights)
         return COMPLETED
 
     def diverge(self, cost: float) -> int:
@@ -304,7 +315,7 @@ class ReferenceRunner:
             error = self.run_errors / self.run_outputs
             self._reset_running()
         else:
-            data_cost, error = engine.evaluate(spec.X, spec.y)
+            data_cost, error = engine.evaluate(spec.X, spec.y, spec.weights)
         if engine.network.output == "linear":
             error = 2.0 * data_cost
         row[0] = self.epoch

@@ -167,35 +167,52 @@ def running_average(running_mean: FloatArray, running_var: FloatArray,
     running_var[...] = momentum * running_var + (1 - momentum) * var * unbiased
 
 
-def sigmoid_cross_entropy(Z: FloatArray, Y: FloatArray, dZ: Optional[FloatArray] = None) -> float:
-    """J = -(1/m) sum y log(a) + (1-y) log(1-a), a = sigmoid(Z), from logits; dZ = (a - Y)/m."""
+def sigmoid_cross_entropy(Z: FloatArray, Y: FloatArray, dZ: Optional[FloatArray] = None,
+                          weights: Optional[NDArray[np.float64]] = None) -> float:
+    """J = -(1/m) sum_i w_i sum_j y log(a) + (1-y) log(1-a), a = sigmoid(Z), from logits;
+    dZ = w_i (a - Y)/m (w_i = 1 without weights)."""
     m = Z.shape[0]
     Z64 = Z.astype(np.float64)
-    cost = np.sum(np.maximum(Z64, 0) - Z64 * Y + np.log1p(np.exp(-np.abs(Z64)))) / m
+    terms = np.maximum(Z64, 0) - Z64 * Y + np.log1p(np.exp(-np.abs(Z64)))
+    if weights is None:
+        cost = np.sum(terms) / m
+        if dZ is not None:
+            dZ[...] = (sigmoid(Z) - Y) / m
+        return float(cost)
+    w = weights[:, None]
     if dZ is not None:
-        dZ[...] = (sigmoid(Z) - Y) / m
-    return float(cost)
+        dZ[...] = w * (sigmoid(Z64) - Y) / m
+    return float(np.sum(w * terms) / m)
 
 
 def softmax_cross_entropy(Z: FloatArray, labels: NDArray[np.intp],
-                          dZ: Optional[FloatArray] = None) -> float:
-    """J = -(1/m) sum_i log softmax(z_i)[y_i]; dZ = (softmax(Z) - onehot(y))/m."""
+                          dZ: Optional[FloatArray] = None,
+                          weights: Optional[NDArray[np.float64]] = None) -> float:
+    """J = -(1/m) sum_i w_i log softmax(z_i)[y_i]; dZ = w_i (softmax(Z) - onehot(y))/m
+    (w_i = 1 without weights)."""
     m = Z.shape[0]
     Z64 = Z.astype(np.float64)
     shifted = Z64 - Z64.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    cost = -np.sum(log_probs[np.arange(m), labels]) / m
+    losses = -log_probs[np.arange(m), labels]
+    cost = np.sum(losses if weights is None else weights * losses) / m
     if dZ is not None:
         probs = np.exp(log_probs)
         probs[np.arange(m), labels] -= 1
-        dZ[...] = probs / m
+        dZ[...] = (probs if weights is None else weights[:, None] * probs) / m
     return float(cost)
 
 
-def squared_error(Z: FloatArray, Y: FloatArray, dZ: Optional[FloatArray] = None) -> float:
-    """J = (1/(2mk)) sum (Z - Y)^2; dZ = (Z - Y)/(mk)."""
+def squared_error(Z: FloatArray, Y: FloatArray, dZ: Optional[FloatArray] = None,
+                  weights: Optional[NDArray[np.float64]] = None) -> float:
+    """J = (1/(2mk)) sum_i w_i sum_j (Z - Y)^2; dZ = w_i (Z - Y)/(mk) (w_i = 1 without
+    weights)."""
     m, k = Z.shape
     R = Z.astype(np.float64) - Y
+    if weights is not None:
+        if dZ is not None:
+            dZ[...] = weights[:, None] * R / (m * k)
+        return float(np.sum(weights[:, None] * R**2) / (2 * m * k))
     if dZ is not None:
         dZ[...] = R / (m * k)
     return float(np.sum(R**2) / (2 * m * k))
@@ -239,6 +256,18 @@ def adam_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray]
     m1[...] = beta1 * m1 + (1 - beta1) * g
     m2[...] = beta2 * m2 + (1 - beta2) * g**2
     param -= _adam_step(m1, m2, lr, beta1, beta2, epsilon, t)
+
+
+def nesterov_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
+                    hyper: Sequence[float], t: int, l2: float, l1: float,
+                    weights: bool) -> None:
+    """v := beta v + (1 - beta) g;  W := W - lr (beta v + (1 - beta) g) (beta is beta1;
+    slots: the velocity)."""
+    lr, beta = hyper[0], hyper[1]
+    velocity, = slots
+    g = grad + l2 * param + l1 * np.sign(param)
+    velocity[...] = beta * velocity + (1 - beta) * g
+    param -= lr * (beta * velocity + (1 - beta) * g)
 
 
 def rmsprop_update(param: FloatArray, grad: FloatArray, slots: Sequence[FloatArray],
@@ -294,10 +323,10 @@ Update = Callable[..., None]
 #: The twin of each rule of the kernels' apply_rule, by the optimizer's name.
 UPDATES: dict[str, Update] = {"sgd": sgd_update, "momentum": momentum_update,
                               "adam": adam_update, "rmsprop": rmsprop_update,
-                              "adamw": adamw_update}
+                              "adamw": adamw_update, "nesterov": nesterov_update}
 
 
-#: Each output's loss from the logits: (Z, y, dZ=None) -> mean data cost.
+#: Each output's loss from the logits: (Z, y, dZ=None, weights=None) -> mean data cost.
 LOSSES: dict[str, Callable[..., float]] = {"sigmoid": sigmoid_cross_entropy,
                                            "softmax": softmax_cross_entropy,
                                            "linear": squared_error}
@@ -311,24 +340,36 @@ def output_activation(output: str, Z: FloatArray) -> None:
         softmax_inplace(Z)
 
 
-def output_errors(output: str, P: FloatArray, y: NDArray[Any]) -> int:
+def output_errors(output: str, P: FloatArray, y: NDArray[Any],
+                  weights: Optional[NDArray[np.float64]] = None) -> float:
     """Wrong outputs of the output activations P against y: sigmoid units with
     (p > 0.5) != (y > 0.5), or examples whose first largest probability is not their
-    class; -1 for a linear output."""
+    class, each counted with its example's weight (1 without weights); -1 for a linear
+    output."""
     if output == "sigmoid":
-        return int(np.count_nonzero((P > 0.5) != (y > 0.5)))
+        return _count((P > 0.5) != (y > 0.5), weights)
     if output == "softmax":
-        return int(np.count_nonzero(np.argmax(P, axis=1) != y))
+        return _count(np.argmax(P, axis=1) != y, weights)
     return -1
 
 
-def logit_errors(output: str, Z: FloatArray, y: NDArray[Any]) -> int:
+def logit_errors(output: str, Z: FloatArray, y: NDArray[Any],
+                 weights: Optional[NDArray[np.float64]] = None) -> float:
     """Wrong outputs read off the logits Z (a training step's running figures): sigmoid
     units whose logit sign disagrees with y > 0.5, or examples whose first largest logit
-    is not their class; -1 for a linear output."""
+    is not their class, weighted as in output_errors; -1 for a linear output."""
     if output == "sigmoid":
-        return int(np.count_nonzero((Z > 0) != (y > 0.5)))
-    return output_errors(output, Z, y)
+        return _count((Z > 0) != (y > 0.5), weights)
+    return output_errors(output, Z, y, weights)
+
+
+def _count(wrong: NDArray[np.bool_], weights: Optional[NDArray[np.float64]]) -> float:
+    """The number of True entries of `wrong` (m,) or (m, k), or their examples' weights'
+    sum."""
+    if weights is None:
+        return float(np.count_nonzero(wrong))
+    per_example = wrong.reshape(wrong.shape[0], -1).sum(axis=1)
+    return float(np.dot(weights, per_example))
 
 
 def activation_change(name: str, Z: FloatArray, dZ: FloatArray, A: FloatArray) -> FloatArray:

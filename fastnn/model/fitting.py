@@ -11,6 +11,7 @@ This module works on the model's public surface only (it is handed the model).
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Union, cast
 
@@ -21,6 +22,7 @@ from fastnn.blocks import regularization
 from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.callbacks import CallbackLike, EarlyStopping, as_callbacks, runs_at
 from fastnn.blocks.history import COLUMNS, History
+from fastnn.blocks.losses import example_weights
 from fastnn.blocks.names import RUN_STATUS
 from fastnn.blocks.optim import OPTIMIZERS, SGD, Optimizer
 from fastnn.blocks.schedules import Schedule, ScheduleLike, as_schedule, rates
@@ -76,7 +78,7 @@ class Trainable(Protocol):
 
     def standardize(self, X: FloatArray) -> FloatArray: ...
 
-    def slopes(self, m: int) -> tuple[Slopes, ...]: ...
+    def slopes(self, m: float) -> tuple[Slopes, ...]: ...
 
 
 def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
@@ -85,7 +87,8 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         early_stopping: Optional[EarlyStopping] = None,
         callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
         augment: Optional[AugmentFn] = None, progress: bool = False, eval_every: int = 1,
-        train_metrics: Literal["auto", "full", "running"] = "auto") -> History:
+        train_metrics: Literal["auto", "full", "running"] = "auto",
+        sample_weight: Optional[ArrayLike] = None, shuffle: bool = True) -> History:
     """Train `model` on (X, y) with minibatch gradient descent.
 
     Parameters
@@ -116,6 +119,8 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         (An EarlyStopping among `callbacks` is taken as this.)
     callbacks : callback or list of callbacks, optional
         See :mod:`fastnn.blocks.callbacks`; ``on_epoch_end`` returning True stops training.
+        A callback may set the optimizer's ``lr``: the epochs after it run at the new
+        rate (through the schedule, if any).
     augment : callable ``(X_batch, rng) -> X_batch``, optional
         Applied to every raw training minibatch before standardization (e.g.
         :class:`fastnn.Augmentation`).
@@ -134,6 +139,16 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         and a full pass would cost a third of the epoch) and "full" otherwise (a full
         batch costs one short pass; with dropout the running figures would mislead).
         ``History.train_metrics`` says which was measured.
+    sample_weight : array_like (m,), optional
+        Per-example weights w of the loss, finite, >= 0 and not all 0 (not with batch
+        norm): J = (1/sum(w)) sum_i w_i L_i + the penalty with m = sum(w), so integer
+        weights give what repeated rows give (exactly, with full batches and no dropout).
+        Each example's loss and gradient are scaled by w_i m / sum(w), so a minibatch step
+        is an unbiased estimate of the gradient of that J; the History's train figures
+        are weighted too (the dev figures are not).
+    shuffle : bool, default True
+        Draw each epoch's minibatch order from (seed, epoch); False keeps the rows'
+        order every epoch.
 
     Returns
     -------
@@ -151,6 +166,13 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     """
     X_raw, y_checked = model.prepare(X, y, standardize=False)
     X_train = model.standardize(X_raw)
+    m = X_train.shape[0]
+    weights: Optional[NDArray[np.float64]] = None
+    m_penalty: float = m
+    if sample_weight is not None:
+        weights, m_penalty = example_weights(sample_weight, m, model.network.batch_norm)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     epochs = check_int("epochs", epochs, low=0, high=COUNTER_LIMIT - model.epoch_)
     eval_every = check_int("eval_every", eval_every, low=1, high=COUNTER_LIMIT)
     check_choice("train_metrics", train_metrics, ("auto", "full", "running"))
@@ -158,7 +180,10 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         lr_schedule = model.lr_schedule_  # resuming: the last fit's decay goes on
     schedule = as_schedule(lr_schedule)
     optimizer = _check_optimizer(model, optimizer)
-    m = X_train.shape[0]
+    slopes = model.slopes(m_penalty)
+    if not all(math.isfinite(v) for layer in slopes for v in layer):
+        raise ValueError(f"l2 / l1 divided by sum(sample_weight) = {m_penalty:g} overflows: "
+                         "scale the weights up")
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, low=1)
     _check_batches_normalizable(model, m, batch_size)
@@ -187,15 +212,16 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     model.optimizer_ = optimizer
     spec = FitSpec(
         X=X_train, y=y_checked, dev=dev_set, batch_size=batch_size or m, optimizer=optimizer,
-        slopes=model.slopes(m),
-        penalties=regularization.cost_coefficients(model.l2, model.l1, m),
+        slopes=slopes,
+        penalties=regularization.cost_coefficients(model.l2, model.l1, m_penalty),
         running_metrics=train_metrics == "running", eval_every=eval_every,
         final_epoch=model.epoch_ + epochs, epoch=model.epoch_, step=model.step_,
         monitor=rule.column if rule else -1, min_delta=rule.min_delta if rule else 0.0,
-        patience=rule.patience if rule else 0, restore_best=bool(rule and rule.restore_best))
+        patience=rule.patience if rule else 0, restore_best=bool(rule and rule.restore_best),
+        weights=weights)
     bar = None
     try:
-        loop = _Epochs(model, spec, X_raw, augment, history, hooks, schedule)
+        loop = _Epochs(model, spec, X_raw, augment, history, hooks, schedule, bool(shuffle))
     except BaseException:
         _restore_optimizer(model, previous)
         raise
@@ -230,8 +256,9 @@ class _Epochs:
 
     def __init__(self, model: Trainable, spec: FitSpec, X_raw: FloatArray,
                  augment: Optional[AugmentFn], history: History, hooks: list[Any],
-                 schedule: Optional[Schedule]) -> None:
+                 schedule: Optional[Schedule], shuffle: bool = True) -> None:
         self.model, self.spec, self.X_raw = model, spec, X_raw
+        self.shuffle = shuffle
         self.augment, self.schedule = augment, schedule
         self.history, self.hooks = history, hooks
         self.runner: Runner = model.engine.runner(spec)
@@ -300,7 +327,9 @@ class _Epochs:
 
     def _order(self, epoch: int) -> NDArray[np.intp]:
         """The example order of `epoch`, drawn from (seed, epoch): a resumed fit draws what
-        an uninterrupted one would."""
+        an uninterrupted one would (the rows' own order without shuffling)."""
+        if not self.shuffle:
+            return np.arange(self.m, dtype=np.intp)
         rng = np.random.default_rng([self.model.seed, 1, epoch])
         return rng.permutation(self.m).astype(np.intp)
 
@@ -311,7 +340,7 @@ class _Epochs:
         assert self.augment is not None
         augment = self.augment
         rows = 0
-        model, y = self.model, self.spec.y
+        model, y, weights = self.model, self.spec.y, self.spec.weights
         for e, epoch in enumerate(range(first, first + len(lrs))):
             order = np.arange(self.m) if self.full_batch else self._order(epoch)
             rng = np.random.default_rng([model.seed, 2, epoch])
@@ -319,7 +348,8 @@ class _Epochs:
                 index = order[start:start + self.spec.batch_size]
                 batch = self.X_raw[index]
                 status = self.runner.step_batch(_augmented(augment, batch, rng, model),
-                                                y[index], float(lrs[e]))
+                                                y[index], float(lrs[e]),
+                                                None if weights is None else weights[index])
                 if status != RUN_STATUS.COMPLETED:
                     return e + 1, rows, status
             written, status = self.runner.finish_epoch(records[rows])

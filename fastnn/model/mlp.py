@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fastnn.blocks import init as initializers
 from fastnn.blocks import regularization
-from fastnn.blocks.losses import predict_from_proba, prepare_targets
+from fastnn.blocks.losses import example_weights, predict_from_proba, prepare_targets
 from fastnn.blocks.names import ActivationName, BackendName, InitName, OutputName
 from fastnn.blocks.habits import FIT_ARGUMENTS, check_arguments, parameter_names
 from fastnn.blocks.network import Network, build_network
@@ -131,7 +131,7 @@ class MLP:
         self._schedule: Optional[Schedule] = None
         self._standardizer: Any = None
         self._guard = UseGuard()
-        self._last_slopes: tuple[int, tuple[regularization.Slopes, ...]] = (0, ())
+        self._last_slopes: tuple[float, tuple[regularization.Slopes, ...]] = (0, ())
         weights, biases = initializers.initialize(network.layer_sizes, self._init,
                                                   self._init_scale, network.seed,
                                                   network.dtype)
@@ -488,13 +488,16 @@ class MLP:
         with self._guard.reading(), blas_threads(self._n_threads):
             return self._engine.evaluate(X, targets)[1]
 
-    def cost(self, X: ArrayLike, y: ArrayLike, dropout_step: Optional[int] = None) -> float:
+    def cost(self, X: ArrayLike, y: ArrayLike, dropout_step: Optional[int] = None,
+             sample_weight: Optional[ArrayLike] = None) -> float:
         """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), m the
         examples given, dropout off: the J that :meth:`gradients` differentiates.
 
-        With batch norm, the examples given are one batch, normalized by their own
-        statistics as a training step normalizes it (:meth:`error` and the predictions
-        use the running statistics).
+        With `sample_weight` w, J = (1/sum(w)) sum_i w_i L_i + the penalty with
+        m = sum(w): integer weights give the J of the set with each row repeated w_i
+        times.  With batch norm, the examples given are one batch, normalized by their
+        own statistics as a training step normalizes it (:meth:`error` and the
+        predictions use the running statistics).
 
         Parameters
         ----------
@@ -503,6 +506,9 @@ class MLP:
         dropout_step : int, optional
             With dropout on, with the masks of this training step (``step_`` is the next
             step's): the J that step descends, deterministic for a given step.
+        sample_weight : array_like (m,), optional
+            Finite weights >= 0, not all 0 (not with batch norm); see
+            :func:`fastnn.blocks.losses.example_weights`.
 
         Returns
         -------
@@ -510,18 +516,26 @@ class MLP:
         """
         X, targets = self.prepare(X, y)
         step = None if dropout_step is None else check_counter("dropout_step", dropout_step)
+        weights, m = self._example_weights(sample_weight, X.shape[0])
         if step is not None or self.network.batch_norm:
             self._check_batch_statistics(X.shape[0])
             with self._guard.writing(), blas_threads(self._n_threads):
-                data_cost = self._engine.training_cost(X, targets, step)
+                data_cost = self._engine.training_cost(X, targets, step, weights)
         else:
             with self._guard.reading(), blas_threads(self._n_threads):
-                data_cost, _ = self._engine.evaluate(X, targets)
-        cost = data_cost + self.penalty(X.shape[0])
+                data_cost, _ = self._engine.evaluate(X, targets, weights)
+        cost = data_cost + self.penalty(m)
         if not math.isfinite(cost):
             raise ValueError(f"the cost overflows ({cost}) for these inputs: X is too large "
                              "for the model's outputs; normalize the inputs")
         return cost
+
+    def _example_weights(self, sample_weight: Optional[ArrayLike],
+                         m: int) -> tuple[Optional[NDArray[np.float64]], float]:
+        """(the engine's per-example loss factors or None, the penalty's m)."""
+        if sample_weight is None:
+            return None, m
+        return example_weights(sample_weight, m, self.network.batch_norm)
 
     def _check_batch_statistics(self, m: int, argument: str = "X") -> None:
         """Batch norm normalizes a batch by its own mean and variance: one example has
@@ -530,34 +544,39 @@ class MLP:
             raise ValueError(f"{argument} has 1 example: batch norm normalizes a training "
                              "batch by its own statistics and needs at least 2 examples")
 
-    def slopes(self, m: int) -> tuple[regularization.Slopes, ...]:
-        """What an update folds in of the penalty for a training set of m examples (see
-        fastnn.blocks.regularization.slopes; kept for the last m)."""
+    def slopes(self, m: float) -> tuple[regularization.Slopes, ...]:
+        """What an update folds in of the penalty for a training set of m examples (the sum
+        of the sample weights, with weights; see fastnn.blocks.regularization.slopes;
+        kept for the last m)."""
         if self._last_slopes[0] != m:
             self._last_slopes = (m, tuple(regularization.slopes(self._l2, self._l1, m,
                                                                 self._l1_mode)))
         return self._last_slopes[1]
 
-    def penalty(self, m: int) -> float:
+    def penalty(self, m: float) -> float:
         """The regularization term lambda/(2m) sum_l ||W[l]||_F^2 + lambda_1/(2m) ||W[l]||_1
-        of J for a training set of m examples."""
-        m = check_int("m", m, low=1)
+        of J for a training set of m examples (with sample weights: their sum, > 0)."""
+        m = check_real("m", m, 0.0, low_open=True)
         return regularization.penalty(self._engine.parameters.weights, self._l2, self._l1, m)
 
     # -- gradients and training (writes: one thread) -----------------------------------
 
-    def gradients(self, X: ArrayLike, y: ArrayLike,
-                  dropout_step: Optional[int] = None) -> dict[str, FloatArray]:
+    def gradients(self, X: ArrayLike, y: ArrayLike, dropout_step: Optional[int] = None,
+                  sample_weight: Optional[ArrayLike] = None) -> dict[str, FloatArray]:
         """Gradients of :meth:`cost`: {"dW1": (n1, n0), "db1": (n1,), ...}, dropout off (or
-        with the masks of `dropout_step`, as cost takes it).
+        with the masks of `dropout_step`, as cost takes it), of the weighted J with
+        `sample_weight`.
 
-        Includes the regularisation terms: dW += (lambda/m) W + (lambda_1/(2m)) sign(W).
+        Includes the regularisation terms: dW += (lambda/m) W + (lambda_1/(2m)) sign(W)
+        (m = sum(sample_weight) with weights).
 
         Parameters
         ----------
         X : array_like (m, n_x)
         y : array_like (m,) or (m, n_L)
         dropout_step : int, optional
+        sample_weight : array_like (m,), optional
+            As :meth:`cost` takes it.
 
         Returns
         -------
@@ -566,17 +585,17 @@ class MLP:
             "d" + each name of :attr:`params`.
         """
         X, targets = self.prepare(X, y)
-        m = X.shape[0]
         step = None if dropout_step is None else check_counter("dropout_step", dropout_step)
-        self._check_batch_statistics(m)
+        weights, m = self._example_weights(sample_weight, X.shape[0])
+        self._check_batch_statistics(X.shape[0])
         with self._guard.writing(), blas_threads(self._n_threads):
-            result = self._engine.backprop(X, targets, step)
-        weights = self._engine.parameters.weights
+            result = self._engine.backprop(X, targets, step, weights)
+        W = self._engine.parameters.weights
         grads: dict[str, FloatArray] = {}
         for name, grad in zip(self.network.names, result.grads):
             if name.startswith("W"):
                 l = int(name[1:]) - 1
-                grad = grad + regularization.gradient(weights[l], self._l2[l], self._l1[l],
+                grad = grad + regularization.gradient(W[l], self._l2[l], self._l1[l],
                                                       m).astype(grad.dtype)
             grads["d" + name] = grad
         return grads
@@ -648,8 +667,8 @@ class MLP:
         batch_size : int or None, default None (full batch)
         **kwargs
             ``dev``, ``lr_schedule``, ``early_stopping``, ``callbacks``, ``augment``,
-            ``progress``, ``eval_every``, ``train_metrics``: see
-            :func:`fastnn.model.fitting.fit`.
+            ``progress``, ``eval_every``, ``train_metrics``, ``sample_weight``,
+            ``shuffle``: see :func:`fastnn.model.fitting.fit`.
 
         Returns
         -------
