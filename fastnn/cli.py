@@ -214,8 +214,9 @@ def _ratios(text: str) -> tuple[float, ...]:
 
 
 def _batch_size(text: str) -> Optional[int]:
-    """A positive int, or 'full' / 0 for full-batch gradient descent (None)."""
-    if text.strip().lower() in ("full", "0", "none"):
+    """A positive int, or 'full' for full-batch gradient descent (None). 0 is refused:
+    it read as full batch, which a typo should not silently mean."""
+    if text.strip().lower() == "full":
         return None
     try:
         size: int = _positive_int(text)
@@ -820,12 +821,12 @@ def _add_engine_options(p: argparse.ArgumentParser, threads_default: Optional[in
                         "BLAS threads while training (tiny networks gain nothing from more)")
 
 
-def _add_data_options(p: argparse.ArgumentParser, split: bool = True) -> None:
+def _add_data_options(p: argparse.ArgumentParser, split: bool = True,
+                      seed_help: str = "seed of the split") -> None:
     p.add_argument("--target", metavar="NAME", default=None,
                    help="CSV column holding the target (default: the last column)")
     if split:
-        p.add_argument("--seed", type=_seed, default=0,
-                       help="seed of the split (and of the weights when training)")
+        p.add_argument("--seed", type=_seed, default=0, help=seed_help)
         p.add_argument("--ratios", type=_ratios, default=None, metavar="TRAIN,DEV[,TEST]",
                        help="split fractions (default: the course's era defaults, 60/20/20 up "
                             "to 10,000 examples, 98/1/1 up to a million, then 99.5/0.25/0.25)")
@@ -899,7 +900,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "--output is given: 0/1 labels -> sigmoid, integer labels 0..K-1 -> softmax, "
             "anything else -> linear.", cmd_train)
     p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
-    _add_data_options(p)
+    _add_data_options(p, seed_help="seed of the split, the initial weights, the dropout "
+                                   "masks and the minibatch order")
     p.add_argument("--layers", type=_int_list, default=[64, 32], metavar="N,N,...",
                    help="hidden layer sizes ('none' for no hidden layer)")
     p.add_argument("--activation", choices=ACTIVATIONS, default="relu",
@@ -993,7 +995,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="standard errors a gap must exceed when the set sizes are known")
     p.add_argument("--model", type=_path, metavar="PATH", default=None, help="a saved model")
     p.add_argument("--data", type=_path, metavar="DATA", default=None, help=DATA_HELP)
-    _add_data_options(p)
+    _add_data_options(p, seed_help="seed of the split: the one `fastnn train` used")
 
     p = add("bench", "speed tables (fastnn vs the NumPy reference, GEMM floor, PyTorch)",
             "Run bench/run.py from the source checkout fastnn is imported from, with these "

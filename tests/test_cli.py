@@ -174,6 +174,40 @@ def test_help_for_every_subcommand(command, capsys):
     assert "--help" in out
 
 
+def _description(command, capsys):
+    """The description paragraph(s) of `fastnn COMMAND --help`: between the usage lines
+    and the first options heading."""
+    assert cli.main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    body = text.split("\n\n", 1)[1]
+    return body.split("\npositional arguments:")[0].split("\noptions:")[0].strip()
+
+
+def test_each_subcommand_has_its_own_description(capsys):
+    """diagnose --help repeated train's text; every subcommand describes itself."""
+    descriptions = {name: _description(name, capsys) for name in cli.build_parser()[1]}
+    assert len(set(descriptions.values())) == len(descriptions), descriptions
+    for name, text in descriptions.items():
+        others = [other for o, other in descriptions.items() if o != name]
+        assert not any(sentence in other for sentence in text.split(". ")
+                       if len(sentence) > 40 for other in others), name
+
+
+def option_help(command, option, capsys):
+    """The help text of `option` in `fastnn COMMAND --help`, on one line."""
+    assert cli.main([command, "--help"]) == 0
+    options = capsys.readouterr().out.split("\noptions:\n", 1)[1]
+    entry = options.split(f"\n  {option} ", 1)[1].split("\n  -", 1)[0]
+    return " ".join(entry.split())
+
+
+def test_shared_options_say_what_they_do_in_each_subcommand(capsys):
+    """--seed seeds the weights in train; in diagnose it only reproduces train's split."""
+    assert "weights" in option_help("train", "--seed", capsys)
+    assert "weights" not in option_help("diagnose", "--seed", capsys)
+    assert "split" in option_help("diagnose", "--seed", capsys)
+
+
 def test_top_level_help_lists_subcommands(capsys):
     cli.main(["--help"])
     out = capsys.readouterr().out
@@ -195,6 +229,9 @@ def test_version(capsys):
     (["train", "x.csv", "--layers", "64,x"], "argument --layers"),
     (["train", "x.csv", "--optimizer", "lbfgs"], "argument --optimizer"),
     (["train", "x.csv", "--l2", "-1"], "argument --l2"),
+    (["train", "x.csv", "--batch-size", "0"], "argument --batch-size"),
+    (["train", "x.csv", "--batch-size", "none"], "argument --batch-size"),
+    (["demo", "--batch-size", "0"], "argument --batch-size"),
     (["demo", "--epochs", "0"], "argument --epochs"),
     (["diagnose", "--train-error", "1.5", "--dev-error", "0.1"], "argument --train-error"),
     (["gradcheck", "model.npz"], "required"),
