@@ -635,7 +635,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         history = model.fit(*train, dev=dev, epochs=args.epochs, batch_size=args.batch_size,
                             optimizer=optimizer, early_stopping=early_stopping,
-                            eval_every=args.eval_every, progress=args.progress)
+                            eval_every=args.eval_every, verbose=int(args.verbose))
     except fnn.TrainingDiverged as exc:
         not_saved = "" if args.save is None else f"; the model was not saved to {args.save}"
         raise CheckFailed(f"{exc}{not_saved}") from None
@@ -940,8 +940,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--bayes-error", type=_rate, default=None, metavar="RATE",
                    help="Bayes (or human-level) error for the diagnosis, e.g. 0.01 or 1%% "
                         "(default: 0, stated as assumed)")
-    p.add_argument("--progress", action="store_true",
-                   help="show a progress bar (on a terminal)")
+    p.add_argument("--verbose", choices=("0", "1", "2"), default="1",
+                   help="0 quiet; 1 a progress bar with the latest train and dev figures "
+                        "(drawn on a terminal only); 2 a line per evaluated epoch")
+    # The option of before the levels, kept so that command lines written for it run.
+    p.add_argument("--progress", dest="verbose", action="store_const", const="1",
+                   help=argparse.SUPPRESS)
     _add_engine_options(p)
 
     p = add("gradcheck", "check a saved model's gradients numerically",

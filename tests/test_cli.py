@@ -352,6 +352,22 @@ def test_train_two_way_split_and_stratify(moons_csv):
     assert "split 240/60 train/dev" in out
 
 
+def test_train_verbose_levels(moons_csv):
+    """--verbose 2 prints a line per evaluated epoch; the bar of the default level 1 is
+    drawn on a terminal only; --progress, the older option, still runs."""
+    path, _, _ = moons_csv
+    base = ["train", str(path), "--target", "label", "--epochs", "6", "--eval-every", "2"]
+    code, out, err = run(base + ["--verbose", "2"])
+    assert code == 0, err
+    epochs = [line.split(":")[0] for line in out.splitlines() if line.startswith("epoch ")]
+    assert epochs == ["epoch 2/6", "epoch 4/6", "epoch 6/6"]
+    for argv in (base, base + ["--verbose", "0"], base + ["--progress"]):
+        code, out, err = run(argv)
+        assert code == 0, err
+        assert "\r" not in out and not any(line.startswith("epoch ") for line in out.splitlines())
+    assert_one_line_error(*run(base + ["--verbose", "3"])[::2], "argument --verbose")
+
+
 def test_train_divergence_exits_1_and_saves_nothing(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3))

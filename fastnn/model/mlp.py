@@ -638,6 +638,7 @@ class MLP:
         batch_size : int or None, default None (full batch)
         **kwargs
             ``dev``, ``lr_schedule``, ``early_stopping``, ``callbacks``, ``augment``,
+            ``verbose`` (0 silent, 1 a progress bar, 2 a line per evaluated epoch),
             ``progress``, ``eval_every``, ``train_metrics``: see
             :func:`fastnn.model.fitting.fit`.
 
