@@ -611,6 +611,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                          backend=args.backend, seed=args.seed, n_threads=args.threads,
                          batch_norm=args.batch_norm)
     model.standardizer = scaler  # the saved model takes raw inputs
+    if output == "linear":
+        # Targets of order a hundred would make the squared error's gradients a hundred
+        # times what the learning rates' defaults are for; predictions undo it.
+        model.target_standardizer = fnn.Standardizer().fit(_columns(train[1]))
     try:
         model.error(X, y)  # every target of every set against the output layer, up front
     except (ValueError, TypeError) as exc:
@@ -625,8 +629,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     sizes = "/".join(str(len(part[1])) for part in (train, dev, test) if part is not None)
     names = "train/dev/test" if test is not None else "train/dev"
     print(description)
-    print(f"output {output} ({note}); split {sizes} {names} (seed {args.seed}); inputs "
-          "standardized with the training set's mean and std")
+    standardized = "inputs and targets" if output == "linear" else "inputs"
+    print(f"output {output} ({note}); split {sizes} {names} (seed {args.seed}); "
+          f"{standardized} standardized with the training set's mean and std")
     print(f"network {layer_sizes} {args.activation}/{output}, {args.init} init, "
           f"l2={args.l2:g} l1={args.l1:g} keep_prob={args.keep_prob:g}, {optimizer!r}, {batch}, "
           f"{args.epochs} epochs"
@@ -641,9 +646,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CheckFailed(f"{exc}{not_saved}") from None
     seconds = time.perf_counter() - t0
     rate = output != "linear"
-    errors = [None if part is None else model.error(*part) for part in (train, dev, test)]
+    errors = [None if part is None else _error_in_target_units(model, *part)
+              for part in (train, dev, test)]
     print()
     print(_results_table([("model", *errors, history.best_epoch, model.epoch_, seconds)], rate))
+    if not rate:
+        print("(MSE in the target's units; the History and --patience read it in standardized "
+              "units, divided by the training targets' variance)")
     print()
     if rate:
         diagnosis = fnn.diagnose(model=model, train=train, dev=dev, bayes_error=args.bayes_error)
@@ -656,6 +665,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"\nsaved the model to {args.save} (it takes raw inputs: its standardizer "
               "is saved with it)")
     return EXIT_OK
+
+
+def _columns(y: NDArray[Any]) -> NDArray[Any]:
+    """Targets (m,) or (m, k) as (m, k) columns."""
+    return y.reshape(len(y), -1)
+
+
+def _error_in_target_units(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any]) -> float:
+    """The model's error rate, or for a linear output the mean squared error of its
+    predictions in the target's own units (model.error's is in standardized units when
+    the targets are standardized)."""
+    if model.output != "linear":
+        return model.error(X, y)
+    residuals = model.predict_proba(X).astype(np.float64) - _columns(y)
+    return float(np.mean(residuals ** 2))
 
 
 def _save_model(model: fnn.MLP, path: str) -> None:

@@ -368,6 +368,28 @@ def test_train_verbose_levels(moons_csv):
     assert_one_line_error(*run(base + ["--verbose", "3"])[::2], "argument --verbose")
 
 
+def test_train_standardizes_a_regression_target(tmp_path):
+    """Targets of order a thousand: SGD diverged on them with advice about the inputs,
+    which were standardized. The targets are standardized with the training set's
+    statistics, saved with the model, and the table's MSE is in their units."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = 1000 + X @ [300.0, -200.0, 100.0] + 10 * rng.normal(size=300)
+    np.savez(tmp_path / "reg.npz", X=X, y=y)
+    code, out, err = run(["train", str(tmp_path / "reg.npz"), "--optimizer", "sgd",
+                          "--epochs", "30", "--save", str(tmp_path / "m.npz")])
+    assert code == 0, err
+    assert "inputs and targets standardized" in out
+    model = fnn.load(tmp_path / "m.npz")
+    (X_tr, y_tr), _, (X_te, y_te) = fnn.split(X, y, seed=0)
+    assert model.target_standardizer.mean_[0] == pytest.approx(y_tr.mean())
+    test_mse = float(np.mean((model.predict(X_te) - y_te) ** 2))
+    assert test_mse < 0.05 * np.var(y_te)
+    row = next(line for line in out.splitlines()
+               if line.startswith("model ") and "MSE" not in line)
+    assert float(row.split()[3]) == pytest.approx(test_mse, rel=1e-3)
+
+
 def test_train_divergence_exits_1_and_saves_nothing(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3))

@@ -215,7 +215,11 @@ def _base_models():
     b = fnn.MLP([3, 5, 4, 1], dtype="float64", seed=5)
     b.fit(X, rng.integers(0, 2, 12), epochs=1, optimizer=fnn.Momentum(0.1))
     c = fnn.MLP([2, 1], seed=1)  # no optimizer, no standardizer
-    return [Parts(a), Parts(b), Parts(c)]
+    d = fnn.MLP([3, 4, 2], output="linear", seed=2)  # targets standardized
+    Y = X[:, :2] * 50.0 + 400.0
+    d.target_standardizer = fnn.Standardizer().fit(Y)
+    d.fit(X, Y, epochs=1, optimizer=fnn.SGD(0.01))
+    return [Parts(a), Parts(b), Parts(c), Parts(d)]
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +260,7 @@ RAW_JSON = st.one_of(
         '"\\ud800"', '"\\u0000"', "[1,]", "{", "",
     ]))
 TOP_KEYS = ["format", "version", "config", "step", "epoch", "standardizer", "optimizer",
-            "bogus"]
+            "target_standardizer", "bogus"]
 CONFIG_KEYS = ["layer_sizes", "activation", "output", "init", "init_scale", "keep_prob",
                "input_keep_prob", "l2", "l1", "dtype", "backend", "seed", "n_threads",
                "bogus"]
@@ -272,7 +276,7 @@ def hostile_metadata(draw, parts):
     raws = {}
     for i in range(draw(st.integers(1, 3))):
         section = draw(st.sampled_from(["top", "config", "optimizer", "standardizer",
-                                        "layer_sizes"]))
+                                        "target_standardizer", "layer_sizes"]))
         if section == "top":
             target, key = meta, draw(st.sampled_from(TOP_KEYS))
         elif section == "config" and isinstance(meta.get("config"), dict):
@@ -280,8 +284,9 @@ def hostile_metadata(draw, parts):
         elif section == "optimizer" and isinstance(meta.get("optimizer"), dict):
             target, key = meta["optimizer"], draw(st.sampled_from(
                 ["name", "hyperparameters", "t", "bogus"]))
-        elif section == "standardizer" and isinstance(meta.get("standardizer"), dict):
-            target, key = meta["standardizer"], draw(st.sampled_from(["mean", "scale"]))
+        elif section in ("standardizer", "target_standardizer") and isinstance(
+                meta.get(section), dict):
+            target, key = meta[section], draw(st.sampled_from(["mean", "scale", "bogus"]))
         elif (section == "layer_sizes" and isinstance(meta.get("config"), dict)
               and isinstance(meta["config"].get("layer_sizes"), list)
               and meta["config"]["layer_sizes"]):
@@ -660,6 +665,35 @@ def test_hostile_metadata_values_are_named(bases, tmp_path, path, value, fragmen
     msg = _reject(write(tmp_path, parts.archive(meta_text=_with(parts.meta, path, value))),
                   fragment)
     assert len(msg) < 2000, "a hostile value was echoed whole"
+
+
+@pytest.mark.parametrize("path,value,fragment", [
+    (("target_standardizer",), [1, 2], "target_standardizer must be an object"),
+    (("target_standardizer", "mean"), [0.0], "target_standardizer mean must be a list of 2 "
+                                             "numbers (one per output)"),
+    (("target_standardizer", "mean"), [0.0] * 3, "must be a list of 2 numbers"),
+    (("target_standardizer", "scale"), [1.0, True], "must be a list of 2 numbers"),
+    (("target_standardizer", "scale"), [1.0, -2.0], "target_standardizer output 1"),
+    (("target_standardizer", "mean"), [1e39, 0.0], "output 0 (mean 1e+39"),
+    (("target_standardizer", "scale"), [1.0, 1e-39], "in the model's float32"),
+    (("target_standardizer", "bogus"), 1, "unknown ['bogus']"),
+    (("target_standardizer", "scale"), KeyError, "missing ['scale']"),
+    (("config", "output"), "sigmoid", "a target_standardizer is for a linear output, but "
+                                      "the config's output is 'sigmoid'"),
+])
+def test_hostile_target_standardizers_are_named(bases, tmp_path, path, value, fragment):
+    parts = bases[3]
+    msg = _reject(write(tmp_path, parts.archive(meta_text=_with(parts.meta, path, value))),
+                  fragment)
+    assert len(msg) < 2000
+
+
+def test_a_linear_models_target_standardizer_loads(bases, tmp_path):
+    """The base with standardized targets loads with them: predictions in their units."""
+    model = fnn.load(write(tmp_path, bases[3].archive()))
+    assert model.target_standardizer.mean_.tolist() == bases[3].meta[
+        "target_standardizer"]["mean"]
+    assert np.abs(model.predict(np.zeros((4, 3)))).min() > 100  # about 400, not about 0
 
 
 # --------------------------------------------------------------------------- paths

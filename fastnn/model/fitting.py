@@ -43,6 +43,46 @@ class TrainingDiverged(FloatingPointError):
     """The cost became NaN or infinite; the model keeps its last finite weights."""
 
 
+#: A feature or target whose root mean square exceeds this is not of order 1: worth
+#: standardizing before blaming the learning rate alone (standardized data has 1).
+LARGE_SCALE = 10.0
+
+
+def divergence_advice(X: FloatArray, targets: NDArray[Any], output: str) -> str:
+    """What to try after training diverged, read from the data the network saw.
+
+    Parameters
+    ----------
+    X : array (m, n_x)
+        The inputs as the network saw them (standardized, if the model standardizes).
+    targets : array (m, n_L) or (m,)
+        The targets as the loss saw them (standardized, for a linear output with a
+        target standardizer).
+    output : str
+        The output layer.
+
+    Returns
+    -------
+    str
+        "Lower the learning rate", and the inputs or the targets to standardize when
+        their values are far from order 1 (never inputs that already are).
+    """
+    advice = ["Lower the learning rate"]
+    with np.errstate(over="ignore"):
+        inputs = np.sqrt(np.mean(np.square(X, dtype=np.float64), axis=0))
+        if inputs.max(initial=0.0) > LARGE_SCALE:
+            j = int(np.argmax(inputs))
+            advice.append(f"standardize the inputs (feature {j} has values of order "
+                          f"{inputs[j]:.3g}: fnn.Standardizer, model.standardizer)")
+        if output == "linear":
+            scale = float(np.sqrt(np.mean(np.square(targets, dtype=np.float64))))
+            if scale > LARGE_SCALE:
+                advice.append(f"standardize the targets (values of order {scale:.3g}: "
+                              "model.target_standardizer = fnn.Standardizer().fit(Y_train), "
+                              "Y_train of shape (m, outputs))")
+    return (", ".join(advice[:-1]) + " or " + advice[-1] if len(advice) > 1 else advice[0]) + "."
+
+
 class Trainable(Protocol):
     """What fit uses of the model it trains (fastnn.MLP's public surface)."""
 
@@ -348,8 +388,8 @@ class _Epochs:
         raise TrainingDiverged(
             f"training diverged in epoch {runner.diverged_epoch}: the cost is "
             f"{runner.diverged_cost}; the model keeps the weights of epoch {runner.good_epoch}, "
-            "the last evaluated with a finite cost. Lower the learning rate or normalize "
-            "the inputs.")
+            "the last evaluated with a finite cost. "
+            + divergence_advice(self.spec.X, self.spec.y, self.model.network.output))
 
     def rollback(self, previous: tuple[Optional[Optimizer], Any]) -> None:
         """Back to the last good evaluated epoch (or the start of this fit): weights,

@@ -16,7 +16,8 @@ fails at once:
 3. The metadata member is read (at most ``METADATA_LIMIT`` bytes), parsed as JSON
    nested at most ``MAX_DEPTH`` deep with every number bounded, and its values are
    checked (counters and seeds in [0, 2**63), ``n_threads`` in [1, 1024], layer sizes
-   in [1, 2**31), the standardizer finite in the model's dtype).
+   in [1, 2**31), the standardizers finite in the model's dtype and as long as its
+   inputs and outputs, a target standardizer only on a linear output).
 4. The other members must be exactly the arrays the metadata declares, and each npy
    header must give the dtype and shape the metadata implies (and the size the zip
    directory declares) before any array data is read; then each array is read, never
@@ -80,7 +81,7 @@ _LAYER_SIZE_RANGE = (1, MAX_LAYER_SIZE, "[1, 2**31)")
 _THREADS_RANGE = (1, MAX_THREADS + 1, f"[1, {MAX_THREADS}]")
 
 _META_KEYS = frozenset({"format", "version", "config", "step", "epoch", "standardizer",
-                        "optimizer", "lr_schedule"})
+                        "optimizer", "lr_schedule", "target_standardizer"})
 _OPTIMIZER_KEYS = frozenset({"name", "hyperparameters", "t"})
 _STANDARDIZER_KEYS = frozenset({"mean", "scale"})
 _DTYPES = ("float32", "float64")
@@ -103,7 +104,7 @@ _NpyHeader = tuple[tuple[int, ...], bool, np.dtype[Any], int]
 
 
 def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
-    """Write `model` (architecture, hyperparameters, weights, standardizer, optimizer state).
+    """Write `model` (architecture, hyperparameters, weights, standardizers, optimizer state).
 
     Parameters
     ----------
@@ -117,13 +118,11 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     arrays: dict[str, Any] = model.params
     arrays.update({f"{RUNNING}{k}": v for k, v in model.running_statistics.items()})
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
-            "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None,
-            "lr_schedule": _schedule_record(model.lr_schedule_)}
-    if model.standardizer is not None:
-        if not isinstance(model.standardizer, Standardizer):
-            raise TypeError(f"model.standardizer ({type(model.standardizer).__name__}) cannot "
-                            "be saved: a model file holds a fastnn.Standardizer only")
-        meta["standardizer"] = model.standardizer.to_dict()
+            "step": model.step_, "epoch": model.epoch_, "optimizer": None,
+            "lr_schedule": _schedule_record(model.lr_schedule_),
+            "standardizer": _standardizer_record("standardizer", model.standardizer),
+            "target_standardizer": _standardizer_record("target_standardizer",
+                                                        model.target_standardizer)}
     opt, state = model.optimizer_, model.optimizer_state()
     if opt is not None and state is not None:
         t, slots = state
@@ -133,6 +132,16 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     buffer = _io.BytesIO()
     np.savez(buffer, **arrays)
     _atomic_write(path, buffer.getvalue())
+
+
+def _standardizer_record(attribute: str, standardizer: Any) -> Optional[dict[str, Any]]:
+    """The saved form of the model's `attribute` (a fastnn.Standardizer, or None)."""
+    if standardizer is None:
+        return None
+    if not isinstance(standardizer, Standardizer):
+        raise TypeError(f"model.{attribute} ({type(standardizer).__name__}) cannot be saved: "
+                        "a model file holds a fastnn.Standardizer only")
+    return standardizer.to_dict()
 
 
 def _schedule_record(schedule: Any) -> Optional[dict[str, Any]]:
@@ -203,7 +212,7 @@ def load(path: Union[str, os.PathLike[str]]) -> MLP:
     Returns
     -------
     MLP
-        With its weights, standardizer, step/epoch counters and optimizer state.
+        With its weights, standardizers, step/epoch counters and optimizer state.
 
     Raises
     ------
@@ -235,7 +244,8 @@ def read_model_file(path: Union[str, os.PathLike[str]]
     -------
     meta : dict
         The metadata record ("format", "version", "config", "step", "epoch",
-        "standardizer", "optimizer"), its values checked as the module docstring says.
+        "standardizer", "target_standardizer", "optimizer", "lr_schedule"), its values
+        checked as the module docstring says.
     arrays : dict of str to ndarray
         The parameters as MLP.params names them, "running/mean<l>" and "running/var<l>"
         with batch norm, and "optimizer/<slot><i>" when the file holds optimizer state:
@@ -552,15 +562,25 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
     version = meta.get("version")
     if type(version) is not int or version != VERSION:
         raise _Invalid(f"format version {_show(version)} is not supported")
-    meta.setdefault("lr_schedule", None)  # files of before schedules were saved
+    # Files of before schedules and target standardizers were saved.
+    meta.setdefault("lr_schedule", None)
+    meta.setdefault("target_standardizer", None)
     _check_keys("the metadata", meta, _META_KEYS)
     _check_int("step", meta["step"], _COUNTER_RANGE)
     _check_int("epoch", meta["epoch"], _COUNTER_RANGE)
     _check_config(meta["config"])
     if meta["optimizer"] is not None:
         _check_optimizer(meta["optimizer"])
+    config = meta["config"]
     if meta["standardizer"] is not None:
-        _check_standardizer(meta["standardizer"], meta["config"])
+        _check_standardizer("standardizer", meta["standardizer"], config["layer_sizes"][0],
+                            "feature", config["dtype"])
+    if meta["target_standardizer"] is not None:
+        if config.get("output") != "linear":
+            raise _Invalid(f"a target_standardizer is for a linear output, but the config's "
+                           f"output is {_show(config.get('output'))}")
+        _check_standardizer("target_standardizer", meta["target_standardizer"],
+                            config["layer_sizes"][-1], "output", config["dtype"])
     if meta["lr_schedule"] is not None:
         _check_keys("lr_schedule", meta["lr_schedule"], frozenset({"name", "config"}))
     return meta
@@ -599,25 +619,26 @@ def _check_optimizer(spec: Any) -> None:
     _check_int("optimizer t", spec["t"], _COUNTER_RANGE)
 
 
-def _check_standardizer(spec: Any, config: dict[str, Any]) -> None:
-    """One finite mean and scale per input feature, usable in the model's dtype: the
-    model standardizes in its own dtype, where float64's 1e300 is inf and 1e-40's
-    reciprocal overflows.  (Standardizer.from_dict checks the float64 rules.)"""
-    _check_keys("standardizer", spec, _STANDARDIZER_KEYS)
-    n_x, dtype = config["layer_sizes"][0], np.dtype(config["dtype"])
+def _check_standardizer(what: str, spec: Any, n: int, unit: str, dtype_name: str) -> None:
+    """One finite mean and scale per `unit` (an input "feature" or an "output"), n of them,
+    usable in the model's dtype: the model standardizes in its own dtype, where
+    float64's 1e300 is inf and 1e-40's reciprocal overflows.  (Standardizer.from_dict
+    checks the float64 rules.)"""
+    _check_keys(what, spec, _STANDARDIZER_KEYS)
+    dtype = np.dtype(dtype_name)
     for key in sorted(_STANDARDIZER_KEYS):
         values = spec[key]
-        if (not isinstance(values, list) or len(values) != n_x
+        if (not isinstance(values, list) or len(values) != n
                 or not all(type(v) in (int, float) for v in values)):
-            raise _Invalid(f"standardizer {key} must be a list of {n_x} numbers (one per "
-                           f"input feature), got {_show(values)}")
+            raise _Invalid(f"{what} {key} must be a list of {n} numbers (one per {unit}), "
+                           f"got {_show(values)}")
     with np.errstate(over="ignore", divide="ignore"):
         mean = np.array(spec["mean"], dtype=dtype)
         scale = np.array(spec["scale"], dtype=dtype)
         usable = np.isfinite(mean) & (scale > 0) & np.isfinite(scale) & np.isfinite(1 / scale)
     if not usable.all():
         i = int(np.argmin(usable))
-        raise _Invalid(f"standardizer feature {i} (mean {spec['mean'][i]!r}, scale "
+        raise _Invalid(f"{what} {unit} {i} (mean {spec['mean'][i]!r}, scale "
                        f"{spec['scale'][i]!r}) is not finite, or has no finite reciprocal "
                        f"scale, in the model's {dtype}")
 
@@ -680,6 +701,8 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
     model.step_, model.epoch_ = meta["step"], meta["epoch"]
     if meta["standardizer"] is not None:
         model.standardizer = Standardizer.from_dict(meta["standardizer"])
+    if meta["target_standardizer"] is not None:
+        model.target_standardizer = Standardizer.from_dict(meta["target_standardizer"])
     if meta["optimizer"] is not None:
         spec = meta["optimizer"]
         opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
