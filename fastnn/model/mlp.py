@@ -4,7 +4,7 @@ The model never computes: it checks what users give it and asks its engine
 (:mod:`fastnn.engine`), which owns every buffer native code touches.  Its configuration
 is fixed when it is built (read-only attributes); its training state (``step_``,
 ``epoch_``, ``optimizer_`` and that optimizer's state, ``standardizer``,
-``target_standardizer``) is checked on assignment.
+``target_standardizer``, ``schema``) is checked on assignment.
 """
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ class MLP:
     ``transform`` method, such as a fitted :class:`fastnn.Standardizer`, or None; when
     set, every method standardizes its raw inputs with it, and checks what it returns
     like user input) and, for a linear output, ``target_standardizer`` (the same for the
-    targets, with an ``inverse_transform`` too: see :attr:`target_standardizer`).
+    targets, with an ``inverse_transform`` too: see :attr:`target_standardizer`), and
+    ``schema`` (the table columns it reads and its class labels: see :attr:`schema`).
 
     Parameters
     ----------
@@ -132,6 +133,7 @@ class MLP:
         self._schedule: Optional[Schedule] = None
         self._standardizer: Any = None
         self._target_standardizer: Any = None
+        self._schema: Any = None
         self._guard = UseGuard()
         self._last_slopes: tuple[int, tuple[regularization.Slopes, ...]] = (0, ())
         weights, biases = initializers.initialize(network.layer_sizes, self._init,
@@ -321,6 +323,27 @@ class MLP:
                                  f"column(s) but the model has {self.layer_sizes[-1]} "
                                  "output(s)")
         self._target_standardizer = standardizer
+
+    @property
+    def schema(self) -> Any:
+        """The table the model reads (a :class:`fastnn.TableSchema`), or None.
+
+        Its feature columns in order (numeric, or categorical with the categories of
+        their one-hot inputs), the target column's name and the class labels of a
+        classifier. The model's own methods take the encoded matrix (m, n_x) and give
+        class indices; the schema, saved with the model, is how a file of rows is
+        encoded for it and its indices are named (``fastnn predict`` and ``evaluate``
+        use it).
+        """
+        return self._schema
+
+    @schema.setter
+    def schema(self, schema: Any) -> None:
+        if schema is not None:
+            if not callable(getattr(schema, "check_model", None)):
+                raise TypeError(f"schema must be a fastnn.TableSchema or None, got {schema!r}")
+            schema.check_model(self.layer_sizes[0], self.layer_sizes[-1], self.output)
+        self._schema = schema
 
     # -- parameters -------------------------------------------------------------------
 
@@ -747,7 +770,7 @@ class MLP:
                 "epoch": self._epoch, "optimizer": self._optimizer,
                 "optimizer_state": self.optimizer_state(), "lr_schedule": self._schedule,
                 "standardizer": self._standardizer,
-                "target_standardizer": self._target_standardizer}
+                "target_standardizer": self._target_standardizer, "schema": self._schema}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state["config"])  # type: ignore[misc]
@@ -759,10 +782,11 @@ class MLP:
         self.lr_schedule_ = state.get("lr_schedule")
         self.standardizer = state["standardizer"]
         self.target_standardizer = state.get("target_standardizer")
+        self.schema = state.get("schema")
 
     def copy(self) -> MLP:
-        """An independent copy: configuration, weights, training state, standardizers (the
-        same objects) and optimizer (the same object, with a copy of its state)."""
+        """An independent copy: configuration, weights, training state, standardizers and
+        schema (the same objects) and optimizer (the same object, with a copy of its state)."""
         clone = MLP.__new__(MLP)
         clone.__setstate__(self.__getstate__())
         return clone

@@ -17,7 +17,9 @@ fails at once:
    nested at most ``MAX_DEPTH`` deep with every number bounded, and its values are
    checked (counters and seeds in [0, 2**63), ``n_threads`` in [1, 1024], layer sizes
    in [1, 2**31), the standardizers finite in the model's dtype and as long as its
-   inputs and outputs, a target standardizer only on a linear output).
+   inputs and outputs, a target standardizer only on a linear output, the table
+   schema's names and categories distinct texts adding up to the model's inputs, and
+   its class labels one per class of the output layer).
 4. The other members must be exactly the arrays the metadata declares, and each npy
    header must give the dtype and shape the metadata implies (and the size the zip
    directory declares) before any array data is read; then each array is read, never
@@ -47,6 +49,7 @@ from numpy.typing import NDArray
 
 from fastnn.model import MLP
 from fastnn.workflow.data import Standardizer
+from fastnn.workflow.tables import TableSchema
 from fastnn.blocks.optim import OPTIMIZERS, optimizer_from_config
 from fastnn.blocks.schedules import SCHEDULES, schedule_from_config
 from fastnn.blocks.validation import COUNTER_LIMIT, MAX_LAYER_SIZE, MAX_THREADS
@@ -66,7 +69,7 @@ OPTIMIZER = "optimizer/"
 # metadata is 1.9 MB).  With every member stored uncompressed, the file has to be that
 # big too.
 METADATA_LIMIT = 16 << 20
-# Ours nests 3 deep (the record, its config, the layer_sizes list).
+# Ours nests 5 deep (the record, its schema, its columns list, a column, its categories).
 MAX_DEPTH = 8
 # An npy header of ours is 128 bytes; NumPy refuses more than 10000, but only after
 # reading as many bytes as a 2.0 header's 4-byte length declares.
@@ -81,7 +84,7 @@ _LAYER_SIZE_RANGE = (1, MAX_LAYER_SIZE, "[1, 2**31)")
 _THREADS_RANGE = (1, MAX_THREADS + 1, f"[1, {MAX_THREADS}]")
 
 _META_KEYS = frozenset({"format", "version", "config", "step", "epoch", "standardizer",
-                        "optimizer", "lr_schedule", "target_standardizer"})
+                        "optimizer", "lr_schedule", "target_standardizer", "schema"})
 _OPTIMIZER_KEYS = frozenset({"name", "hyperparameters", "t"})
 _STANDARDIZER_KEYS = frozenset({"mean", "scale"})
 _DTYPES = ("float32", "float64")
@@ -122,7 +125,8 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
             "lr_schedule": _schedule_record(model.lr_schedule_),
             "standardizer": _standardizer_record("standardizer", model.standardizer),
             "target_standardizer": _standardizer_record("target_standardizer",
-                                                        model.target_standardizer)}
+                                                        model.target_standardizer),
+            "schema": _schema_record(model.schema)}
     opt, state = model.optimizer_, model.optimizer_state()
     if opt is not None and state is not None:
         t, slots = state
@@ -131,7 +135,7 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     arrays[META_KEY] = np.array(json.dumps(meta))
     buffer = _io.BytesIO()
     np.savez(buffer, **arrays)
-    _atomic_write(path, buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
 
 
 def _standardizer_record(attribute: str, standardizer: Any) -> Optional[dict[str, Any]]:
@@ -144,6 +148,16 @@ def _standardizer_record(attribute: str, standardizer: Any) -> Optional[dict[str
     return standardizer.to_dict()
 
 
+def _schema_record(schema: Any) -> Optional[dict[str, Any]]:
+    """The saved form of the model's table schema (a fastnn.TableSchema, or None)."""
+    if schema is None:
+        return None
+    if not isinstance(schema, TableSchema):
+        raise TypeError(f"model.schema ({type(schema).__name__}) cannot be saved: a model "
+                        "file holds a fastnn.TableSchema only")
+    return schema.to_dict()
+
+
 def _schedule_record(schedule: Any) -> Optional[dict[str, Any]]:
     """The saved form of the model's learning-rate schedule: a built-in one's name and
     configuration (with its state); None for none, or for a function (code, not data)."""
@@ -152,7 +166,17 @@ def _schedule_record(schedule: Any) -> Optional[dict[str, Any]]:
     return {"name": type(schedule).__name__, "config": schedule.config()}
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+def write_atomically(path: Union[str, os.PathLike[str]], data: bytes) -> None:
+    """Write `data` to `path` atomically: a temporary file in the same folder, flushed
+    to disk, then renamed over `path` (a crash leaves any previous file whole; a file
+    that is replaced keeps its permission bits).
+
+    Parameters
+    ----------
+    path : str or path-like
+    data : bytes
+    """
+    path = os.fspath(path)
     mode = _mode_for(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
@@ -212,7 +236,8 @@ def load(path: Union[str, os.PathLike[str]]) -> MLP:
     Returns
     -------
     MLP
-        With its weights, standardizers, step/epoch counters and optimizer state.
+        With its weights, standardizers, table schema, step/epoch counters and optimizer
+        state.
 
     Raises
     ------
@@ -244,8 +269,8 @@ def read_model_file(path: Union[str, os.PathLike[str]]
     -------
     meta : dict
         The metadata record ("format", "version", "config", "step", "epoch",
-        "standardizer", "target_standardizer", "optimizer", "lr_schedule"), its values
-        checked as the module docstring says.
+        "standardizer", "target_standardizer", "optimizer", "lr_schedule", "schema"),
+        its values checked as the module docstring says ("schema" as a TableSchema).
     arrays : dict of str to ndarray
         The parameters as MLP.params names them, "running/mean<l>" and "running/var<l>"
         with batch norm, and "optimizer/<slot><i>" when the file holds optimizer state:
@@ -562,9 +587,10 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
     version = meta.get("version")
     if type(version) is not int or version != VERSION:
         raise _Invalid(f"format version {_show(version)} is not supported")
-    # Files of before schedules and target standardizers were saved.
+    # Files of before schedules, target standardizers and schemas were saved.
     meta.setdefault("lr_schedule", None)
     meta.setdefault("target_standardizer", None)
+    meta.setdefault("schema", None)
     _check_keys("the metadata", meta, _META_KEYS)
     _check_int("step", meta["step"], _COUNTER_RANGE)
     _check_int("epoch", meta["epoch"], _COUNTER_RANGE)
@@ -583,6 +609,8 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
                             config["layer_sizes"][-1], "output", config["dtype"])
     if meta["lr_schedule"] is not None:
         _check_keys("lr_schedule", meta["lr_schedule"], frozenset({"name", "config"}))
+    if meta["schema"] is not None:
+        meta["schema"] = _check_schema(meta["schema"], config)
     return meta
 
 
@@ -641,6 +669,21 @@ def _check_standardizer(what: str, spec: Any, n: int, unit: str, dtype_name: str
         raise _Invalid(f"{what} {unit} {i} (mean {spec['mean'][i]!r}, scale "
                        f"{spec['scale'][i]!r}) is not finite, or has no finite reciprocal "
                        f"scale, in the model's {dtype}")
+
+
+def _check_schema(record: Any, config: dict[str, Any]) -> TableSchema:
+    """The table schema of the record, its texts checked, its inputs as many as the
+    model's and its labels one per class of the config's output layer (the config's
+    output must then be one of the outputs the model accepts)."""
+    try:
+        schema = TableSchema.from_dict(record)
+        if config.get("output") not in ("sigmoid", "softmax", "linear"):
+            raise ValueError(f"config output {_show(config.get('output'))} is unknown")
+        schema.check_model(config["layer_sizes"][0], config["layer_sizes"][-1],
+                           config["output"])
+    except (ValueError, TypeError) as exc:
+        raise _Invalid(f"schema: {exc}") from None
+    return schema
 
 
 # --------------------------------------------------------------------------- members
@@ -703,6 +746,7 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
         model.standardizer = Standardizer.from_dict(meta["standardizer"])
     if meta["target_standardizer"] is not None:
         model.target_standardizer = Standardizer.from_dict(meta["target_standardizer"])
+    model.schema = meta["schema"]
     if meta["optimizer"] is not None:
         spec = meta["optimizer"]
         opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
