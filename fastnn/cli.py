@@ -14,7 +14,8 @@ Subcommands::
     fastnn gradcheck MODEL DATA
                        check a saved model's backprop against numerical differences
     fastnn diagnose    bias/variance report from error numbers, or a saved model and data
-    fastnn bench       the speed tables of bench/run.py (source checkout only)
+    fastnn bench       fastnn's public calls timed against plain NumPy (--full: the
+                       development suite, bench/run.py of a source checkout)
 
 Exit codes: 0 success; 1 a failed check (gradcheck verdict "bug") or diverged training;
 2 bad usage, a bad file or a bad option (the message on stderr says which).
@@ -49,12 +50,14 @@ from fastnn.blocks.names import OutputName
 from fastnn.blocks.optim import Optimizer
 from fastnn.datafiles import (CsvOptions, DataFileError, DataSet, file_kind, load_data,
                               load_model_data, open_regular_file, shorten)
+from fastnn.benchmark import run as run_benchmark
 from fastnn.datasets import moons_bayes_error
 from fastnn.workflow.io import write_atomically
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# bench/run.py lives in the source tree next to the package, not in an installed wheel.
+# bench/run.py (`fastnn bench --full`) lives in the source tree next to the package, not in
+# an installed wheel; `fastnn bench` alone runs fastnn.benchmark, which is in the package.
 BENCH_SCRIPT = Path(fnn.__file__).resolve().parents[1] / "bench" / "run.py"
 
 OPTIMIZERS = {"sgd": fnn.SGD, "momentum": fnn.Momentum, "adam": fnn.Adam,
@@ -1009,13 +1012,20 @@ def _confusion_report(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any]) -> list[
 # --------------------------------------------------------------------------- bench
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """`fastnn bench`: returns the exit code of bench/run.py."""
+    """`fastnn bench`: the built-in comparisons, or with --full the exit code of
+    bench/run.py."""
+    if not args.full:
+        if args.configs:
+            raise UsageError("--configs selects configurations of the full suite: give "
+                             "--full too")
+        run_benchmark(threads=args.threads or [1], quick=args.quick, markdown=args.markdown)
+        return EXIT_OK
     script = Path(BENCH_SCRIPT)
     if not script.is_file():
-        raise UsageError(f"the benchmark script is not available: {script} does not exist. "
-                         "`fastnn bench` runs bench/run.py from a source checkout of fastnn "
-                         "(an installed wheel does not ship it); clone the repository and run "
-                         "it there")
+        raise UsageError(f"--full runs the development suite, bench/run.py, from a source "
+                         f"checkout of fastnn, and {script} does not exist (an installed "
+                         "package does not ship it): clone the repository and run it there, "
+                         "or run `fastnn bench` without --full")
     if args.configs:
         _check_bench_configs(args.configs, script)
     command = [sys.executable, str(script)]
@@ -1311,15 +1321,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--data", type=_path, metavar="DATA", default=None, help=DATA_HELP)
     _add_data_options(p, seed_help="seed of the split: the one `fastnn train` used")
 
-    p = add("bench", "speed tables (fastnn vs the NumPy reference, GEMM floor, PyTorch)",
-            "Run bench/run.py from the source checkout fastnn is imported from, with these "
-            "options passed through. Not available in an installed wheel.", cmd_bench)
+    p = add("bench", "time fastnn's public calls against plain NumPy",
+            "Time what users call -- fit with its defaults on the course's network, "
+            "train_step, predict_proba of one row, an mnist-sized training step -- against "
+            "the same work written in plain NumPy with the same weights, and print the "
+            "ratios of their medians, all measured in this process, with the BLAS library "
+            "and thread count that ran them (a few seconds; --quick for a smoke test).\n\n"
+            "--full runs the development suite instead (bench/run.py of a source checkout: "
+            "PyTorch, the products-only floor, every configuration), passing these options "
+            "on.", cmd_bench)
     p.add_argument("--quick", action="store_true", help="fewer, shorter samples")
     p.add_argument("--threads", type=_threads, nargs="+", default=None, metavar="N",
-                   help="BLAS thread counts, one table each (bench default: 1 2)")
-    p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
-                   help="configurations to run (bench default: all)")
+                   help="BLAS thread counts, one table each (default: 1; 1 2 with --full)")
     p.add_argument("--markdown", action="store_true", help="print markdown tables")
+    p.add_argument("--full", action="store_true",
+                   help="run the development suite of a source checkout (bench/run.py)")
+    p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
+                   help="with --full: configurations to run (default: all)")
     return parser, subparsers
 
 

@@ -9,6 +9,7 @@ test_cli_fuzz.py generates command lines from the subcommands' grammar.
 import contextlib
 import io
 import os
+import re
 import shutil
 import signal
 import stat
@@ -946,19 +947,43 @@ def test_diagnose_usage_errors(argv, fragment, capsys):
 
 # --------------------------------------------------------------------------- bench
 
-def test_bench_missing_script_exits_2(monkeypatch, tmp_path, capsys):
+def test_bench_runs_without_the_source_tree(monkeypatch, tmp_path, capsys):
+    """`fastnn bench` failed after the README's install, pointing at a bench/run.py inside
+    site-packages: the built-in comparisons need nothing outside the package. Their
+    output has lines of at most 100 columns and no words of the project's own."""
+    monkeypatch.setattr(cli, "BENCH_SCRIPT", tmp_path / "bench" / "run.py")  # not there
+    assert cli.main(["bench", "--quick"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    assert not re.search(r"issue|#\d|TODO|bench/", out, re.IGNORECASE)
+    rows = [line for line in lines if re.search(r"\d\.\dx$", line)]
+    assert [row.split(",")[0] for row in rows] == ["fit", "train_step", "predict_proba",
+                                                    "train_step"]
+    assert "BLAS: " in out and "BLAS threads capped at 1" in out
+    for row in rows:  # the ratio is NumPy's median over fastnn's, as printed
+        fast, slow = re.findall(r"([\d.]+) (us|ms|s)\b", row)[:2]
+        scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+        expected = float(slow[0]) * scale[slow[1]] / (float(fast[0]) * scale[fast[1]])
+        assert float(row.split()[-1][:-1]) == pytest.approx(expected, rel=0.1, abs=0.06)
+
+
+def test_bench_full_without_a_source_checkout_exits_2(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "BENCH_SCRIPT", tmp_path / "bench" / "run.py")
-    assert cli.main(["bench", "--quick"]) == 2
+    assert cli.main(["bench", "--full", "--quick"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fastnn bench: error:") and "source checkout" in err
+    assert "without --full" in err
+    assert_one_line_error(cli.main(["bench", "--configs", "tiny"]), capsys.readouterr().err,
+                          "--configs selects configurations of the full suite")
 
 
 def test_bench_passes_its_options_through(monkeypatch, tmp_path, capfd):
     script = tmp_path / "run.py"
     script.write_text("import sys\nprint('ARGS', sys.argv[1:])\nsys.exit(3)\n")
     monkeypatch.setattr(cli, "BENCH_SCRIPT", script)
-    code = cli.main(["bench", "--quick", "--threads", "1", "2", "--configs", "tiny", "small",
-                     "--markdown"])
+    code = cli.main(["bench", "--full", "--quick", "--threads", "1", "2", "--configs", "tiny",
+                     "small", "--markdown"])
     assert code == 3  # the script's own exit code
     assert ("ARGS ['--quick', '--threads', '1', '2', '--configs', 'tiny', 'small', "
             "'--markdown']") in capfd.readouterr().out
@@ -1305,7 +1330,7 @@ def test_regression_bench_unknown_config_is_one_line(capsys):
     """bench/run.py's own argparse printed five lines of usage."""
     if not (cli.BENCH_SCRIPT.parent / "configs.py").is_file():
         pytest.skip("no bench/ beside the package (an installed wheel)")
-    assert_one_line_error(cli.main(["bench", "--quick", "--configs", "bogus"]),
+    assert_one_line_error(cli.main(["bench", "--full", "--quick", "--configs", "bogus"]),
                           capsys.readouterr().err, "argument --configs: unknown configuration")
 
 
