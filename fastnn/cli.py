@@ -720,8 +720,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print()
     print(_results_table([("model", *errors, history.best_epoch, model.epoch_, seconds)], rate))
     if not rate:
-        print("(MSE in the target's units; the History and --patience read it in standardized "
-              "units, divided by the training targets' variance)")
+        print("(MSE in the target's units; the History and --patience read it standardized)")
     print()
     if rate:
         diagnosis = fnn.diagnose(model=model, train=train, dev=dev, bayes_error=args.bayes_error)
@@ -957,8 +956,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _regression_report(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any]) -> list[str]:
     """MSE, RMSE and R^2 of a linear model's predictions, in the target's units."""
     mse = _error_in_target_units(model, X, y)
-    residual_free = np.mean((_columns(y) - _columns(y).mean(axis=0)) ** 2)
-    r2 = 1 - mse / residual_free if residual_free > 0 else float("nan")
+    variance = np.mean((_columns(y) - _columns(y).mean(axis=0)) ** 2)
+    r2 = 1 - mse / variance if variance > 0 else float("nan")
     return [f"mean squared error {mse:.6g} (in the target's units, squared); root mean "
             f"squared error {math.sqrt(mse):.6g}",
             f"R^2 {r2:.4f} (1 - MSE / the variance of these targets: 1 is perfect, 0 is "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import math
 import os
@@ -300,6 +301,12 @@ class _Table:
     def cells(self, j: int) -> list[str]:
         return [row[j] for row in self.rows]
 
+    @functools.cached_property
+    def numbers(self) -> Optional[NDArray[np.float64]]:
+        """Every cell as float64, parsed in one pass, or None if one is not a number
+        (a table of numbers only, the common case, is never parsed column by column)."""
+        return _parsed(self.rows)
+
     def columns_text(self) -> str:
         """The columns' names for a message (the first 20)."""
         names = self.names
@@ -565,16 +572,26 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _numbers(table: _Table, j: int, why: str) -> NDArray[np.float64]:
-    """Column j as finite float64 numbers; the first bad cell is reported by line and
-    column, `why` saying why it must be a number."""
-    cells = table.cells(j)
+def _parsed(cells: Sequence[Any]) -> Optional[NDArray[np.float64]]:
+    """The cells (a list, or a list of rows) as float64 in one pass (NumPy's), or None
+    if one is not a number."""
     try:
-        column = np.array(cells, dtype=np.float64)
+        return np.array(cells, dtype=np.float64)
     except ValueError:
-        column = None
+        return None
+
+
+def _numbers(table: _Table, j: int, why: str,
+             column: Optional[NDArray[np.float64]] = None) -> NDArray[np.float64]:
+    """Column j as finite float64 numbers (`column`, when it was parsed already); the
+    first bad cell is reported by line and column, `why` saying why it must be a number."""
+    if column is None and table.numbers is not None:
+        column = table.numbers[:, j]
+    if column is None:
+        column = _parsed(table.cells(j))
     if column is not None and np.isfinite(column).all():
         return column
+    cells = table.cells(j)
     column = np.empty(len(cells))
     for i, cell in enumerate(cells):
         text = cell.strip()
@@ -607,7 +624,12 @@ def _numbers_or_text(table: _Table, j: int, target: bool = False) -> NDArray[Any
     """Column j as numbers when every cell is one (then finite), as texts when none is:
     a categorical column, or class labels for the target. A column of both is refused
     at its first text cell (a typo in a numeric column must not become categories)."""
+    if table.numbers is not None:
+        return _numbers(table, j, "numbers only", table.numbers[:, j])
     cells = table.cells(j)
+    parsed = _parsed(cells)
+    if parsed is not None:  # without a Python call per cell
+        return _numbers(table, j, "numbers only", parsed)
     texts = [i for i, cell in enumerate(cells) if cell.strip() and not _is_number(cell)]
     if not texts:
         return _numbers(table, j, "numbers only")

@@ -421,7 +421,7 @@ def test_train_save_folder_must_exist_before_training(moons_csv, tmp_path):
     assert "does not exist" in err and out == ""
 
 
-# --------------------------------------------------------------------------- text, predict, evaluate
+# ------------------------------------------------------------------ text, predict, evaluate
 
 COLORS, SIZES = ("red", "green", "blue"), ("S", "M", "L", "XL")
 
