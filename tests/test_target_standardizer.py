@@ -143,7 +143,8 @@ def test_saved_loaded_copied_and_pickled_with_the_model(regression, tmp_path):
 
 
 def test_model_files_without_a_target_standardizer_key_still_load(tmp_path):
-    """Files written before target standardizers were saved have no such key."""
+    """Files written before target standardizers and table schemas were saved have no
+    such keys."""
     import io
     import json
     import zipfile
@@ -153,14 +154,15 @@ def test_model_files_without_a_target_standardizer_key_still_load(tmp_path):
     with zipfile.ZipFile(tmp_path / "new.npz") as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
     meta = json.loads(str(np.load(io.BytesIO(members["__fastnn_meta__.npy"]))))
-    del meta["target_standardizer"]
+    del meta["target_standardizer"], meta["schema"]
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.array(json.dumps(meta)))
     members["__fastnn_meta__.npy"] = buffer.getvalue()
     with zipfile.ZipFile(tmp_path / "old.npz", "w") as zf:
         for name, data in members.items():
             zf.writestr(name, data)
-    assert fnn.load(tmp_path / "old.npz").target_standardizer is None
+    old = fnn.load(tmp_path / "old.npz")
+    assert old.target_standardizer is None and old.schema is None
 
 
 def test_saving_another_kind_of_target_standardizer_is_refused(regression, tmp_path):
