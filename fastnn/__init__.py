@@ -30,6 +30,7 @@ from fastnn.workflow.checkpoint import Checkpoint
 from fastnn.workflow.data import NotFittedError, Standardizer, split
 from fastnn.workflow.io import ModelFileError, load
 from fastnn.workflow.search import SearchResult, SuccessiveHalving, Trial, search
+from fastnn.workflow.tables import TableColumn, TableSchema
 from fastnn.workflow.sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
@@ -42,5 +43,5 @@ __all__ = [
     "Diagnosis", "gradient_health", "GradientHealth", "GradientHealthMonitor",
     "vanishing_exploding_demo", "sweep", "SweepResult", "search", "SearchResult", "Trial",
     "SuccessiveHalving", "loguniform", "uniform", "one_minus_loguniform", "choice",
-    "KERNEL_ISA", "__version__",
+    "TableSchema", "TableColumn", "KERNEL_ISA", "__version__",
 ]

@@ -5,11 +5,17 @@ Subcommands::
     fastnn demo        the main job on a built-in dataset: split, normalize, fit a baseline
                        and a regularized network with early stopping, diagnose, gradcheck,
                        plots, report.txt and the saved model in --out
-    fastnn train DATA  fit a network on a .csv (header row, numeric) or .npz (X, y) file
+    fastnn train DATA  fit a network on a .csv (header row; text columns one-hot encoded,
+                       text labels kept) or .npz (X, y) file
+    fastnn predict MODEL DATA
+                       a saved model's predictions (or class probabilities) as CSV
+    fastnn evaluate MODEL DATA
+                       a saved model's cost, error and confusion matrix on a data file
     fastnn gradcheck MODEL DATA
                        check a saved model's backprop against numerical differences
     fastnn diagnose    bias/variance report from error numbers, or a saved model and data
-    fastnn bench       the speed tables of bench/run.py (source checkout only)
+    fastnn bench       fastnn's public calls timed against plain NumPy (--full: the
+                       development suite, bench/run.py of a source checkout)
 
 Exit codes: 0 success; 1 a failed check (gradcheck verdict "bug") or diverged training;
 2 bad usage, a bad file or a bad option (the message on stderr says which).
@@ -17,6 +23,7 @@ Exit codes: 0 success; 1 a failed check (gradcheck verdict "bug") or diverged tr
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import io
 import math
@@ -38,14 +45,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 import fastnn as fnn
+from fastnn.blocks.losses import predict_from_proba
 from fastnn.blocks.names import OutputName
 from fastnn.blocks.optim import Optimizer
-from fastnn.datafiles import DataFileError, file_kind, load_data, open_regular_file, shorten
+from fastnn.datafiles import (CsvOptions, DataFileError, DataSet, file_kind, load_data,
+                              load_model_data, open_regular_file, shorten)
+from fastnn.benchmark import run as run_benchmark
 from fastnn.datasets import moons_bayes_error
+from fastnn.workflow.io import write_atomically
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# bench/run.py lives in the source tree next to the package, not in an installed wheel.
+# bench/run.py (`fastnn bench --full`) lives in the source tree next to the package, not in
+# an installed wheel; `fastnn bench` alone runs fastnn.benchmark, which is in the package.
 BENCH_SCRIPT = Path(fnn.__file__).resolve().parents[1] / "bench" / "run.py"
 
 OPTIMIZERS = {"sgd": fnn.SGD, "momentum": fnn.Momentum, "adam": fnn.Adam,
@@ -214,8 +226,9 @@ def _ratios(text: str) -> tuple[float, ...]:
 
 
 def _batch_size(text: str) -> Optional[int]:
-    """A positive int, or 'full' / 0 for full-batch gradient descent (None)."""
-    if text.strip().lower() in ("full", "0", "none"):
+    """A positive int, or 'full' for full-batch gradient descent (None). 0 is refused:
+    it read as full batch, which a typo should not silently mean."""
+    if text.strip().lower() == "full":
         return None
     try:
         size: int = _positive_int(text)
@@ -223,6 +236,31 @@ def _batch_size(text: str) -> Optional[int]:
         raise argparse.ArgumentTypeError(f"{exc}, or 'full' for full-batch gradient "
                                          "descent") from None
     return size
+
+
+# Characters that cannot separate fields: the quote, line breaks and NUL would break
+# the CSV reader's own syntax.
+_BAD_DELIMITERS = ('"', "\r", "\n", "\0")
+
+
+def _delimiter(text: str) -> str:
+    """One character between CSV fields; 'tab' or '\\t' for a tab."""
+    value = "\t" if text in ("tab", "\\t") else text
+    if len(value) != 1 or value in _BAD_DELIMITERS:
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ';' or 'tab' (not a quote or a line break), got "
+            f"{shorten(text)!r}")
+    return value
+
+
+def _column_list(text: str) -> list[str]:
+    """'id,name' or '1,3' -> ['id', 'name']: column names, or numbers counted from 1."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated column names or numbers (from 1) such as id,3, got "
+            f"{shorten(text)!r}")
+    return parts
 
 
 def _rate(text: str) -> float:
@@ -334,12 +372,15 @@ def load_model(path: Union[str, os.PathLike[str]]) -> fnn.MLP:
         raise UsageError(f"{path}: cannot read the model ({exc.strerror or exc})") from None
 
 
-def _check_model_data(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any], data_path: str) -> None:
+def _check_model_data(model: fnn.MLP, X: NDArray[Any], y: Optional[NDArray[Any]],
+                      data_path: str) -> None:
     """The data set fits the model: features, target kind (messages name the file)."""
     n_x = model.layer_sizes[0]
     if X.shape[1] != n_x:
         features = f"{X.shape[1]} feature" + ("" if X.shape[1] == 1 else "s")
         raise UsageError(f"{data_path}: {features} but the model takes {n_x}")
+    if y is None:
+        return
     try:
         model.error(X, y)  # one forward pass: checks every target against the output layer
     except (ValueError, TypeError) as exc:
@@ -590,11 +631,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- train
 
+def _csv_options(args: argparse.Namespace) -> CsvOptions:
+    return CsvOptions(delimiter=args.delimiter, drop=tuple(args.drop),
+                      categorical=tuple(getattr(args, "categorical", ())))
+
+
+def _labelled_output(labels: Sequence[str],
+                     output: Optional[OutputName]) -> tuple[OutputName, int, str]:
+    """(output, n_out, note) for a target of text class labels."""
+    k = len(labels)
+    if output == "linear":
+        raise UsageError(f"--output linear needs numbers in the target; it holds {k} class "
+                         "labels (text)")
+    if output == "sigmoid" and k != 2:
+        raise UsageError(f"--output sigmoid takes 2 classes; the target has {k} class labels: "
+                         "use softmax")
+    if output is None:
+        output = "sigmoid" if k == 2 else "softmax"
+        note = f"inferred: {k} class labels (text)"
+    else:
+        note = "given"
+    return output, 1 if output == "sigmoid" else k, note
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """`fastnn train`: returns the exit code."""
-    X, y, description = load_data(args.data, args.target)
+    data = load_data(args.data, args.target, _csv_options(args))
+    X, y, description = data.X, data.y, data.description
+    assert y is not None  # training data always has a target
     try:
-        output, n_out, note = choose_output(y, args.output)
+        if data.schema is not None and data.schema.labels is not None:
+            output, n_out, note = _labelled_output(data.schema.labels, args.output)
+        else:
+            output, n_out, note = choose_output(y, args.output)
     except UsageError as exc:
         raise UsageError(f"{args.data}: {exc}") from None
     if args.save is not None:
@@ -610,6 +679,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                          backend=args.backend, seed=args.seed, n_threads=args.threads,
                          batch_norm=args.batch_norm)
     model.standardizer = scaler  # the saved model takes raw inputs
+    model.schema = data.schema  # and reads the file's columns, by name, as they were
+    if output == "linear":
+        # Targets of order a hundred would make the squared error's gradients a hundred
+        # times what the learning rates' defaults are for; predictions undo it.
+        model.target_standardizer = fnn.Standardizer().fit(_columns(train[1]))
     try:
         model.error(X, y)  # every target of every set against the output layer, up front
     except (ValueError, TypeError) as exc:
@@ -624,8 +698,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     sizes = "/".join(str(len(part[1])) for part in (train, dev, test) if part is not None)
     names = "train/dev/test" if test is not None else "train/dev"
     print(description)
-    print(f"output {output} ({note}); split {sizes} {names} (seed {args.seed}); inputs "
-          "standardized with the training set's mean and std")
+    standardized = "inputs and targets" if output == "linear" else "inputs"
+    print(f"output {output} ({note}); split {sizes} {names} (seed {args.seed}); "
+          f"{standardized} standardized with the training set's mean and std")
     print(f"network {layer_sizes} {args.activation}/{output}, {args.init} init, "
           f"l2={args.l2:g} l1={args.l1:g} keep_prob={args.keep_prob:g}, {optimizer!r}, {batch}, "
           f"{args.epochs} epochs"
@@ -634,15 +709,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         history = model.fit(*train, dev=dev, epochs=args.epochs, batch_size=args.batch_size,
                             optimizer=optimizer, early_stopping=early_stopping,
-                            eval_every=args.eval_every, progress=args.progress)
+                            eval_every=args.eval_every, verbose=int(args.verbose))
     except fnn.TrainingDiverged as exc:
         not_saved = "" if args.save is None else f"; the model was not saved to {args.save}"
         raise CheckFailed(f"{exc}{not_saved}") from None
     seconds = time.perf_counter() - t0
     rate = output != "linear"
-    errors = [None if part is None else model.error(*part) for part in (train, dev, test)]
+    errors = [None if part is None else _error_in_target_units(model, *part)
+              for part in (train, dev, test)]
     print()
     print(_results_table([("model", *errors, history.best_epoch, model.epoch_, seconds)], rate))
+    if not rate:
+        print("(MSE in the target's units; the History and --patience read it standardized)")
     print()
     if rate:
         diagnosis = fnn.diagnose(model=model, train=train, dev=dev, bayes_error=args.bayes_error)
@@ -657,6 +735,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _columns(y: NDArray[Any]) -> NDArray[Any]:
+    """Targets (m,) or (m, k) as (m, k) columns."""
+    return y.reshape(len(y), -1)
+
+
+def _error_in_target_units(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any]) -> float:
+    """The model's error rate, or for a linear output the mean squared error of its
+    predictions in the target's own units (model.error's is in standardized units when
+    the targets are standardized)."""
+    if model.output != "linear":
+        return model.error(X, y)
+    residuals = model.predict_proba(X).astype(np.float64) - _columns(y)
+    return float(np.mean(residuals ** 2))
+
+
 def _save_model(model: fnn.MLP, path: str) -> None:
     """model.save(path), a failure (disk full, the folder gone) named by --save."""
     try:
@@ -667,10 +760,19 @@ def _save_model(model: fnn.MLP, path: str) -> None:
 
 # --------------------------------------------------------------------------- gradcheck
 
+def _model_data(model: fnn.MLP, args: argparse.Namespace, path: str,
+                need_target: bool = True) -> DataSet:
+    """The data file `path` read for `model` (through its schema, if it has one)."""
+    return load_model_data(path, model.schema, model.layer_sizes[0], args.target,
+                           _csv_options(args), need_target)
+
+
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """`fastnn gradcheck`: returns the exit code."""
     model = load_model(args.model)
-    X, y, description = load_data(args.data, args.target)
+    data = _model_data(model, args, args.data)
+    X, y, description = data.X, data.y, data.description
+    assert y is not None
     n = min(args.examples, X.shape[0])
     X, y = X[:n], y[:n]
     _check_model_data(model, X, y, args.data)
@@ -710,7 +812,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.model}: the model has a linear output, whose error is a "
                              "mean squared error, not an error rate; give --train-error and "
                              "--dev-error yourself")
-        X, y, description = load_data(args.data, args.target)
+        data = _model_data(model, args, args.data)
+        X, y, description = data.X, data.y, data.description
+        assert y is not None
         _check_model_data(model, X, y, args.data)
         try:
             train, dev, _ = _split(X, y, args)
@@ -737,16 +841,190 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- predict
+
+def _output_names(model: fnn.MLP, proba: bool) -> list[str]:
+    """The header of `fastnn predict`'s CSV: the classes (with --proba) or the target."""
+    schema, k = model.schema, model.layer_sizes[-1]
+    labels = schema.labels if schema is not None else None
+    if proba and (model.output == "softmax" or k == 1):
+        n_classes = k if model.output == "softmax" else 2
+        return list(labels) if labels is not None else [str(c) for c in range(n_classes)]
+    base = schema.target if schema is not None and schema.target else "prediction"
+    return [base] if k == 1 or model.output == "softmax" else [f"{base}_{j + 1}"
+                                                              for j in range(k)]
+
+
+def _prediction_columns(model: fnn.MLP, outputs: NDArray[Any],
+                        proba: bool) -> list[list[str]]:
+    """The cells of `fastnn predict`'s CSV, column by column, from predict_proba's
+    `outputs` (m, n_L): class labels (or indices), probabilities or values."""
+    def numbers(values: NDArray[Any]) -> list[str]:
+        return [str(v) for v in values.astype(model.dtype)]  # shortest exact text
+
+    k = model.layer_sizes[-1]
+    if proba:
+        if model.output == "sigmoid" and k == 1:
+            return [numbers(1 - outputs[:, 0]), numbers(outputs[:, 0])]
+        return [numbers(outputs[:, j]) for j in range(k)]
+    if model.output == "linear":
+        return [numbers(outputs[:, j]) for j in range(k)]
+    classes = predict_from_proba(model.output, outputs)
+    if classes.ndim == 2:  # several sigmoid units: a 0/1 column each
+        return [classes[:, j].astype(str).tolist() for j in range(k)]
+    names = model.schema.decode_labels(classes) if model.schema is not None else classes
+    return [np.asarray(names).astype(str).tolist()]
+
+
+def _predictions(model: fnn.MLP, X: NDArray[Any], data_path: str) -> NDArray[Any]:
+    """model.predict_proba(X), an error named by the data file."""
+    try:
+        return model.predict_proba(X)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{data_path}: cannot predict: {exc}") from None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """`fastnn predict`: returns the exit code."""
+    model = load_model(args.model)
+    if args.proba and model.output == "linear":
+        raise UsageError(f"--proba: {args.model} has a linear output, whose predictions are "
+                         "values, not class probabilities")
+    if args.out is not None:
+        _check_writable(args.out, "--out", "predictions")  # before reading the data
+    data = _model_data(model, args, args.data, need_target=False)
+    _check_model_data(model, data.X, None, args.data)
+    outputs = _predictions(model, data.X, args.data)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(_output_names(model, args.proba))
+    writer.writerows(zip(*_prediction_columns(model, outputs, args.proba)))
+    if args.out is None:
+        sys.stdout.write(text.getvalue())
+        return EXIT_OK
+    try:
+        write_atomically(args.out, text.getvalue().encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: cannot write the predictions "
+                         f"({exc.strerror or exc})") from None
+    what = "class probabilities" if args.proba else "predictions"
+    print(f"{args.out}: {what} for the {len(outputs)} rows of {args.data}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- evaluate
+
+# Wider confusion matrices are summed up class by class instead (the output's lines
+# stay within MAX_LINE columns).
+MAX_LINE = 100
+# Class names in a confusion matrix's header are cut to this many characters.
+MAX_CLASS_NAME = 12
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`fastnn evaluate`: returns the exit code."""
+    model = load_model(args.model)
+    data = _model_data(model, args, args.data)
+    X, y = data.X, data.y
+    assert y is not None
+    _check_model_data(model, X, y, args.data)
+    print(f"model {args.model}: {model!r}")
+    print(f"data {data.description}")
+    standardized = model.target_standardizer is not None
+    units = ", in standardized target units" if standardized else ""
+    loss = "squared error" if model.output == "linear" else "cross-entropy"
+    print(f"cost {model.cost(X, y):.6g} (J on these {len(X)} examples: {loss} + "
+          f"regularization{units})")
+    if model.output == "linear":
+        for line in _regression_report(model, X, y):
+            print(line)
+        return EXIT_OK
+    error = model.error(X, y)
+    print(f"error {_pct(error)} (accuracy {_pct(1 - error)})")
+    if model.output == "sigmoid" and model.layer_sizes[-1] > 1:
+        predicted = model.predict(X)
+        truth = y > 0.5
+        for j in range(model.layer_sizes[-1]):
+            print(f"  output {j + 1}: error {_pct(float(np.mean(predicted[:, j] != truth[:, j])))}")
+        return EXIT_OK
+    print()
+    for line in _confusion_report(model, X, y):
+        print(line)
+    return EXIT_OK
+
+
+def _regression_report(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any]) -> list[str]:
+    """MSE, RMSE and R^2 of a linear model's predictions, in the target's units."""
+    mse = _error_in_target_units(model, X, y)
+    variance = np.mean((_columns(y) - _columns(y).mean(axis=0)) ** 2)
+    r2 = 1 - mse / variance if variance > 0 else float("nan")
+    return [f"mean squared error {mse:.6g} (in the target's units, squared); root mean "
+            f"squared error {math.sqrt(mse):.6g}",
+            f"R^2 {r2:.4f} (1 - MSE / the variance of these targets: 1 is perfect, 0 is "
+            "no better than their mean)"]
+
+
+def _class_names(model: fnn.MLP) -> list[str]:
+    n = model.layer_sizes[-1] if model.output == "softmax" else 2
+    if model.schema is not None and model.schema.labels is not None:
+        return list(model.schema.labels)
+    return [str(c) for c in range(n)]
+
+
+def _confusion_report(model: fnn.MLP, X: NDArray[Any], y: NDArray[Any]) -> list[str]:
+    """The confusion matrix of a single-label classifier (rows true, columns predicted),
+    or, when it would be wider than MAX_LINE, each class's errors."""
+    names = _class_names(model)
+    n = len(names)
+    if model.output == "softmax":
+        truth = np.argmax(y, axis=1) if y.ndim == 2 else y.astype(np.intp)
+    else:
+        truth = (y.reshape(-1) > 0.5).astype(np.intp)
+    predicted = model.predict(X)
+    matrix = np.zeros((n, n), dtype=np.int64)
+    np.add.at(matrix, (truth, predicted), 1)
+    short = [shorten(name, MAX_CLASS_NAME) for name in names]
+    corner = "true \\ predicted"
+    first = max(len(corner), *(len(name) for name in short))
+    width = max(len(str(int(matrix.max()))), *(len(name) for name in short))
+    if first + n * (width + 2) <= MAX_LINE:
+        lines = ["confusion matrix (rows: the true class, columns: the predicted one):",
+                 f"{corner:<{first}}" + "".join(f"  {name:>{width}}" for name in short)]
+        lines += [f"{short[i]:<{first}}" + "".join(f"  {count:>{width}}" for count in row)
+                  for i, row in enumerate(matrix.tolist())]
+        return lines
+    lines = [f"per class ({n} classes: a confusion matrix would be wider than {MAX_LINE} "
+             "columns):"]
+    for i in range(n):
+        total, right = int(matrix[i].sum()), int(matrix[i, i])
+        if total == 0:
+            continue
+        others = matrix[i].copy()
+        others[i] = 0
+        taken = (f", most often taken for {shorten(names[int(np.argmax(others))], 30)!r}"
+                 if others.any() else "")
+        lines.append(f"  {shorten(names[i], 30)!r}: {total} examples, {total - right} wrong "
+                     f"({_pct((total - right) / total)}){taken}")
+    return lines
+
+
 # --------------------------------------------------------------------------- bench
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """`fastnn bench`: returns the exit code of bench/run.py."""
+    """`fastnn bench`: the built-in comparisons, or with --full the exit code of
+    bench/run.py."""
+    if not args.full:
+        if args.configs:
+            raise UsageError("--configs selects configurations of the full suite: give "
+                             "--full too")
+        run_benchmark(threads=args.threads or [1], quick=args.quick, markdown=args.markdown)
+        return EXIT_OK
     script = Path(BENCH_SCRIPT)
     if not script.is_file():
-        raise UsageError(f"the benchmark script is not available: {script} does not exist. "
-                         "`fastnn bench` runs bench/run.py from a source checkout of fastnn "
-                         "(an installed wheel does not ship it); clone the repository and run "
-                         "it there")
+        raise UsageError(f"--full runs the development suite, bench/run.py, from a source "
+                         f"checkout of fastnn, and {script} does not exist (an installed "
+                         "package does not ship it): clone the repository and run it there, "
+                         "or run `fastnn bench` without --full")
     if args.configs:
         _check_bench_configs(args.configs, script)
     command = [sys.executable, str(script)]
@@ -820,12 +1098,18 @@ def _add_engine_options(p: argparse.ArgumentParser, threads_default: Optional[in
                         "BLAS threads while training (tiny networks gain nothing from more)")
 
 
-def _add_data_options(p: argparse.ArgumentParser, split: bool = True) -> None:
-    p.add_argument("--target", metavar="NAME", default=None,
-                   help="CSV column holding the target (default: the last column)")
+def _add_data_options(p: argparse.ArgumentParser, split: bool = True,
+                      seed_help: str = "seed of the split",
+                      target_help: str = "CSV column holding the target (default: the model's "
+                                         "target column, else the last column)") -> None:
+    p.add_argument("--target", metavar="NAME", default=None, help=target_help)
+    p.add_argument("--drop", type=_column_list, default=[], metavar="COLUMNS",
+                   help="CSV columns to leave out, such as identifiers: names, or numbers "
+                        "counted from 1 (e.g. id,3)")
+    p.add_argument("--delimiter", type=_delimiter, default=None, metavar="CHAR",
+                   help="the CSV's field separator: one character, or 'tab' (default: ,)")
     if split:
-        p.add_argument("--seed", type=_seed, default=0,
-                       help="seed of the split (and of the weights when training)")
+        p.add_argument("--seed", type=_seed, default=0, help=seed_help)
         p.add_argument("--ratios", type=_ratios, default=None, metavar="TRAIN,DEV[,TEST]",
                        help="split fractions (default: the course's era defaults, 60/20/20 up "
                             "to 10,000 examples, 98/1/1 up to a million, then 99.5/0.25/0.25)")
@@ -833,9 +1117,9 @@ def _add_data_options(p: argparse.ArgumentParser, split: bool = True) -> None:
                        help="keep the class proportions in every set")
 
 
-DATA_HELP = ("a .csv file (a header row of column names, then numeric rows; the target is "
-             "--target or the last column) or an .npz file with arrays X (m, n_features) "
-             "and y (m,)")
+DATA_HELP = ("a .csv file (a header row of column names, then one example per row; columns "
+             "of text are one-hot encoded, a target of text is class labels) or an .npz file "
+             "with arrays X (m, n_features) and y (m,)")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -899,7 +1183,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "--output is given: 0/1 labels -> sigmoid, integer labels 0..K-1 -> softmax, "
             "anything else -> linear.", cmd_train)
     p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
-    _add_data_options(p)
+    _add_data_options(p, seed_help="seed of the split, the initial weights, the dropout "
+                                   "masks and the minibatch order",
+                      target_help="CSV column holding the target (default: the last column)")
+    p.add_argument("--categorical", type=_column_list, default=[], metavar="COLUMNS",
+                   help="CSV columns to one-hot encode although they hold numbers (codes); "
+                        "columns of text are one-hot encoded anyway")
     p.add_argument("--layers", type=_int_list, default=[64, 32], metavar="N,N,...",
                    help="hidden layer sizes ('none' for no hidden layer)")
     p.add_argument("--activation", choices=ACTIVATIONS, default="relu",
@@ -938,9 +1227,45 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--bayes-error", type=_rate, default=None, metavar="RATE",
                    help="Bayes (or human-level) error for the diagnosis, e.g. 0.01 or 1%% "
                         "(default: 0, stated as assumed)")
-    p.add_argument("--progress", action="store_true",
-                   help="show a progress bar (on a terminal)")
+    p.add_argument("--verbose", choices=("0", "1", "2"), default="1",
+                   help="0 quiet; 1 a progress bar with the latest train and dev figures "
+                        "(drawn on a terminal only); 2 a line per evaluated epoch")
+    # The option of before the levels, kept so that command lines written for it run.
+    p.add_argument("--progress", dest="verbose", action="store_const", const="1",
+                   help=argparse.SUPPRESS)
     _add_engine_options(p)
+
+    p = add("predict", "write a saved model's predictions for a data file as CSV",
+            "Predict every row of DATA with a saved model and write a CSV: a header row, "
+            "then one row per example in DATA's order, to --out or to stdout. A classifier "
+            "gives its class (the class labels it was trained with, text ones too), or with "
+            "--proba one probability per class under a header naming the classes; a "
+            "regression gives values in the target's units.\n\n"
+            "A CSV is read as the model's training CSV was: its columns by name (others, such "
+            "as identifiers or the target, are ignored) and its text columns one-hot encoded "
+            "with the categories saved in the model; a category it never saw is an error. For "
+            "a model trained without column names (from an .npz or in Python), the columns "
+            "not dropped are its inputs in order, and one more column at the end is taken "
+            "for the target and ignored. An .npz file holds X (y is optional).", cmd_predict)
+    p.add_argument("model", type=_path, metavar="MODEL",
+                   help="a model file saved by fastnn (fastnn train --save, model.save)")
+    p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
+    _add_data_options(p, split=False)
+    p.add_argument("--out", type=_path, metavar="PATH", default=None,
+                   help="write the CSV there (default: stdout)")
+    p.add_argument("--proba", action="store_true",
+                   help="class probabilities instead of classes (classifiers)")
+
+    p = add("evaluate", "measure a saved model on a data file with targets",
+            "Measure a saved model on every row of DATA, read as `fastnn predict` reads it "
+            "and holding the target (the model's target column, --target, or for a model "
+            "without column names one column more than its inputs): its cost J; for a "
+            "classifier the error rate and the confusion matrix; for a regression the mean "
+            "squared error in the target's units and R^2.", cmd_evaluate)
+    p.add_argument("model", type=_path, metavar="MODEL",
+                   help="a model file saved by fastnn (fastnn train --save, model.save)")
+    p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
+    _add_data_options(p, split=False)
 
     p = add("gradcheck", "check a saved model's gradients numerically",
             "Compare the model's backprop gradients with two-sided numerical differences of "
@@ -993,17 +1318,25 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="standard errors a gap must exceed when the set sizes are known")
     p.add_argument("--model", type=_path, metavar="PATH", default=None, help="a saved model")
     p.add_argument("--data", type=_path, metavar="DATA", default=None, help=DATA_HELP)
-    _add_data_options(p)
+    _add_data_options(p, seed_help="seed of the split: the one `fastnn train` used")
 
-    p = add("bench", "speed tables (fastnn vs the NumPy reference, GEMM floor, PyTorch)",
-            "Run bench/run.py from the source checkout fastnn is imported from, with these "
-            "options passed through. Not available in an installed wheel.", cmd_bench)
+    p = add("bench", "time fastnn's public calls against plain NumPy",
+            "Time what users call -- fit with its defaults on the course's network, "
+            "train_step, predict_proba of one row, an mnist-sized training step -- against "
+            "the same work written in plain NumPy with the same weights, and print the "
+            "ratios of their medians, all measured in this process, with the BLAS library "
+            "and thread count that ran them (a few seconds; --quick for a smoke test).\n\n"
+            "--full runs the development suite instead (bench/run.py of a source checkout: "
+            "PyTorch, the products-only floor, every configuration), passing these options "
+            "on.", cmd_bench)
     p.add_argument("--quick", action="store_true", help="fewer, shorter samples")
     p.add_argument("--threads", type=_threads, nargs="+", default=None, metavar="N",
-                   help="BLAS thread counts, one table each (bench default: 1 2)")
-    p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
-                   help="configurations to run (bench default: all)")
+                   help="BLAS thread counts, one table each (default: 1; 1 2 with --full)")
     p.add_argument("--markdown", action="store_true", help="print markdown tables")
+    p.add_argument("--full", action="store_true",
+                   help="run the development suite of a source checkout (bench/run.py)")
+    p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
+                   help="with --full: configurations to run (default: all)")
     return parser, subparsers
 
 

@@ -9,6 +9,7 @@ test_cli_fuzz.py generates command lines from the subcommands' grammar.
 import contextlib
 import io
 import os
+import re
 import shutil
 import signal
 import stat
@@ -165,8 +166,8 @@ def demo_run(tmp_path_factory):
 
 # --------------------------------------------------------------------------- help and usage
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["gradcheck"], ["diagnose"],
-                                     ["bench"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["predict"], ["evaluate"],
+                                     ["gradcheck"], ["diagnose"], ["bench"]])
 def test_help_for_every_subcommand(command, capsys):
     assert cli.main(command + ["--help"]) == 0
     out = capsys.readouterr().out
@@ -174,10 +175,44 @@ def test_help_for_every_subcommand(command, capsys):
     assert "--help" in out
 
 
+def _description(command, capsys):
+    """The description paragraph(s) of `fastnn COMMAND --help`: between the usage lines
+    and the first options heading."""
+    assert cli.main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    body = text.split("\n\n", 1)[1]
+    return body.split("\npositional arguments:")[0].split("\noptions:")[0].strip()
+
+
+def test_each_subcommand_has_its_own_description(capsys):
+    """diagnose --help repeated train's text; every subcommand describes itself."""
+    descriptions = {name: _description(name, capsys) for name in cli.build_parser()[1]}
+    assert len(set(descriptions.values())) == len(descriptions), descriptions
+    for name, text in descriptions.items():
+        others = [other for o, other in descriptions.items() if o != name]
+        assert not any(sentence in other for sentence in text.split(". ")
+                       if len(sentence) > 40 for other in others), name
+
+
+def option_help(command, option, capsys):
+    """The help text of `option` in `fastnn COMMAND --help`, on one line."""
+    assert cli.main([command, "--help"]) == 0
+    options = capsys.readouterr().out.split("\noptions:\n", 1)[1]
+    entry = options.split(f"\n  {option} ", 1)[1].split("\n  -", 1)[0]
+    return " ".join(entry.split())
+
+
+def test_shared_options_say_what_they_do_in_each_subcommand(capsys):
+    """--seed seeds the weights in train; in diagnose it only reproduces train's split."""
+    assert "weights" in option_help("train", "--seed", capsys)
+    assert "weights" not in option_help("diagnose", "--seed", capsys)
+    assert "split" in option_help("diagnose", "--seed", capsys)
+
+
 def test_top_level_help_lists_subcommands(capsys):
     cli.main(["--help"])
     out = capsys.readouterr().out
-    for name in ("demo", "train", "gradcheck", "diagnose", "bench"):
+    for name in ("demo", "train", "predict", "evaluate", "gradcheck", "diagnose", "bench"):
         assert name in out
 
 
@@ -195,6 +230,9 @@ def test_version(capsys):
     (["train", "x.csv", "--layers", "64,x"], "argument --layers"),
     (["train", "x.csv", "--optimizer", "lbfgs"], "argument --optimizer"),
     (["train", "x.csv", "--l2", "-1"], "argument --l2"),
+    (["train", "x.csv", "--batch-size", "0"], "argument --batch-size"),
+    (["train", "x.csv", "--batch-size", "none"], "argument --batch-size"),
+    (["demo", "--batch-size", "0"], "argument --batch-size"),
     (["demo", "--epochs", "0"], "argument --epochs"),
     (["diagnose", "--train-error", "1.5", "--dev-error", "0.1"], "argument --train-error"),
     (["gradcheck", "model.npz"], "required"),
@@ -315,6 +353,44 @@ def test_train_two_way_split_and_stratify(moons_csv):
     assert "split 240/60 train/dev" in out
 
 
+def test_train_verbose_levels(moons_csv):
+    """--verbose 2 prints a line per evaluated epoch; the bar of the default level 1 is
+    drawn on a terminal only; --progress, the older option, still runs."""
+    path, _, _ = moons_csv
+    base = ["train", str(path), "--target", "label", "--epochs", "6", "--eval-every", "2"]
+    code, out, err = run(base + ["--verbose", "2"])
+    assert code == 0, err
+    epochs = [line.split(":")[0] for line in out.splitlines() if line.startswith("epoch ")]
+    assert epochs == ["epoch 2/6", "epoch 4/6", "epoch 6/6"]
+    for argv in (base, base + ["--verbose", "0"], base + ["--progress"]):
+        code, out, err = run(argv)
+        assert code == 0, err
+        assert "\r" not in out and not any(line.startswith("epoch ") for line in out.splitlines())
+    assert_one_line_error(*run(base + ["--verbose", "3"])[::2], "argument --verbose")
+
+
+def test_train_standardizes_a_regression_target(tmp_path):
+    """Targets of order a thousand: SGD diverged on them with advice about the inputs,
+    which were standardized. The targets are standardized with the training set's
+    statistics, saved with the model, and the table's MSE is in their units."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = 1000 + X @ [300.0, -200.0, 100.0] + 10 * rng.normal(size=300)
+    np.savez(tmp_path / "reg.npz", X=X, y=y)
+    code, out, err = run(["train", str(tmp_path / "reg.npz"), "--optimizer", "sgd",
+                          "--epochs", "30", "--save", str(tmp_path / "m.npz")])
+    assert code == 0, err
+    assert "inputs and targets standardized" in out
+    model = fnn.load(tmp_path / "m.npz")
+    (X_tr, y_tr), _, (X_te, y_te) = fnn.split(X, y, seed=0)
+    assert model.target_standardizer.mean_[0] == pytest.approx(y_tr.mean())
+    test_mse = float(np.mean((model.predict(X_te) - y_te) ** 2))
+    assert test_mse < 0.05 * np.var(y_te)
+    row = next(line for line in out.splitlines()
+               if line.startswith("model ") and "MSE" not in line)
+    assert float(row.split()[3]) == pytest.approx(test_mse, rel=1e-3)
+
+
 def test_train_divergence_exits_1_and_saves_nothing(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3))
@@ -345,6 +421,304 @@ def test_train_save_folder_must_exist_before_training(moons_csv, tmp_path):
     assert "does not exist" in err and out == ""
 
 
+# ------------------------------------------------------------------ text, predict, evaluate
+
+COLORS, SIZES = ("red", "green", "blue"), ("S", "M", "L", "XL")
+
+
+def shop_rows(n=300, seed=0):
+    """Rows of (id, color, x, size, zip, label): text categories, a numeric code column,
+    an identifier and text class labels that depend on all of them."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        color, size = COLORS[rng.integers(3)], SIZES[rng.integers(4)]
+        x = rng.normal()
+        score = (x + {"red": 1.5, "green": -0.5, "blue": -0.5}[color]
+                 + {"S": -1, "M": 0, "L": 0.5, "XL": 1}[size])
+        rows.append((f"id{i}", color, f"{x:.4f}", size, str(1000 + i % 7),
+                     "good" if score > 0.3 else "bad"))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """A ;-separated CSV of text columns, trained on once: (csv path, model path, out)."""
+    folder = tmp_path_factory.mktemp("shop")
+    path = folder / "shop.csv"
+    path.write_text("id;color;x;size;zip;label\n"
+                    + "".join(";".join(row) + "\n" for row in shop_rows()))
+    model_path = folder / "shop.npz"
+    code, out, err = run(["train", str(path), "--delimiter", ";", "--drop", "id",
+                          "--categorical", "zip", "--epochs", "60", "--save", str(model_path)])
+    assert code == 0, err
+    return path, model_path, out
+
+
+def read_csv_text(text, delimiter=","):
+    import csv
+    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def test_train_one_hot_encodes_text_columns_and_keeps_text_labels(shop):
+    path, model_path, out = shop
+    assert "one-hot encoded: color (3), size (4), zip (7) (15 inputs in all)" in out
+    assert "2 classes: bad, good" in out and "output sigmoid (inferred: 2 class labels" in out
+    model = fnn.load(model_path)
+    schema = model.schema
+    assert [c.name for c in schema.columns] == ["color", "x", "size", "zip"]
+    assert schema.columns[0].categories == ("blue", "green", "red")  # sorted
+    assert schema.columns[3].categories == tuple(str(1000 + i) for i in range(7))
+    assert schema.target == "label" and schema.labels == ("bad", "good")
+    assert model.layer_sizes[0] == 15
+
+
+def test_predict_gives_text_labels_and_named_probabilities(shop, tmp_path):
+    """Predictions come back as the labels trained with; columns are found by name, so
+    a file with its columns reordered, extra columns and no target predicts the same."""
+    path, model_path, _ = shop
+    code, out, err = run(["predict", str(model_path), str(path), "--delimiter", ";"])
+    assert code == 0 and err == ""
+    rows = read_csv_text(out)
+    assert rows[0] == ["label"] and len(rows) == 301
+    truth = [row[5] for row in shop_rows()]
+    assert {r[0] for r in rows[1:]} <= {"good", "bad"}
+    accuracy = np.mean([p[0] == t for p, t in zip(rows[1:], truth)])
+    model = fnn.load(model_path)
+    code, out, err = run(["evaluate", str(model_path), str(path), "--delimiter", ";"])
+    assert code == 0, err
+    assert f"error {100 * (1 - accuracy):.2f}%" in out
+    reordered = tmp_path / "reordered.csv"
+    reordered.write_text("zip,note,size,x,color\n" + "".join(
+        f"{r[4]},hello,{r[3]},{r[2]},{r[1]}\n" for r in shop_rows()))
+    code, out2, err = run(["predict", str(model_path), str(reordered), "--proba"])
+    assert code == 0, err
+    proba = read_csv_text(out2)
+    assert proba[0] == ["bad", "good"]
+    p = np.array(proba[1:], dtype=float)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    assert [("good" if q[1] > 0.5 else "bad") for q in p] == [r[0] for r in rows[1:]]
+    encoded = model.schema.encode([
+        np.array([r[1] for r in shop_rows()]), np.array([float(r[2]) for r in shop_rows()]),
+        np.array([r[3] for r in shop_rows()]), np.array([r[4] for r in shop_rows()])])
+    np.testing.assert_allclose(p[:, 1], model.predict_proba(encoded)[:, 0], rtol=1e-6)
+
+
+def test_predict_refuses_a_category_it_never_saw(shop, tmp_path):
+    path, model_path, _ = shop
+    new = tmp_path / "new.csv"
+    new.write_text("color,x,size,zip\nred,0.1,M,1000\npurple,0.2,S,1001\n")
+    code, _, err = run(["predict", str(model_path), str(new)])
+    assert_one_line_error(code, err, f"{new}, line 3, column 1 ('color'): 'purple' is not a "
+                                     "category the model was trained on (column 'color' had "
+                                     "3: 'blue', 'green', 'red')")
+    new.write_text("color,x,size,zip,label\nred,0.1,M,1000,great\n")
+    code, _, err = run(["evaluate", str(model_path), str(new)])
+    assert_one_line_error(code, err, "line 2, column 5 ('label'): 'great' is not a class label")
+
+
+def test_predict_writes_out_and_evaluate_needs_the_target(shop, tmp_path):
+    path, model_path, _ = shop
+    no_target = tmp_path / "rows.csv"
+    no_target.write_text("color,x,size,zip\nred,1.5,XL,1003\nblue,-2,S,1000\n")
+    out_path = tmp_path / "preds.csv"
+    code, out, err = run(["predict", str(model_path), str(no_target), "--out", str(out_path)])
+    assert code == 0, err
+    assert out.strip() == f"{out_path}: predictions for the 2 rows of {no_target}"
+    assert read_csv_text(out_path.read_text()) == [["label"], ["good"], ["bad"]]
+    code, _, err = run(["evaluate", str(model_path), str(no_target)])
+    assert_one_line_error(code, err, "no target column: the model's is 'label'")
+    code, _, err = run(["predict", str(model_path), str(no_target), "--out",
+                        str(tmp_path / "missing" / "p.csv")])
+    assert_one_line_error(code, err, "--out")
+    code, _, err = run(["predict", str(model_path), str(tmp_path / "gone.csv")])
+    assert_one_line_error(code, err, "gone.csv: no such file")
+
+
+def test_evaluate_prints_the_confusion_matrix_of_its_predictions(tmp_path):
+    """Iris-like text labels, 3 classes: the matrix counts (true, predicted) pairs."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(240, 2))
+    names = np.array(["setosa", "versicolor", "virginica"])
+    y = names[np.digitize(X[:, 0] + 0.3 * rng.normal(size=240), [-0.5, 0.5])]
+    path = write_csv(tmp_path / "flowers.csv", ["a", "b", "species"],
+                     [(a, b, c) for (a, b), c in zip(X, y)])
+    model_path = tmp_path / "m.npz"
+    assert run(["train", str(path), "--epochs", "40", "--save", str(model_path)])[0] == 0
+    code, out, err = run(["evaluate", str(model_path), str(path)])
+    assert code == 0, err
+    model = fnn.load(model_path)
+    predicted = names[model.predict(X)]
+    lines = out.splitlines()
+    header = lines.index("confusion matrix (rows: the true class, columns: the predicted one):")
+    assert lines[header + 1].split()[-3:] == list(names)
+    for i, name in enumerate(names):
+        cells = lines[header + 2 + i].split()
+        assert cells[0] == name
+        assert [int(c) for c in cells[1:]] == [int(np.sum((y == name) & (predicted == other)))
+                                               for other in names]
+    assert all(len(line) <= 100 for line in lines[header:])
+
+
+def test_evaluate_many_classes_sums_up_each_class(tmp_path):
+    """A confusion matrix wider than 100 columns is given class by class."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 2))
+    labels = [f"class number {i}" for i in np.digitize(X[:, 0], np.linspace(-2, 2, 29))]
+    path = write_csv(tmp_path / "many.csv", ["a", "b", "y"],
+                     [(a, b, c) for (a, b), c in zip(X, labels)])
+    model_path = tmp_path / "m.npz"
+    assert run(["train", str(path), "--epochs", "2", "--save", str(model_path)])[0] == 0
+    code, out, err = run(["evaluate", str(model_path), str(path)])
+    assert code == 0, err
+    assert "per class (30 classes: a confusion matrix would be wider than 100 columns)" in out
+    assert "'class number 0': " in out and all(len(line) <= 100
+                                                for line in out.splitlines()[2:])
+
+
+def test_predict_and_evaluate_a_regression_in_the_targets_units(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 2))
+    y = 5000 + 800 * X[:, 0] - 300 * X[:, 1]
+    path = write_csv(tmp_path / "prices.csv", ["a", "b", "price"],
+                     [(a, b, c) for (a, b), c in zip(X, y)])
+    model_path = tmp_path / "m.npz"
+    assert run(["train", str(path), "--epochs", "50", "--save", str(model_path)])[0] == 0
+    model = fnn.load(model_path)
+    code, out, err = run(["predict", str(model_path), str(path)])
+    assert code == 0, err
+    rows = read_csv_text(out)
+    assert rows[0] == ["price"]
+    values = np.array(rows[1:], dtype=float)[:, 0]
+    np.testing.assert_allclose(values, model.predict(X), rtol=1e-6)
+    code, out, err = run(["evaluate", str(model_path), str(path)])
+    assert code == 0, err
+    mse = float(np.mean((values - y) ** 2))
+    assert f"mean squared error {mse:.6g}" in out or f"{mse:.5g}" in out
+    r2 = 1 - mse / np.var(y)
+    assert f"R^2 {r2:.4f}" in out
+    code, _, err = run(["predict", str(model_path), str(path), "--proba"])
+    assert_one_line_error(code, err, "--proba: ")
+
+
+def test_a_model_without_column_names_reads_columns_in_order(unnamed_model, tmp_path):
+    """Trained from Python: n_x columns are the inputs, one more is the target (last),
+    others must be dropped."""
+    X, y = make_moons(20, noise=0.2, seed=4)
+    model = fnn.load(unnamed_model)
+    inputs = write_csv(tmp_path / "inputs.csv", ["p", "q"], X)
+    code, out, err = run(["predict", str(unnamed_model), str(inputs)])
+    assert code == 0, err
+    assert [int(r[0]) for r in read_csv_text(out)[1:]] == model.predict(X).tolist()
+    with_id = write_csv(tmp_path / "with_id.csv", ["id", "p", "q", "y"],
+                        [(f"r{i}", a, b, int(c)) for i, ((a, b), c) in enumerate(zip(X, y))])
+    code, _, err = run(["evaluate", str(unnamed_model), str(with_id)])
+    assert_one_line_error(code, err, "4 feature column(s) but the model takes 2 inputs (it "
+                                     "was trained without column names")
+    code, out, err = run(["evaluate", str(unnamed_model), str(with_id), "--drop", "1"])
+    assert code == 0, err
+    assert f"error {100 * model.error(X, y):.2f}%" in out
+    code, _, err = run(["evaluate", str(unnamed_model), str(inputs)])
+    assert_one_line_error(code, err, "no target column: name it with --target")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--drop", "nope"], "--drop 'nope': no column has that name or number (1 to 6)"),
+    (["--drop", "7"], "--drop '7': no column has that name or number"),
+    (["--drop", "label"], "--drop names the target column 'label'"),
+    (["--drop", "id,0"], "--drop '0': no column has that name or number (1 to 6)"),
+    (["--categorical", "label"], "--categorical names the target column"),
+    (["--categorical", "zip", "--drop", "zip,id"], "given to both --drop and --categorical"),
+    ([], "column 'id' holds a different text in every row (300): an identifier"),
+])
+def test_train_column_options_are_checked(shop, argv, fragment):
+    path, _, _ = shop
+    code, _, err = run(["train", str(path), "--delimiter", ";", "--epochs", "1", *argv])
+    assert_one_line_error(code, err, fragment)
+
+
+@pytest.mark.parametrize("content, argv, fragment", [
+    ("a,b,y\n1,2,0\nred,3,1\n4,5,0\n", [], "line 3, column 1 ('a'): 'red' is not a number, but "
+                                          "other cells of the column are: fix the cell, or give "
+                                          "the column to --categorical"),
+    ("a,y\n1,x\n2,x\n", [], "holds one class label ('x'); a classifier needs examples of 2"),
+    ("a,y\n1,x\n2,z\n3,w\n", ["--output", "linear"], "--output linear needs numbers in the "
+                                                      "target; it holds 3 class labels"),
+    ("a,y\n1,x\n2,z\n3,w\n", ["--output", "sigmoid"], "--output sigmoid takes 2 classes"),
+    ("a,y\n1,x\n2,3\n3,w\n", [], "line 2, column 2 ('y'): 'x' is not a number, but other "
+                                 "cells of the column are: class labels are all text or all "
+                                 "numbers"),
+    ("a,b,y\n1,,0\n", ["--categorical", "b"], "line 2, column 2 ('b'): missing value"),
+    ("x,b,x,y\n1,2,3,0\n4,5,6,1\n", [], "2 columns are named 'x' (columns 1, 3); a model "
+                                       "finds its columns by name"),
+])
+def test_text_columns_that_cannot_be_read(content, argv, fragment, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(content)
+    assert_one_line_error(*run(["train", str(path), *argv])[::2], fragment)
+
+
+def test_too_many_categories(tmp_path):
+    rows = [(f"name{i % 1001}", i % 2) for i in range(2002)]
+    path = write_csv(tmp_path / "names.csv", ["name", "y"], rows)
+    code, _, err = run(["train", str(path)])
+    assert_one_line_error(code, err, "column 'name' holds 1001 distinct texts, more categories "
+                                     "than 1000: is it an identifier? --drop it")
+
+
+@pytest.mark.parametrize("delimiter, separator", [("tab", "\t"), ("\\t", "\t"), ("|", "|")])
+def test_delimiters(delimiter, separator, tmp_path):
+    X, y = make_moons(60, noise=0.2, seed=5)
+    path = tmp_path / "d.csv"
+    path.write_text(f"a{separator}b{separator}y\n" + "".join(
+        f"{a}{separator}{b}{separator}{int(c)}\n" for (a, b), c in zip(X, y)))
+    code, out, err = run(["train", str(path), "--delimiter", delimiter, "--epochs", "1"])
+    assert code == 0, err
+    assert "60 rows, 2 features" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "d.csv", "--delimiter", '"'], "argument --delimiter: expected one character"),
+    (["train", "d.csv", "--delimiter", "ab"], "argument --delimiter: expected one character"),
+    (["train", "d.csv", "--delimiter", ""], "argument --delimiter"),
+    (["predict", "m.npz", "d.csv", "--drop", "a,,b"], "argument --drop: expected "
+                                                     "comma-separated column names"),
+    (["train", "d.csv", "--categorical", ""], "argument --categorical"),
+    (["predict", "m.npz"], "the following arguments are required: DATA"),
+    (["evaluate", "m.npz", "d.csv", "--proba"], "unrecognized arguments: --proba"),
+    (["predict", "m.npz", "d.csv", "--categorical", "a"], "unrecognized arguments"),
+])
+def test_new_options_usage_errors(argv, fragment, capsys):
+    assert_one_line_error(cli.main(argv), capsys.readouterr().err, fragment)
+
+
+def test_npz_files_refuse_csv_options_and_text_models(shop, tmp_path, unnamed_model):
+    X, y = make_moons(20, noise=0.2, seed=6)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    np.savez(tmp_path / "x.npz", X=X)
+    code, _, err = run(["train", str(tmp_path / "d.npz"), "--drop", "1"])
+    assert_one_line_error(code, err, "--drop applies to CSV files; an .npz file holds X and y")
+    code, _, err = run(["predict", str(unnamed_model), str(tmp_path / "x.npz"),
+                        "--delimiter", ";"])
+    assert_one_line_error(code, err, "--delimiter applies to CSV files; an .npz file holds X "
+                                     "(and y)")
+    code, out, err = run(["predict", str(unnamed_model), str(tmp_path / "x.npz")])
+    assert code == 0 and len(read_csv_text(out)) == 21  # y is optional for predictions
+    code, _, err = run(["predict", str(shop[1]), str(tmp_path / "x.npz")])
+    assert_one_line_error(code, err, "the model one-hot encodes text columns ('color', 'size', "
+                                     "'zip'), which an .npz file of numbers cannot hold")
+
+
+def test_gradcheck_and_diagnose_read_text_columns_through_the_schema(shop):
+    path, model_path, _ = shop
+    code, out, err = run(["gradcheck", str(model_path), str(path), "--delimiter", ";"])
+    assert code == 0, err
+    code, out, err = run(["diagnose", "--model", str(model_path), "--data", str(path),
+                          "--delimiter", ";"])
+    assert code == 0, err
+    assert "Bias/variance" in out
+
+
 # --------------------------------------------------------------------------- bad files
 
 BAD_CSVS = {
@@ -365,16 +739,34 @@ BAD_CSVS = {
 }
 
 
+@pytest.fixture(scope="module")
+def unnamed_model(tmp_path_factory):
+    """A model saved from Python, without column names: it reads a CSV's columns in
+    order (2 inputs, and a third column is the target)."""
+    X, y = make_moons(100, noise=0.2, seed=0)
+    model = fnn.MLP([2, 8, 1], seed=0)
+    model.standardizer = fnn.Standardizer().fit(X)
+    model.fit(X, y, epochs=5, optimizer=fnn.Adam(0.01))
+    path = tmp_path_factory.mktemp("unnamed") / "unnamed.npz"
+    model.save(path)
+    return path
+
+
 @pytest.mark.parametrize("case", list(BAD_CSVS))
-@pytest.mark.parametrize("command", ["train", "gradcheck", "diagnose"])
-def test_bad_csv_exits_2_naming_the_file(case, command, tmp_path, trained_csv_model, capsys):
+@pytest.mark.parametrize("command", ["train", "gradcheck", "diagnose", "evaluate", "predict"])
+def test_bad_csv_exits_2_naming_the_file(case, command, tmp_path, unnamed_model, capsys):
     content, fragment = BAD_CSVS[case]
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    model_path = str(trained_csv_model[3])
+    model_path = str(unnamed_model)
     argv = {"train": ["train", str(path)],
             "gradcheck": ["gradcheck", model_path, str(path)],
-            "diagnose": ["diagnose", "--model", model_path, "--data", str(path)]}[command]
+            "diagnose": ["diagnose", "--model", model_path, "--data", str(path)],
+            "evaluate": ["evaluate", model_path, str(path)],
+            "predict": ["predict", model_path, str(path)]}[command]
+    if command == "predict" and case == "missing last value":
+        assert cli.main(argv) == 0  # predict never reads the target column
+        return
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith(f"fastnn {command}: error: {path}")
@@ -555,19 +947,43 @@ def test_diagnose_usage_errors(argv, fragment, capsys):
 
 # --------------------------------------------------------------------------- bench
 
-def test_bench_missing_script_exits_2(monkeypatch, tmp_path, capsys):
+def test_bench_runs_without_the_source_tree(monkeypatch, tmp_path, capsys):
+    """`fastnn bench` failed after the README's install, pointing at a bench/run.py inside
+    site-packages: the built-in comparisons need nothing outside the package. Their
+    output has lines of at most 100 columns and no words of the project's own."""
+    monkeypatch.setattr(cli, "BENCH_SCRIPT", tmp_path / "bench" / "run.py")  # not there
+    assert cli.main(["bench", "--quick"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    assert not re.search(r"issue|#\d|TODO|bench/", out, re.IGNORECASE)
+    rows = [line for line in lines if re.search(r"\d\.\dx$", line)]
+    assert [row.split(",")[0] for row in rows] == ["fit", "train_step", "predict_proba",
+                                                    "train_step"]
+    assert "BLAS: " in out and "BLAS threads capped at 1" in out
+    for row in rows:  # the ratio is NumPy's median over fastnn's, as printed
+        fast, slow = re.findall(r"([\d.]+) (us|ms|s)\b", row)[:2]
+        scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+        expected = float(slow[0]) * scale[slow[1]] / (float(fast[0]) * scale[fast[1]])
+        assert float(row.split()[-1][:-1]) == pytest.approx(expected, rel=0.1, abs=0.06)
+
+
+def test_bench_full_without_a_source_checkout_exits_2(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "BENCH_SCRIPT", tmp_path / "bench" / "run.py")
-    assert cli.main(["bench", "--quick"]) == 2
+    assert cli.main(["bench", "--full", "--quick"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fastnn bench: error:") and "source checkout" in err
+    assert "without --full" in err
+    assert_one_line_error(cli.main(["bench", "--configs", "tiny"]), capsys.readouterr().err,
+                          "--configs selects configurations of the full suite")
 
 
 def test_bench_passes_its_options_through(monkeypatch, tmp_path, capfd):
     script = tmp_path / "run.py"
     script.write_text("import sys\nprint('ARGS', sys.argv[1:])\nsys.exit(3)\n")
     monkeypatch.setattr(cli, "BENCH_SCRIPT", script)
-    code = cli.main(["bench", "--quick", "--threads", "1", "2", "--configs", "tiny", "small",
-                     "--markdown"])
+    code = cli.main(["bench", "--full", "--quick", "--threads", "1", "2", "--configs", "tiny",
+                     "small", "--markdown"])
     assert code == 3  # the script's own exit code
     assert ("ARGS ['--quick', '--threads', '1', '2', '--configs', 'tiny', 'small', "
             "'--markdown']") in capfd.readouterr().out
@@ -884,7 +1300,7 @@ def test_regression_file_name_with_a_line_break_is_one_line(tmp_path, capsys):
     (bytes(range(256)) * 8, "not a UTF-8 text file"),
     (b"a,b,y\n1," + b"9" * 200_000 + b",0\n", "line 2: malformed CSV: field larger than"),
     (b"a,b,y\n" + b"1," * 100_000 + b"0\n", "line 2: 100001 fields, expected 3"),
-    (b"a,b,y\n1,\x002,0\n", "line 2, column 2 ('b'): '\\x002' is not a number"),
+    (b"a,b,y\n1,\x002,0\n3,4,1\n", "line 2, column 2 ('b'): '\\x002' is not a number"),
     (b"a,b,y\n1,2,0\n3,4", "line 3: 2 fields, expected 3"),
     (b"a,b,y\n1,inf,0\n", "line 2, column 2 ('b'): 'inf' is not a finite number"),
 ])
@@ -914,7 +1330,7 @@ def test_regression_bench_unknown_config_is_one_line(capsys):
     """bench/run.py's own argparse printed five lines of usage."""
     if not (cli.BENCH_SCRIPT.parent / "configs.py").is_file():
         pytest.skip("no bench/ beside the package (an installed wheel)")
-    assert_one_line_error(cli.main(["bench", "--quick", "--configs", "bogus"]),
+    assert_one_line_error(cli.main(["bench", "--full", "--quick", "--configs", "bogus"]),
                           capsys.readouterr().err, "argument --configs: unknown configuration")
 
 

@@ -3,16 +3,19 @@
 Command lines are drawn from a grammar of the subcommands: their positionals and options,
 each option with a small valid value or a hostile one (empty, negative, NaN, inf, huge,
 non-numeric, Unicode digits, NUL characters, line breaks), and paths to hostile files
-(binary garbage, invalid UTF-8, ragged or header-only CSVs, NaN cells, corrupt, pickled,
-encrypted or lying .npz archives, FIFOs, directories, missing files, models that are
-corrupt or not ours). /dev/zero is tested in a child process by test_cli.py: a read loop
+(binary garbage, invalid UTF-8, ragged or header-only CSVs, NaN cells, CSVs of text:
+categories, class labels, identifiers, another delimiter, a column of numbers and text,
+a category no model saw; corrupt, pickled, encrypted or lying .npz archives, FIFOs,
+directories, missing files, models that are corrupt or not ours, models with a table
+schema or a target standardizer). /dev/zero is tested in a child process by test_cli.py: a read loop
 in C would not notice the in-process deadline. Whatever the command line, `main` must
   * return 0, 1 or 2 (never raise: an exception would be a traceback),
   * never hang (a deadline fails the example instead),
   * print no traceback, and on an error exactly one line on stderr,
     `fastnn COMMAND: error: ...` (or `fastnn: error: ...` before a subcommand is known).
 
-test_mutated_data_files overwrites, inserts and cuts bytes of good CSV and NPZ files.
+test_mutated_data_files overwrites, inserts and cuts bytes of good CSV (numbers, or text)
+and NPZ files, and runs train, gradcheck, predict and evaluate on them.
 Valid values are kept small (a few epochs, a few units) so that the runs that do train are
 quick. The number of examples follows the HYPOTHESIS_PROFILE of conftest.py; the
 ``slow``-marked variant runs many more.
@@ -32,7 +35,7 @@ from fastnn.datasets import make_moons
 from test_cli import (deadline, corrupt_deflate, npy_header, npz_bytes, patch_zip_headers,
                       zip_of)
 
-COMMANDS = ("demo", "train", "gradcheck", "diagnose", "bench")
+COMMANDS = ("demo", "train", "predict", "evaluate", "gradcheck", "diagnose", "bench")
 EXIT_CODES = (0, 1, 2)
 
 # --------------------------------------------------------------------------- hostile values
@@ -111,6 +114,18 @@ def write_files(folder):
         "truncated.npz": npz_bytes(X=X, y=y)[:300],
         "not-a-zip.npz": b"not a zip at all",
         "data.txt": good_csv.encode(),
+        # Text: categorical columns, class labels, an identifier, another delimiter.
+        "shop.csv": ("id;color;x;size;label\n" + "".join(
+            f"r{i};{'red green blue'.split()[i % 3]};{a:.3f};{'SML'[i % 3 - 1]};"
+            f"{'yes' if c else 'no'}\n" for i, ((a, b), c) in enumerate(zip(X, y)))).encode(),
+        "colors.csv": ("color,x,label\n" + "".join(
+            f"{'red green blue'.split()[i % 3]},{a:.3f},{'cat dog bird'.split()[int(c) + i % 2]}\n"
+            for i, ((a, b), c) in enumerate(zip(X, y)))).encode(),
+        "mixed-column.csv": b"a,b,y\n1,2,0\nred,3,1\n4,5,0\n",
+        "new-color.csv": b"color,x,label\npurple,0.5,cat\n",
+        "no-target.csv": b"a,b\n0.5,1.0\n-1,2\n",
+        "regression.csv": ("a,b,price\n" + "".join(
+            f"{a:.3f},{b:.3f},{1000 + 300 * a:.1f}\n" for a, b in X)).encode(),
     }
     pools = {"data": [], "model": [], "out": []}
     pools["good data"] = [str(folder / name) for name in ("good.csv", "good.npz")]
@@ -122,9 +137,19 @@ def write_files(folder):
     model.save(folder / "model.npz")
     softmax = fnn.MLP([2, 3, 3], output="softmax", seed=0)
     softmax.save(folder / "softmax-model.npz")
+    schema = fnn.TableSchema([fnn.TableColumn("color", ("blue", "green", "red")),
+                              fnn.TableColumn("x")], target="label",
+                             labels=("bird", "cat", "dog"))
+    colors = fnn.MLP([4, 3, 3], output="softmax", seed=0)
+    colors.schema = schema
+    colors.save(folder / "colors-model.npz")
+    regression = fnn.MLP([2, 3, 1], output="linear", seed=0)
+    regression.target_standardizer = fnn.Standardizer().fit(1000 + 300 * X[:, :1])
+    regression.save(folder / "regression-model.npz")
     pools["good model"] = [str(folder / "model.npz")]
     pools["model"] = [str(folder / name) for name in
-                      ("model.npz", "softmax-model.npz", "pickled.npz", "good.npz",
+                      ("model.npz", "softmax-model.npz", "colors-model.npz",
+                       "regression-model.npz", "pickled.npz", "good.npz",
                        "corrupt-deflate.npz", "encrypted.npz", "lying-header.npz",
                        "truncated.npz", "not-a-zip.npz", "good.csv")]
     specials = folder / "specials"
@@ -163,9 +188,11 @@ def pools(tmp_path_factory):
 
 @pytest.fixture
 def sandbox(pools, bench_stub, monkeypatch, tmp_path):
-    """Run in a scratch folder (relative paths land there) with the stand-in bench."""
+    """Run in a scratch folder (relative paths land there) with the stand-in benches: the
+    built-in one's timing (seconds each) is test_cli.py's, not the grammar's."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "BENCH_SCRIPT", bench_stub)
+    monkeypatch.setattr(cli, "run_benchmark", lambda **options: [])
     return pools
 
 
@@ -190,8 +217,12 @@ def grammar(pools):
     data = files(pools["data"], pools["good data"])
     model = files(pools["model"], pools["good model"])
     out = files(pools["out"], pools["good out"])
-    target = st.sampled_from(["y", "a", "nope"])
-    split = {"--seed": SEED, "--ratios": RATIOS, "--target": target}
+    target = st.sampled_from(["y", "a", "nope", "label", "price"])
+    columns = st.sampled_from(["id", "1", "a", "b,y", "color", "x", "0", "99", "nope", ",",
+                               "a,,b"])
+    csv_options = {"--target": target, "--drop": columns,
+                   "--delimiter": st.sampled_from([",", ";", "tab", "|", '"', "ab", "\\t"])}
+    split = {"--seed": SEED, "--ratios": RATIOS, **csv_options}
     engine = {"--backend": choice("cython", "reference"), "--threads": THREADS}
     learning_rate = floats_between(1e-4, 1)
     return {
@@ -211,9 +242,12 @@ def grammar(pools):
                            "--lr": learning_rate, "--batch-size": BATCH,
                            "--patience": EPOCHS, "--eval-every": POSITIVE_STEPS,
                            "--dtype": choice("float32", "float64"), "--save": out,
-                           "--bayes-error": RATE},
-                  ["--stratify"], {"--epochs": EPOCHS}),
-        "gradcheck": ([model, data], {"--target": target, "--examples": POSITIVE_STEPS,
+                           "--bayes-error": RATE, "--verbose": choice("0", "1", "2"),
+                           "--categorical": columns},
+                  ["--stratify", "--progress"], {"--epochs": EPOCHS}),
+        "predict": ([model, data], {**csv_options, "--out": out}, ["--proba"], {}),
+        "evaluate": ([model, data], csv_options, [], {}),
+        "gradcheck": ([model, data], {**csv_options, "--examples": POSITIVE_STEPS,
                                       "--epsilon": st.sampled_from(["1e-7", "1e-5"]),
                                       "--components": POSITIVE_STEPS, "--after-steps": EPOCHS,
                                       "--lr": learning_rate, "--seed": SEED},
@@ -228,7 +262,7 @@ def grammar(pools):
                                   "--z": floats_between(0, 5), **split},
                              ["--stratify"], {"--model": model, "--data": data}),
         "bench": ([], {"--threads": THREADS, "--configs": choice("tiny", "small")},
-                  ["--quick", "--markdown"], {}),
+                  ["--quick", "--markdown", "--full"], {}),
     }
 
 
@@ -284,7 +318,8 @@ def test_every_command_line_exits_0_1_or_2_with_one_line_errors(command, data, s
 
 
 # Not "demo": with harmless words it would run the full demo (minutes).
-@given(first=st.sampled_from(["train", "gradcheck", "diagnose", "bench", "", "-x"]),
+@given(first=st.sampled_from(["train", "predict", "evaluate", "gradcheck", "diagnose", "bench",
+                              "", "-x"]),
        rest=st.lists(ANY_TEXT, max_size=5))
 def test_arbitrary_words_after_a_command(first, rest, sandbox):
     """No grammar at all: hostile words after a subcommand (or none)."""
@@ -298,7 +333,11 @@ def mutated_files(draw):
     X, y = make_moons(20, noise=0.2, seed=1)
     bases = {".csv": ("a,b,y\n" + "".join(f"{a:.3f},{b:.3f},{int(c)}\n"
                                           for (a, b), c in zip(X, y))).encode(),
-             ".npz": npz_bytes(X=X, y=y), ".npz ": npz_bytes(True, X=X, y=y)}
+             ".npz": npz_bytes(X=X, y=y), ".npz ": npz_bytes(True, X=X, y=y),
+             # Text cells: categories and class labels.
+             ".csv ": ("c,b,y\n" + "".join(f"{'red blue'.split()[i % 2]},{b:.3f},"
+                                           f"{'yes' if c else 'no'}\n"
+                                           for i, ((a, b), c) in enumerate(zip(X, y)))).encode()}
     suffix = draw(st.sampled_from(sorted(bases)))
     content = bytearray(bases[suffix])
     for _ in range(draw(st.integers(0, 4))):
@@ -313,12 +352,15 @@ def mutated_files(draw):
 
 
 def check_data_file(file, model, folder):
-    """Train on the (suffix, bytes) `file` and gradcheck `model` on it."""
+    """Train on the (suffix, bytes) `file`, and gradcheck, predict and evaluate `model`
+    on it."""
     suffix, content = file
     path = folder / f"data{suffix}"
     path.write_bytes(content)
     check_command_line(["train", str(path), "--epochs", "1", "--layers", "2"])
     check_command_line(["gradcheck", model, str(path), "--examples", "4"])
+    check_command_line(["predict", model, str(path), "--out", str(folder / "p.csv")])
+    check_command_line(["evaluate", model, str(path)])
 
 
 @given(file=mutated_files())

@@ -215,7 +215,15 @@ def _base_models():
     b = fnn.MLP([3, 5, 4, 1], dtype="float64", seed=5)
     b.fit(X, rng.integers(0, 2, 12), epochs=1, optimizer=fnn.Momentum(0.1))
     c = fnn.MLP([2, 1], seed=1)  # no optimizer, no standardizer
-    return [Parts(a), Parts(b), Parts(c)]
+    d = fnn.MLP([3, 4, 2], output="linear", seed=2)  # targets standardized
+    Y = X[:, :2] * 50.0 + 400.0
+    d.target_standardizer = fnn.Standardizer().fit(Y)
+    d.fit(X, Y, epochs=1, optimizer=fnn.SGD(0.01))
+    e = fnn.MLP([4, 3, 3], output="softmax", seed=4)  # a table schema: text in and out
+    e.schema = fnn.TableSchema([fnn.TableColumn("color", ("blue", "red")), fnn.TableColumn("x"),
+                                fnn.TableColumn("size", ("S",))], target="kind",
+                               labels=("bird", "cat", "dog"))
+    return [Parts(a), Parts(b), Parts(c), Parts(d), Parts(e)]
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +264,7 @@ RAW_JSON = st.one_of(
         '"\\ud800"', '"\\u0000"', "[1,]", "{", "",
     ]))
 TOP_KEYS = ["format", "version", "config", "step", "epoch", "standardizer", "optimizer",
-            "bogus"]
+            "target_standardizer", "schema", "bogus"]
 CONFIG_KEYS = ["layer_sizes", "activation", "output", "init", "init_scale", "keep_prob",
                "input_keep_prob", "l2", "l1", "dtype", "backend", "seed", "n_threads",
                "bogus"]
@@ -272,6 +280,7 @@ def hostile_metadata(draw, parts):
     raws = {}
     for i in range(draw(st.integers(1, 3))):
         section = draw(st.sampled_from(["top", "config", "optimizer", "standardizer",
+                                        "target_standardizer", "schema", "schema column",
                                         "layer_sizes"]))
         if section == "top":
             target, key = meta, draw(st.sampled_from(TOP_KEYS))
@@ -280,8 +289,17 @@ def hostile_metadata(draw, parts):
         elif section == "optimizer" and isinstance(meta.get("optimizer"), dict):
             target, key = meta["optimizer"], draw(st.sampled_from(
                 ["name", "hyperparameters", "t", "bogus"]))
-        elif section == "standardizer" and isinstance(meta.get("standardizer"), dict):
-            target, key = meta["standardizer"], draw(st.sampled_from(["mean", "scale"]))
+        elif section in ("standardizer", "target_standardizer") and isinstance(
+                meta.get(section), dict):
+            target, key = meta[section], draw(st.sampled_from(["mean", "scale", "bogus"]))
+        elif section == "schema" and isinstance(meta.get("schema"), dict):
+            target, key = meta["schema"], draw(st.sampled_from(
+                ["columns", "target", "labels", "bogus"]))
+        elif (section == "schema column" and isinstance(meta.get("schema"), dict)
+              and isinstance(meta["schema"].get("columns"), list) and meta["schema"]["columns"]
+              and isinstance(meta["schema"]["columns"][0], dict)):
+            target = meta["schema"]["columns"][0]
+            key = draw(st.sampled_from(["name", "categories", "bogus"]))
         elif (section == "layer_sizes" and isinstance(meta.get("config"), dict)
               and isinstance(meta["config"].get("layer_sizes"), list)
               and meta["config"]["layer_sizes"]):
@@ -660,6 +678,71 @@ def test_hostile_metadata_values_are_named(bases, tmp_path, path, value, fragmen
     msg = _reject(write(tmp_path, parts.archive(meta_text=_with(parts.meta, path, value))),
                   fragment)
     assert len(msg) < 2000, "a hostile value was echoed whole"
+
+
+@pytest.mark.parametrize("path,value,fragment", [
+    (("target_standardizer",), [1, 2], "target_standardizer must be an object"),
+    (("target_standardizer", "mean"), [0.0], "target_standardizer mean must be a list of 2 "
+                                             "numbers (one per output)"),
+    (("target_standardizer", "mean"), [0.0] * 3, "must be a list of 2 numbers"),
+    (("target_standardizer", "scale"), [1.0, True], "must be a list of 2 numbers"),
+    (("target_standardizer", "scale"), [1.0, -2.0], "target_standardizer output 1"),
+    (("target_standardizer", "mean"), [1e39, 0.0], "output 0 (mean 1e+39"),
+    (("target_standardizer", "scale"), [1.0, 1e-39], "in the model's float32"),
+    (("target_standardizer", "bogus"), 1, "unknown ['bogus']"),
+    (("target_standardizer", "scale"), KeyError, "missing ['scale']"),
+    (("config", "output"), "sigmoid", "a target_standardizer is for a linear output, but "
+                                      "the config's output is 'sigmoid'"),
+])
+def test_hostile_target_standardizers_are_named(bases, tmp_path, path, value, fragment):
+    parts = bases[3]
+    msg = _reject(write(tmp_path, parts.archive(meta_text=_with(parts.meta, path, value))),
+                  fragment)
+    assert len(msg) < 2000
+
+
+@pytest.mark.parametrize("path,value,fragment", [
+    (("schema",), "color", "schema: schema must be an object with the keys"),
+    (("schema", "bogus"), 1, "schema: schema must be an object with the keys"),
+    (("schema", "columns"), [], "schema columns must be a non-empty list"),
+    (("schema", "columns"), [{"name": "x", "categories": None}] * 4,
+     "column names must be distinct"),
+    (("schema", "columns"), [{"name": f"c{i}", "categories": None} for i in range(5)],
+     "the schema's columns make 5 inputs but the model takes 4"),
+    (("schema", "columns", 0, "categories"), ["blue"], "make 3 inputs but the model takes 4"),
+    (("schema", "columns", 0, "categories"), ["blue", "blue"], "must be distinct"),
+    (("schema", "columns", 0, "categories"), ["b", 7], "non-empty text"),
+    (("schema", "columns", 0, "categories"), ["x" * 2000, "y"], "at most 1000 characters"),
+    (("schema", "columns", 0, "categories"), [str(i) for i in range(1002)],
+     "1 to 1000 texts, got 1002"),
+    (("schema", "columns", 0, "name"), "", "non-empty text"),
+    (("schema", "columns", 0, "name"), "kind", "the target 'kind' is also a feature"),
+    (("schema", "labels"), ["bird", "cat"], "2 class labels but the model's softmax output "
+                                            "has 3 classes"),
+    (("schema", "labels"), "bird", "schema labels must be a list or null"),
+    (("schema", "labels"), ["bird", "cat", "cat"], "must be distinct"),
+    (("schema", "target"), 42, "the target's name must be a non-empty text"),
+    (("config", "output"), "linear", "class labels are for a sigmoid or softmax output"),
+])
+def test_hostile_schemas_are_named(bases, tmp_path, path, value, fragment):
+    parts = bases[4]
+    msg = _reject(write(tmp_path, parts.archive(meta_text=_with(parts.meta, path, value))),
+                  fragment)
+    assert len(msg) < 2000
+
+
+def test_a_models_schema_loads(bases, tmp_path):
+    model = fnn.load(write(tmp_path, bases[4].archive()))
+    assert model.schema.labels == ("bird", "cat", "dog")
+    assert model.schema.encode([["red"], [0.5], ["S"]]).tolist() == [[0, 1, 0.5, 1]]
+
+
+def test_a_linear_models_target_standardizer_loads(bases, tmp_path):
+    """The base with standardized targets loads with them: predictions in their units."""
+    model = fnn.load(write(tmp_path, bases[3].archive()))
+    assert model.target_standardizer.mean_.tolist() == bases[3].meta[
+        "target_standardizer"]["mean"]
+    assert np.abs(model.predict(np.zeros((4, 3)))).min() > 100  # about 400, not about 0
 
 
 # --------------------------------------------------------------------------- paths

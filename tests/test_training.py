@@ -751,42 +751,6 @@ def test_bad_train_metrics():
         fnn.MLP([2, 1]).fit(np.zeros((4, 2)), np.zeros(4), epochs=1, train_metrics="exact")
 
 
-def test_progress_bar_counts_epochs_and_shows_figures(monkeypatch):
-    import tqdm.auto
-
-    bars = []
-
-    class FakeBar:
-        def __init__(self, total, **kwargs):
-            self.total, self.kwargs, self.n, self.postfix, self.closed = total, kwargs, 0, None, False
-            bars.append(self)
-
-        def update(self, n):
-            self.n += n
-
-        def set_postfix(self, values, refresh=True):
-            self.postfix = values
-
-        def close(self):
-            self.closed = True
-
-    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
-    rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((30, 2)), rng.integers(0, 2, 30)
-    fnn.MLP([2, 4, 1]).fit(X, y, epochs=7, dev=(X, y), progress=True, eval_every=3)
-    (bar,) = bars
-    assert bar.total == 7 and bar.n == 7 and bar.closed
-    assert bar.kwargs["disable"] is None  # tqdm turns itself off when not on a terminal
-    assert set(bar.postfix) == {"train_cost", "train_error", "dev_cost", "dev_error"}
-
-
-def test_no_progress_bar_by_default(monkeypatch):
-    import tqdm.auto
-
-    monkeypatch.setattr(tqdm.auto, "tqdm", lambda *a, **k: pytest.fail("bar created"))
-    fnn.MLP([2, 1]).fit(np.zeros((4, 2)), np.zeros(4), epochs=2)
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("sizes, output", [
     ([2, 20, 3, 1], "sigmoid"),          # narrow: the evaluation runs examples-as-columns

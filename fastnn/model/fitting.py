@@ -3,7 +3,7 @@
 The engine's runner does the epochs themselves (the steps, the History rows, early
 stopping, the divergence check and its rollback snapshot), as many at a time as nothing
 in Python needs to see: in one native call between two epochs where a callback runs,
-cut in chunks of about a tenth of a second so that Ctrl-C and the progress bar answer.
+cut in chunks of about a tenth of a second so that Ctrl-C and the progress report answer.
 A fit with augmentation runs its steps one batch at a time from Python (the augmentation
 is a Python callable) and ends each epoch in the runner.
 
@@ -31,6 +31,7 @@ from fastnn.blocks.types import FloatArray
 from fastnn.blocks.validation import COUNTER_LIMIT, check_choice, check_int, check_matrix
 from fastnn.blocks.network import Network
 from fastnn.engine.base import Engine, FitSpec, Runner
+from fastnn.model.progress import Progress, check_verbose
 
 #: ``augment(X_batch, rng) -> X_batch``, e.g. :class:`fastnn.workflow.augment.Augmentation`.
 AugmentFn = Callable[[FloatArray, np.random.Generator], ArrayLike]
@@ -42,6 +43,46 @@ MAX_ORDER_ENTRIES = 2**22
 
 class TrainingDiverged(FloatingPointError):
     """The cost became NaN or infinite; the model keeps its last finite weights."""
+
+
+#: A feature or target whose root mean square exceeds this is not of order 1: worth
+#: standardizing before blaming the learning rate alone (standardized data has 1).
+LARGE_SCALE = 10.0
+
+
+def divergence_advice(X: FloatArray, targets: NDArray[Any], output: str) -> str:
+    """What to try after training diverged, read from the data the network saw.
+
+    Parameters
+    ----------
+    X : array (m, n_x)
+        The inputs as the network saw them (standardized, if the model standardizes).
+    targets : array (m, n_L) or (m,)
+        The targets as the loss saw them (standardized, for a linear output with a
+        target standardizer).
+    output : str
+        The output layer.
+
+    Returns
+    -------
+    str
+        "Lower the learning rate", and the inputs or the targets to standardize when
+        their values are far from order 1 (never inputs that already are).
+    """
+    advice = ["Lower the learning rate"]
+    with np.errstate(over="ignore"):
+        inputs = np.sqrt(np.mean(np.square(X, dtype=np.float64), axis=0))
+        if inputs.max(initial=0.0) > LARGE_SCALE:
+            j = int(np.argmax(inputs))
+            advice.append(f"standardize the inputs (feature {j} has values of order "
+                          f"{inputs[j]:.3g}: fnn.Standardizer, model.standardizer)")
+        if output == "linear":
+            scale = float(np.sqrt(np.mean(np.square(targets, dtype=np.float64))))
+            if scale > LARGE_SCALE:
+                advice.append(f"standardize the targets (values of order {scale:.3g}: "
+                              "model.target_standardizer = fnn.Standardizer().fit(Y_train), "
+                              "Y_train of shape (m, outputs))")
+    return (", ".join(advice[:-1]) + " or " + advice[-1] if len(advice) > 1 else advice[0]) + "."
 
 
 class Trainable(Protocol):
@@ -86,8 +127,8 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         dev: Optional[Sequence[ArrayLike]] = None, lr_schedule: Optional[ScheduleLike] = None,
         early_stopping: Optional[EarlyStopping] = None,
         callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
-        augment: Optional[AugmentFn] = None, progress: bool = False, eval_every: int = 1,
-        train_metrics: Literal["auto", "full", "running"] = "auto",
+        augment: Optional[AugmentFn] = None, verbose: int = 0, progress: bool = False,
+        eval_every: int = 1, train_metrics: Literal["auto", "full", "running"] = "auto",
         sample_weight: Optional[ArrayLike] = None, shuffle: bool = True) -> History:
     """Train `model` on (X, y) with minibatch gradient descent.
 
@@ -124,8 +165,13 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     augment : callable ``(X_batch, rng) -> X_batch``, optional
         Applied to every raw training minibatch before standardization (e.g.
         :class:`fastnn.Augmentation`).
+    verbose : {0, 1, 2}, default 0
+        Keras' levels, printed on stdout: 0 nothing; 1 a progress bar with the latest
+        train and dev figures, redrawn in place, fitted to the terminal's width, drawn
+        only on a terminal or in a notebook; 2 one line per evaluated epoch (see
+        :mod:`fastnn.model.progress`).
     progress : bool, default False
-        A tqdm progress bar over epochs with the latest figures (only on a terminal).
+        The older spelling of ``verbose=1``, kept so that calls written for it run.
     eval_every : int, default 1
         Measure the History figures every this many epochs (and at the last one): with
         tens of thousands of cheap full-batch epochs, evaluating each would dominate.
@@ -175,6 +221,7 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     epochs = check_int("epochs", epochs, low=0, high=COUNTER_LIMIT - model.epoch_)
     eval_every = check_int("eval_every", eval_every, low=1, high=COUNTER_LIMIT)
+    verbose = check_verbose(verbose, progress)
     check_choice("train_metrics", train_metrics, ("auto", "full", "running"))
     if lr_schedule is None and optimizer is None:
         lr_schedule = model.lr_schedule_  # resuming: the last fit's decay goes on
@@ -228,7 +275,8 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
     try:
         for cb in hooks:
             cb.on_train_begin(model, history)
-        bar = _progress_bar(epochs, progress)
+        bar = Progress(verbose, epochs, model.epoch_ + epochs,
+                       model.network.output != "linear", history)
         with blas_threads(model.n_threads):
             loop.run(epochs, bar)
     except BaseException:
@@ -265,7 +313,7 @@ class _Epochs:
         self.m = spec.X.shape[0]
         self.full_batch = spec.batch_size >= self.m
 
-    def run(self, epochs: int, bar: Any) -> None:
+    def run(self, epochs: int, bar: Progress) -> None:
         """The epochs, in native runs that end where a callback runs (or to keep Ctrl-C
         and the progress bar answering); stops when the rule or a callback says so."""
         done, per_epoch = 0, 0.0
@@ -275,9 +323,7 @@ class _Epochs:
             ran, status = self._run(n)
             per_epoch = (time.perf_counter() - started) / max(ran, 1)
             done += ran
-            if bar is not None:
-                bar.update(ran)
-                bar.set_postfix(_postfix(self.history), refresh=False)
+            bar.update(ran)
             if status == RUN_STATUS.DIVERGED:
                 self._diverged()
             if status == RUN_STATUS.STOPPED_EARLY:
@@ -371,8 +417,8 @@ class _Epochs:
         raise TrainingDiverged(
             f"training diverged in epoch {runner.diverged_epoch}: the cost is "
             f"{runner.diverged_cost}; the model keeps the weights of epoch {runner.good_epoch}, "
-            "the last evaluated with a finite cost. Lower the learning rate or normalize "
-            "the inputs.")
+            "the last evaluated with a finite cost. "
+            + divergence_advice(self.spec.X, self.spec.y, self.model.network.output))
 
     def rollback(self, previous: tuple[Optional[Optimizer], Any]) -> None:
         """Back to the last good evaluated epoch (or the start of this fit): weights,
@@ -434,17 +480,3 @@ def _check_dev(model: Trainable, dev: Optional[Sequence[ArrayLike]]
     if not isinstance(dev, (tuple, list)) or len(dev) != 2:
         raise TypeError("dev must be a pair (X_dev, y_dev)")
     return model.prepare(dev[0], dev[1], names=("dev[0] (X_dev)", "dev[1] (y_dev)"))
-
-
-def _progress_bar(epochs: int, progress: bool) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    # disable=None: tqdm turns itself off when the output is not a terminal.
-    return tqdm(total=epochs, unit="epoch", disable=None, leave=True)
-
-
-def _postfix(history: History) -> dict[str, str]:
-    keys = ("train_cost", "train_error", "dev_cost", "dev_error")
-    return {k: f"{history[k][-1]:.4g}" for k in keys if history.get(k)}
-

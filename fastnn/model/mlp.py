@@ -3,8 +3,8 @@
 The model never computes: it checks what users give it and asks its engine
 (:mod:`fastnn.engine`), which owns every buffer native code touches.  Its configuration
 is fixed when it is built (read-only attributes); its training state (``step_``,
-``epoch_``, ``optimizer_`` and that optimizer's state, ``standardizer``) is checked on
-assignment.
+``epoch_``, ``optimizer_`` and that optimizer's state, ``standardizer``,
+``target_standardizer``, ``schema``) is checked on assignment.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from fastnn.blocks.types import FloatArray, FloatDTypeLike
 from fastnn.blocks.validation import (check_choice, check_counter, check_int, check_matrix,
                                       check_n_threads, check_real, finite, per_layer)
 from fastnn.engine import Engine, make_engine
-from fastnn.model.fitting import TrainingDiverged, fit
+from fastnn.model.fitting import TrainingDiverged, divergence_advice, fit
 from fastnn.model.guard import UseGuard
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ class MLP:
     ``standardizer`` (an object with a
     ``transform`` method, such as a fitted :class:`fastnn.Standardizer`, or None; when
     set, every method standardizes its raw inputs with it, and checks what it returns
-    like user input).
+    like user input) and, for a linear output, ``target_standardizer`` (the same for the
+    targets, with an ``inverse_transform`` too: see :attr:`target_standardizer`), and
+    ``schema`` (the table columns it reads and its class labels: see :attr:`schema`).
 
     Parameters
     ----------
@@ -130,6 +132,8 @@ class MLP:
         self._optimizer: Optional[Optimizer] = None
         self._schedule: Optional[Schedule] = None
         self._standardizer: Any = None
+        self._target_standardizer: Any = None
+        self._schema: Any = None
         self._guard = UseGuard()
         self._last_slopes: tuple[float, tuple[regularization.Slopes, ...]] = (0, ())
         weights, biases = initializers.initialize(network.layer_sizes, self._init,
@@ -282,6 +286,65 @@ class MLP:
                                  f"model takes {self.layer_sizes[0]}")
         self._standardizer = standardizer
 
+    @property
+    def target_standardizer(self) -> Any:
+        """The target standardizer of a linear output, or None.
+
+        An object with ``transform(Y)`` and ``inverse_transform(Z)`` on arrays
+        (m, n_L), such as ``fnn.Standardizer().fit(y_train.reshape(len(y_train), -1))``.
+        When it is set the network learns the standardized targets: every method takes
+        targets in their own units and standardizes them, and :meth:`predict` and
+        :meth:`predict_proba` undo it, so predictions are in the targets' units too.
+        What is measured on the network is in standardized units: :meth:`cost`,
+        :meth:`gradients`, :meth:`error` (the mean squared error of the standardized
+        targets, i.e. the MSE divided by the training targets' variance, averaged over
+        the outputs: 1.0 is what predicting the training mean scores on the training
+        set) and the History figures; :meth:`forward` gives the network's own outputs.
+        Without it, targets of large values (hundreds) make squared-error gradients
+        hundreds of times larger than the learning rates' defaults expect.
+        """
+        return self._target_standardizer
+
+    @target_standardizer.setter
+    def target_standardizer(self, standardizer: Any) -> None:
+        if standardizer is not None:
+            if self.output != "linear":
+                raise ValueError(f"a target_standardizer is for a linear output's values; "
+                                 f"this model's {self.output} output takes labels, which are "
+                                 "never standardized")
+            if not all(callable(getattr(standardizer, name, None))
+                       for name in ("transform", "inverse_transform")):
+                raise TypeError("target_standardizer must have transform(Y) and "
+                                "inverse_transform(Z) methods (e.g. a fitted "
+                                f"fastnn.Standardizer) or be None, got {standardizer!r}")
+            n_out = getattr(standardizer, "n_features_in_", self.layer_sizes[-1])
+            if n_out != self.layer_sizes[-1]:
+                raise ValueError(f"the target_standardizer was fitted on {n_out} target "
+                                 f"column(s) but the model has {self.layer_sizes[-1]} "
+                                 "output(s)")
+        self._target_standardizer = standardizer
+
+    @property
+    def schema(self) -> Any:
+        """The table the model reads (a :class:`fastnn.TableSchema`), or None.
+
+        Its feature columns in order (numeric, or categorical with the categories of
+        their one-hot inputs), the target column's name and the class labels of a
+        classifier. The model's own methods take the encoded matrix (m, n_x) and give
+        class indices; the schema, saved with the model, is how a file of rows is
+        encoded for it and its indices are named (``fastnn predict`` and ``evaluate``
+        use it).
+        """
+        return self._schema
+
+    @schema.setter
+    def schema(self, schema: Any) -> None:
+        if schema is not None:
+            if not callable(getattr(schema, "check_model", None)):
+                raise TypeError(f"schema must be a fastnn.TableSchema or None, got {schema!r}")
+            schema.check_model(self.layer_sizes[0], self.layer_sizes[-1], self.output)
+        self._schema = schema
+
     # -- parameters -------------------------------------------------------------------
 
     @property
@@ -391,8 +454,23 @@ class MLP:
         """X as :meth:`prepare_inputs` gives it, and y as the output layer's loss reads it
         (see :func:`fastnn.blocks.losses.prepare_targets`)."""
         X = self.prepare_inputs(X, names[0], standardize)
-        return X, prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1], self.dtype,
-                                  names[1])
+        targets = prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1],
+                                  self.dtype, names[1])
+        return X, self._through_target_standardizer("transform", targets, names[1])
+
+    def _through_target_standardizer(self, method: str, values: FloatArray,
+                                     name: str) -> FloatArray:
+        """`values` (m, n_L) through the target standardizer's `method` ("transform" or
+        "inverse_transform"), if there is one; what it returns is checked like user
+        input (finite in the model's dtype)."""
+        if self._target_standardizer is None:
+            return values
+        out = getattr(self._target_standardizer, method)(values)
+        if np.shape(out) != values.shape:
+            raise ValueError(f"target_standardizer.{method} returned shape {np.shape(out)} "
+                             f"for {name} of shape {values.shape}")
+        return check_matrix(f"target_standardizer.{method}({name})", out,
+                            self.layer_sizes[-1], self.dtype)
 
     def standardize(self, X: FloatArray) -> FloatArray:
         """X (checked) through the standardizer, if any; what it returns is checked like
@@ -413,7 +491,9 @@ class MLP:
         With ``train=True`` the dropout masks of the current training step (``step_``)
         are applied (inverted dropout) and batch norm normalizes X by its own statistics,
         as a training step does; otherwise dropout is off and batch norm uses its running
-        statistics, as at prediction time.
+        statistics, as at prediction time.  These are the network's own outputs: with a
+        :attr:`target_standardizer` they are standardized values (:meth:`predict_proba`
+        gives them in the targets' units).
 
         Parameters
         ----------
@@ -453,14 +533,19 @@ class MLP:
         Returns
         -------
         proba : ndarray (m, n_L)
-            sigmoid: P(y=1) per output unit; softmax: one column per class.
+            sigmoid: P(y=1) per output unit; softmax: one column per class; linear: the
+            predicted values, in the targets' units (the network's outputs through
+            ``target_standardizer.inverse_transform`` when it is set).
         """
         X = self.prepare_inputs(X)
         with self._guard.reading(), blas_threads(self._n_threads):
-            return self._finite_outputs(self._engine.predict(X))
+            outputs = self._finite_outputs(self._engine.predict(X))
+        return self._through_target_standardizer("inverse_transform", outputs,
+                                                  "the network's outputs")
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
-        """Class labels (m,) (0/1 for sigmoid, argmax for softmax) or values for linear.
+        """Class labels (m,) (0/1 for sigmoid, argmax for softmax) or values for linear
+        (in the targets' units: see :attr:`target_standardizer`).
 
         Parameters
         ----------
@@ -474,6 +559,9 @@ class MLP:
 
     def error(self, X: ArrayLike, y: ArrayLike) -> float:
         """Error rate 1 - accuracy (mean squared error for a linear output), dropout off.
+
+        With a :attr:`target_standardizer` the mean squared error is that of the
+        standardized targets (the MSE over the training targets' variance).
 
         Parameters
         ----------
@@ -491,7 +579,8 @@ class MLP:
     def cost(self, X: ArrayLike, y: ArrayLike, dropout_step: Optional[int] = None,
              sample_weight: Optional[ArrayLike] = None) -> float:
         """J = (1/m) sum_i L(y_hat_i, y_i) + lambda/(2m) sum_l ||W[l]||_F^2 (+ L1), m the
-        examples given, dropout off: the J that :meth:`gradients` differentiates.
+        examples given, dropout off: the J that :meth:`gradients` differentiates (of the
+        standardized targets when a :attr:`target_standardizer` is set).
 
         With `sample_weight` w, J = (1/sum(w)) sum_i w_i L_i + the penalty with
         m = sum(w): integer weights give the J of the set with each row repeated w_i
@@ -647,8 +736,8 @@ class MLP:
             cost = self._engine.train_step(X, targets, optimizer, self.slopes(m), self._step)
             if not math.isfinite(cost):
                 raise TrainingDiverged(f"the training step diverged (cost {cost}); the model "
-                                       "keeps its weights from before it. Lower the learning "
-                                       "rate or normalize the inputs.")
+                                       "keeps its weights from before it. "
+                                       + divergence_advice(X, targets, self.output))
             self._step += 1
         return cost
 
@@ -667,6 +756,7 @@ class MLP:
         batch_size : int or None, default None (full batch)
         **kwargs
             ``dev``, ``lr_schedule``, ``early_stopping``, ``callbacks``, ``augment``,
+            ``verbose`` (0 silent, 1 a progress bar, 2 a line per evaluated epoch),
             ``progress``, ``eval_every``, ``train_metrics``, ``sample_weight``,
             ``shuffle``: see :func:`fastnn.model.fitting.fit`.
 
@@ -708,7 +798,8 @@ class MLP:
                 "running_statistics": self.running_statistics, "step": self._step,
                 "epoch": self._epoch, "optimizer": self._optimizer,
                 "optimizer_state": self.optimizer_state(), "lr_schedule": self._schedule,
-                "standardizer": self._standardizer}
+                "standardizer": self._standardizer,
+                "target_standardizer": self._target_standardizer, "schema": self._schema}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state["config"])  # type: ignore[misc]
@@ -719,10 +810,12 @@ class MLP:
             self.set_optimizer_state(state["optimizer"], *state["optimizer_state"])
         self.lr_schedule_ = state.get("lr_schedule")
         self.standardizer = state["standardizer"]
+        self.target_standardizer = state.get("target_standardizer")
+        self.schema = state.get("schema")
 
     def copy(self) -> MLP:
-        """An independent copy: configuration, weights, training state, standardizer (the
-        same object) and optimizer (the same object, with a copy of its state)."""
+        """An independent copy: configuration, weights, training state, standardizers and
+        schema (the same objects) and optimizer (the same object, with a copy of its state)."""
         clone = MLP.__new__(MLP)
         clone.__setstate__(self.__getstate__())
         return clone

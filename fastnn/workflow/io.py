@@ -16,7 +16,10 @@ fails at once:
 3. The metadata member is read (at most ``METADATA_LIMIT`` bytes), parsed as JSON
    nested at most ``MAX_DEPTH`` deep with every number bounded, and its values are
    checked (counters and seeds in [0, 2**63), ``n_threads`` in [1, 1024], layer sizes
-   in [1, 2**31), the standardizer finite in the model's dtype).
+   in [1, 2**31), the standardizers finite in the model's dtype and as long as its
+   inputs and outputs, a target standardizer only on a linear output, the table
+   schema's names and categories distinct texts adding up to the model's inputs, and
+   its class labels one per class of the output layer).
 4. The other members must be exactly the arrays the metadata declares, and each npy
    header must give the dtype and shape the metadata implies (and the size the zip
    directory declares) before any array data is read; then each array is read, never
@@ -46,6 +49,7 @@ from numpy.typing import NDArray
 
 from fastnn.model import MLP
 from fastnn.workflow.data import Standardizer
+from fastnn.workflow.tables import TableSchema
 from fastnn.blocks.optim import OPTIMIZERS, optimizer_from_config
 from fastnn.blocks.schedules import SCHEDULES, schedule_from_config
 from fastnn.blocks.validation import COUNTER_LIMIT, MAX_LAYER_SIZE, MAX_THREADS
@@ -65,7 +69,7 @@ OPTIMIZER = "optimizer/"
 # metadata is 1.9 MB).  With every member stored uncompressed, the file has to be that
 # big too.
 METADATA_LIMIT = 16 << 20
-# Ours nests 3 deep (the record, its config, the layer_sizes list).
+# Ours nests 5 deep (the record, its schema, its columns list, a column, its categories).
 MAX_DEPTH = 8
 # An npy header of ours is 128 bytes; NumPy refuses more than 10000, but only after
 # reading as many bytes as a 2.0 header's 4-byte length declares.
@@ -80,7 +84,7 @@ _LAYER_SIZE_RANGE = (1, MAX_LAYER_SIZE, "[1, 2**31)")
 _THREADS_RANGE = (1, MAX_THREADS + 1, f"[1, {MAX_THREADS}]")
 
 _META_KEYS = frozenset({"format", "version", "config", "step", "epoch", "standardizer",
-                        "optimizer", "lr_schedule"})
+                        "optimizer", "lr_schedule", "target_standardizer", "schema"})
 _OPTIMIZER_KEYS = frozenset({"name", "hyperparameters", "t"})
 _STANDARDIZER_KEYS = frozenset({"mean", "scale"})
 _DTYPES = ("float32", "float64")
@@ -103,7 +107,7 @@ _NpyHeader = tuple[tuple[int, ...], bool, np.dtype[Any], int]
 
 
 def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
-    """Write `model` (architecture, hyperparameters, weights, standardizer, optimizer state).
+    """Write `model` (architecture, hyperparameters, weights, standardizers, optimizer state).
 
     Parameters
     ----------
@@ -117,13 +121,12 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     arrays: dict[str, Any] = model.params
     arrays.update({f"{RUNNING}{k}": v for k, v in model.running_statistics.items()})
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "config": model.get_config(),
-            "step": model.step_, "epoch": model.epoch_, "standardizer": None, "optimizer": None,
-            "lr_schedule": _schedule_record(model.lr_schedule_)}
-    if model.standardizer is not None:
-        if not isinstance(model.standardizer, Standardizer):
-            raise TypeError(f"model.standardizer ({type(model.standardizer).__name__}) cannot "
-                            "be saved: a model file holds a fastnn.Standardizer only")
-        meta["standardizer"] = model.standardizer.to_dict()
+            "step": model.step_, "epoch": model.epoch_, "optimizer": None,
+            "lr_schedule": _schedule_record(model.lr_schedule_),
+            "standardizer": _standardizer_record("standardizer", model.standardizer),
+            "target_standardizer": _standardizer_record("target_standardizer",
+                                                        model.target_standardizer),
+            "schema": _schema_record(model.schema)}
     opt, state = model.optimizer_, model.optimizer_state()
     if opt is not None and state is not None:
         t, slots = state
@@ -132,7 +135,27 @@ def save(model: MLP, path: Union[str, os.PathLike[str]]) -> None:
     arrays[META_KEY] = np.array(json.dumps(meta))
     buffer = _io.BytesIO()
     np.savez(buffer, **arrays)
-    _atomic_write(path, buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
+
+
+def _standardizer_record(attribute: str, standardizer: Any) -> Optional[dict[str, Any]]:
+    """The saved form of the model's `attribute` (a fastnn.Standardizer, or None)."""
+    if standardizer is None:
+        return None
+    if not isinstance(standardizer, Standardizer):
+        raise TypeError(f"model.{attribute} ({type(standardizer).__name__}) cannot be saved: "
+                        "a model file holds a fastnn.Standardizer only")
+    return standardizer.to_dict()
+
+
+def _schema_record(schema: Any) -> Optional[dict[str, Any]]:
+    """The saved form of the model's table schema (a fastnn.TableSchema, or None)."""
+    if schema is None:
+        return None
+    if not isinstance(schema, TableSchema):
+        raise TypeError(f"model.schema ({type(schema).__name__}) cannot be saved: a model "
+                        "file holds a fastnn.TableSchema only")
+    return schema.to_dict()
 
 
 def _schedule_record(schedule: Any) -> Optional[dict[str, Any]]:
@@ -143,7 +166,17 @@ def _schedule_record(schedule: Any) -> Optional[dict[str, Any]]:
     return {"name": type(schedule).__name__, "config": schedule.config()}
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+def write_atomically(path: Union[str, os.PathLike[str]], data: bytes) -> None:
+    """Write `data` to `path` atomically: a temporary file in the same folder, flushed
+    to disk, then renamed over `path` (a crash leaves any previous file whole; a file
+    that is replaced keeps its permission bits).
+
+    Parameters
+    ----------
+    path : str or path-like
+    data : bytes
+    """
+    path = os.fspath(path)
     mode = _mode_for(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
@@ -203,7 +236,8 @@ def load(path: Union[str, os.PathLike[str]]) -> MLP:
     Returns
     -------
     MLP
-        With its weights, standardizer, step/epoch counters and optimizer state.
+        With its weights, standardizers, table schema, step/epoch counters and optimizer
+        state.
 
     Raises
     ------
@@ -235,7 +269,8 @@ def read_model_file(path: Union[str, os.PathLike[str]]
     -------
     meta : dict
         The metadata record ("format", "version", "config", "step", "epoch",
-        "standardizer", "optimizer"), its values checked as the module docstring says.
+        "standardizer", "target_standardizer", "optimizer", "lr_schedule", "schema"),
+        its values checked as the module docstring says ("schema" as a TableSchema).
     arrays : dict of str to ndarray
         The parameters as MLP.params names them, "running/mean<l>" and "running/var<l>"
         with batch norm, and "optimizer/<slot><i>" when the file holds optimizer state:
@@ -552,17 +587,30 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
     version = meta.get("version")
     if type(version) is not int or version != VERSION:
         raise _Invalid(f"format version {_show(version)} is not supported")
-    meta.setdefault("lr_schedule", None)  # files of before schedules were saved
+    # Files of before schedules, target standardizers and schemas were saved.
+    meta.setdefault("lr_schedule", None)
+    meta.setdefault("target_standardizer", None)
+    meta.setdefault("schema", None)
     _check_keys("the metadata", meta, _META_KEYS)
     _check_int("step", meta["step"], _COUNTER_RANGE)
     _check_int("epoch", meta["epoch"], _COUNTER_RANGE)
     _check_config(meta["config"])
     if meta["optimizer"] is not None:
         _check_optimizer(meta["optimizer"])
+    config = meta["config"]
     if meta["standardizer"] is not None:
-        _check_standardizer(meta["standardizer"], meta["config"])
+        _check_standardizer("standardizer", meta["standardizer"], config["layer_sizes"][0],
+                            "feature", config["dtype"])
+    if meta["target_standardizer"] is not None:
+        if config.get("output") != "linear":
+            raise _Invalid(f"a target_standardizer is for a linear output, but the config's "
+                           f"output is {_show(config.get('output'))}")
+        _check_standardizer("target_standardizer", meta["target_standardizer"],
+                            config["layer_sizes"][-1], "output", config["dtype"])
     if meta["lr_schedule"] is not None:
         _check_keys("lr_schedule", meta["lr_schedule"], frozenset({"name", "config"}))
+    if meta["schema"] is not None:
+        meta["schema"] = _check_schema(meta["schema"], config)
     return meta
 
 
@@ -599,27 +647,43 @@ def _check_optimizer(spec: Any) -> None:
     _check_int("optimizer t", spec["t"], _COUNTER_RANGE)
 
 
-def _check_standardizer(spec: Any, config: dict[str, Any]) -> None:
-    """One finite mean and scale per input feature, usable in the model's dtype: the
-    model standardizes in its own dtype, where float64's 1e300 is inf and 1e-40's
-    reciprocal overflows.  (Standardizer.from_dict checks the float64 rules.)"""
-    _check_keys("standardizer", spec, _STANDARDIZER_KEYS)
-    n_x, dtype = config["layer_sizes"][0], np.dtype(config["dtype"])
+def _check_standardizer(what: str, spec: Any, n: int, unit: str, dtype_name: str) -> None:
+    """One finite mean and scale per `unit` (an input "feature" or an "output"), n of them,
+    usable in the model's dtype: the model standardizes in its own dtype, where
+    float64's 1e300 is inf and 1e-40's reciprocal overflows.  (Standardizer.from_dict
+    checks the float64 rules.)"""
+    _check_keys(what, spec, _STANDARDIZER_KEYS)
+    dtype = np.dtype(dtype_name)
     for key in sorted(_STANDARDIZER_KEYS):
         values = spec[key]
-        if (not isinstance(values, list) or len(values) != n_x
+        if (not isinstance(values, list) or len(values) != n
                 or not all(type(v) in (int, float) for v in values)):
-            raise _Invalid(f"standardizer {key} must be a list of {n_x} numbers (one per "
-                           f"input feature), got {_show(values)}")
+            raise _Invalid(f"{what} {key} must be a list of {n} numbers (one per {unit}), "
+                           f"got {_show(values)}")
     with np.errstate(over="ignore", divide="ignore"):
         mean = np.array(spec["mean"], dtype=dtype)
         scale = np.array(spec["scale"], dtype=dtype)
         usable = np.isfinite(mean) & (scale > 0) & np.isfinite(scale) & np.isfinite(1 / scale)
     if not usable.all():
         i = int(np.argmin(usable))
-        raise _Invalid(f"standardizer feature {i} (mean {spec['mean'][i]!r}, scale "
+        raise _Invalid(f"{what} {unit} {i} (mean {spec['mean'][i]!r}, scale "
                        f"{spec['scale'][i]!r}) is not finite, or has no finite reciprocal "
                        f"scale, in the model's {dtype}")
+
+
+def _check_schema(record: Any, config: dict[str, Any]) -> TableSchema:
+    """The table schema of the record, its texts checked, its inputs as many as the
+    model's and its labels one per class of the config's output layer (the config's
+    output must then be one of the outputs the model accepts)."""
+    try:
+        schema = TableSchema.from_dict(record)
+        if config.get("output") not in ("sigmoid", "softmax", "linear"):
+            raise ValueError(f"config output {_show(config.get('output'))} is unknown")
+        schema.check_model(config["layer_sizes"][0], config["layer_sizes"][-1],
+                           config["output"])
+    except (ValueError, TypeError) as exc:
+        raise _Invalid(f"schema: {exc}") from None
+    return schema
 
 
 # --------------------------------------------------------------------------- members
@@ -680,6 +744,9 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> MLP:
     model.step_, model.epoch_ = meta["step"], meta["epoch"]
     if meta["standardizer"] is not None:
         model.standardizer = Standardizer.from_dict(meta["standardizer"])
+    if meta["target_standardizer"] is not None:
+        model.target_standardizer = Standardizer.from_dict(meta["target_standardizer"])
+    model.schema = meta["schema"]
     if meta["optimizer"] is not None:
         spec = meta["optimizer"]
         opt = optimizer_from_config(spec["name"], spec["hyperparameters"])
