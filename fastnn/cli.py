@@ -550,7 +550,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ("baseline (no regularization)", {}, None),
         (f"regularized (l2={DEMO_L2:g}, keep_prob={DEMO_KEEP_PROB:g}, early stopping)",
          {"l2": DEMO_L2, "keep_prob": DEMO_KEEP_PROB},
-         fnn.EarlyStopping(monitor="dev_error", patience=DEMO_PATIENCE, restore_best=True)),
+         fnn.EarlyStopping(patience=DEMO_PATIENCE, restore_best=True)),
     ]
     rows, fitted = [], []
     for label, extra, early_stopping in variants:
@@ -692,7 +692,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     optimizer = _optimizer(args.optimizer, args.lr)
     early_stopping = None
     if args.patience is not None:
-        early_stopping = fnn.EarlyStopping(monitor="dev_error", patience=args.patience,
+        early_stopping = fnn.EarlyStopping(patience=args.patience,
                                            restore_best=True)
     batch = "full batch" if args.batch_size is None else f"minibatches of {args.batch_size}"
     sizes = "/".join(str(len(part[1])) for part in (train, dev, test) if part is not None)
@@ -1216,7 +1216,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--epochs", type=_count, default=100,
                    help="passes over the training set")
     p.add_argument("--patience", type=_count, default=None, metavar="K",
-                   help="early stopping: stop after K evaluations without a lower dev error "
+                   help="early stopping: stop after K evaluations without a lower dev cost "
                         "and restore the best weights (default: off)")
     p.add_argument("--eval-every", type=_positive_int, default=1, metavar="K",
                    help="measure train/dev error every K epochs")
