@@ -1,12 +1,16 @@
-"""The course's training iteration, written plainly as the course writes it: the baseline
+"""The course's training loop, written plainly as the course writes it: the baseline
 ``fit`` is compared with on the course net (``bench/public.py``).
 
-One iteration of the course's ``model()`` loop (Course 2, week 1; the L-layer helpers
-of Course 1, week 4): a parameters dict, forward propagation keeping a cache per layer,
-the cost, backward propagation into a grads dict, the update.  Columns are examples
-(X (n_x, m), Y (1, m)), hidden layers relu, the output sigmoid; every array is float32
-(the masks multiply as booleans, so nothing is promoted to float64).  No dropout, no
-regularization: ``fit``'s defaults.
+:class:`CourseAdamEpoch` is one epoch of the course's minibatch loop (Course 2, week 2,
+on the L-layer helpers of Course 1, week 4) with ``fit``'s default optimizer:
+``random_mini_batches`` (a permutation, then slices of 64 columns), and per minibatch
+forward propagation keeping a cache per layer, the cost, backward propagation into a
+grads dict, then ``update_parameters_with_adam``; the epoch's cost is the minibatch
+costs averaged over the examples, as the course prints it.
+
+Columns are examples (X (n_x, m), Y (1, m)), hidden layers relu, the output sigmoid;
+every array is float32 (the masks multiply as booleans, so nothing is promoted to
+float64).  No dropout, no regularization: ``fit``'s defaults.
 """
 import numpy as np
 
@@ -69,31 +73,64 @@ def backward_propagation(AL, Y, caches):
     return grads
 
 
-def update_parameters(parameters, grads, learning_rate):
-    """Gradient descent: W := W - alpha dW, b := b - alpha db."""
-    for l in range(1, len(parameters) // 2 + 1):
-        parameters["W" + str(l)] = parameters["W" + str(l)] - learning_rate * grads["dW" + str(l)]
-        parameters["b" + str(l)] = parameters["b" + str(l)] - learning_rate * grads["db" + str(l)]
-    return parameters
+def random_mini_batches(X, Y, mini_batch_size, rng):
+    """[(X_batch, Y_batch), ...]: the columns shuffled, then cut into batches of
+    `mini_batch_size` (the last one shorter when the size does not divide m)."""
+    m = X.shape[1]
+    permutation = rng.permutation(m)
+    shuffled_X, shuffled_Y = X[:, permutation], Y[:, permutation]
+    return [(shuffled_X[:, k:k + mini_batch_size], shuffled_Y[:, k:k + mini_batch_size])
+            for k in range(0, m, mini_batch_size)]
 
 
-class CourseIteration:
-    """A callable: one iteration of the course's loop on (X, Y) (forward, cost, backward,
-    update); returns the cost, which the course computes every iteration.
+def initialize_adam(parameters):
+    """(v, s): zero first and second moments, one per gradient ("dW1", "db1", ...)."""
+    v = {"d" + key: np.zeros_like(value) for key, value in parameters.items()}
+    s = {"d" + key: np.zeros_like(value) for key, value in parameters.items()}
+    return v, s
+
+
+def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.001,
+                                beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adam: v = b1 v + (1 - b1) g, s = b2 s + (1 - b2) g^2, both bias-corrected by
+    1 - b^t, then theta := theta - alpha v_hat / (sqrt(s_hat) + epsilon)."""
+    for key in parameters:
+        g = grads["d" + key]
+        v["d" + key] = beta1 * v["d" + key] + (1 - beta1) * g
+        s["d" + key] = beta2 * s["d" + key] + (1 - beta2) * np.square(g)
+        v_corrected = v["d" + key] / (1 - beta1 ** t)
+        s_corrected = s["d" + key] / (1 - beta2 ** t)
+        parameters[key] = parameters[key] - learning_rate * v_corrected / (
+            np.sqrt(s_corrected) + epsilon)
+    return parameters, v, s
+
+
+class CourseAdamEpoch:
+    """A callable: one epoch of week 2's minibatch loop with Adam (forward, cost,
+    backward and Adam update per minibatch of `mini_batch_size`, reshuffled every
+    epoch); returns the epoch's average cost.
 
     X (m, n_x) and y (m,) are given as fastnn takes them (rows are examples) and turned
     into the course's float32 columns once, here.
     """
 
-    def __init__(self, layers_dims, X, y, learning_rate=0.01, seed=3):
+    def __init__(self, layers_dims, X, y, learning_rate=0.001, mini_batch_size=64, seed=3):
         self.X = np.ascontiguousarray(np.asarray(X, DTYPE).T)
         self.Y = np.asarray(y, DTYPE).reshape(1, -1)
         self.parameters = initialize_parameters_he(layers_dims, seed)
-        self.learning_rate = learning_rate
+        self.v, self.s = initialize_adam(self.parameters)
+        self.learning_rate, self.mini_batch_size = learning_rate, mini_batch_size
+        self.rng = np.random.default_rng(seed)
+        self.t = 0
 
     def __call__(self):
-        AL, caches = forward_propagation(self.X, self.parameters)
-        cost = compute_cost(AL, self.Y)
-        grads = backward_propagation(AL, self.Y, caches)
-        self.parameters = update_parameters(self.parameters, grads, self.learning_rate)
-        return cost
+        cost_total = 0.0
+        for X_batch, Y_batch in random_mini_batches(self.X, self.Y, self.mini_batch_size,
+                                                    self.rng):
+            AL, caches = forward_propagation(X_batch, self.parameters)
+            cost_total += compute_cost(AL, Y_batch) * Y_batch.shape[1]
+            grads = backward_propagation(AL, Y_batch, caches)
+            self.t += 1
+            self.parameters, self.v, self.s = update_parameters_with_adam(
+                self.parameters, grads, self.v, self.s, self.t, self.learning_rate)
+        return cost_total / self.X.shape[1]

@@ -18,10 +18,11 @@
   (``max_iter=1``, shuffle on), then ``predict_proba`` of the dev set.  It has no
   dropout, so it is compared at keep_prob 1.0 only.
 
-``bench/public.py`` times the same epoch with ``fit``'s defaults (no regularization,
-the full History) against these PyTorch and scikit-learn epochs without regularization:
-see :func:`defaults_callables`.
+``bench/public.py`` times the epoch with ``fit``'s defaults (Adam, minibatches of 64,
+no regularization) against PyTorch and scikit-learn epochs with the same optimizer and
+batches: see :func:`defaults_callables`.
 """
+import inspect
 import warnings
 
 import numpy as np
@@ -57,15 +58,16 @@ def epoch_data(seed=0):
 
 
 class FastnnEpoch:
-    """A callable: ``model.fit(X, y, epochs=1, batch_size=128, dev=(X_dev, y_dev),
-    **options)``, one epoch with its dev evaluation (training continues each call)."""
+    """A callable: ``model.fit(X, y, epochs=1, dev=(X_dev, y_dev), **options)`` (batches
+    of 128 unless `options` say otherwise), one epoch with its dev evaluation (training
+    continues each call)."""
 
     def __init__(self, model, train, dev, **options):
-        self.model, self.train, self.dev, self.options = model, train, dev, options
+        self.model, self.train, self.dev = model, train, dev
+        self.options = {"batch_size": BATCH, **options}
 
     def __call__(self):
-        history = self.model.fit(*self.train, epochs=1, batch_size=BATCH, dev=self.dev,
-                                 **self.options)
+        history = self.model.fit(*self.train, epochs=1, dev=self.dev, **self.options)
         return history["dev_error"][-1]
 
 
@@ -115,13 +117,16 @@ class TorchEpoch:
 
 class SklearnEpoch:
     """A callable: one ``partial_fit`` epoch of MLPClassifier, then dev predict_proba.
-    `l2` is the course's lambda (scikit-learn's alpha)."""
+    `l2` is the course's lambda (scikit-learn's alpha); by default plain SGD at this
+    module's rate on batches of 128, else the `solver`, `batch_size` and
+    `learning_rate_init` given."""
 
-    def __init__(self, train, dev, seed=0, l2=configs.L2):
+    def __init__(self, train, dev, seed=0, l2=configs.L2, solver="sgd", batch_size=BATCH,
+                 learning_rate_init=configs.LEARNING_RATE):
         self.clf = MLPClassifier(hidden_layer_sizes=LAYERS[1:-1], activation="relu",
-                                 solver="sgd", alpha=l2, batch_size=BATCH,
+                                 solver=solver, alpha=l2, batch_size=batch_size,
                                  learning_rate="constant",
-                                 learning_rate_init=configs.LEARNING_RATE, momentum=0.0,
+                                 learning_rate_init=learning_rate_init, momentum=0.0,
                                  max_iter=1, shuffle=True, early_stopping=False,
                                  random_state=seed)
         self.train, self.dev = train, dev
@@ -162,17 +167,22 @@ def epoch_callables(seed=0):
 
 def defaults_callables(seed=0):
     """{"fastnn": ..., "torch": ..., "sklearn": ...}: the epoch with ``fit``'s defaults,
-    ``fnn.MLP([784, 256, 256, 10], output="softmax").fit(X, y, epochs=1, batch_size=128,
-    dev=(X_dev, y_dev))`` (relu, float32, no regularization or dropout, SGD(lr=0.01), the
-    full History: the whole training set evaluated each epoch), and the PyTorch and
-    scikit-learn epochs of the same net without regularization (those available here)."""
+    ``fnn.MLP([784, 256, 256, 10], output="softmax").fit(X, y, epochs=1,
+    dev=(X_dev, y_dev))`` (relu, float32, no regularization or dropout, Adam(lr=0.001),
+    minibatches of 64, the History's train figures averaged over the steps), and the
+    PyTorch and scikit-learn epochs of the same net, optimizer and batches (those
+    available here)."""
     train, dev = epoch_data(seed)
+    fit = inspect.signature(fnn.MLP.fit).parameters
+    batch, lr = fit["batch_size"].default, fnn.Adam().lr
     fns = {"fastnn": FastnnEpoch(fnn.MLP(list(LAYERS), output="softmax", seed=seed), train,
-                                 dev)}
+                                 dev, batch_size=batch)}
     if torch_step.available():
-        fns["torch"] = TorchEpoch(train, dev, 1.0, seed, l2=0.0)
+        fns["torch"] = torch_step.TorchAdamEpoch(LAYERS, "softmax", *train, batch, lr, dev,
+                                                 seed)
     if sklearn_available():
-        fns["sklearn"] = SklearnEpoch(train, dev, seed, l2=0.0)
+        fns["sklearn"] = SklearnEpoch(train, dev, seed, l2=0.0, solver="adam",
+                                      batch_size=batch, learning_rate_init=lr)
     return fns
 
 

@@ -4,11 +4,12 @@
 
 - **fit on the course net**: ``fnn.MLP([2, 20, 3, 1]).fit(X, y, epochs=FIT_EPOCHS)``
   with every default (relu, sigmoid output, He init, no regularization or dropout,
-  float32, SGD(lr=0.01), full batch, the train cost and error evaluated every epoch) on
-  the course's football training set as it is loaded (float64, 211 rows), per epoch;
-  against the course's NumPy iteration (``bench/course_numpy.py``) and a PyTorch eager
-  full-batch epoch (SGD step, then the train cost under ``no_grad``: the figure History
-  records).  Training continues from call to call.
+  float32, Adam(lr=0.001), minibatches of 64 reshuffled every epoch, the History's
+  train cost and error averaged over the epoch's steps) on the course's football
+  training set as it is loaded (float64, 211 rows), per epoch; against an epoch of the
+  course's week-2 NumPy loop with Adam (``bench/course_numpy.py``) and a PyTorch eager
+  minibatch epoch (Adam, the batches' losses averaged).  Training continues from call to
+  call.
 - **train_step**: ``model.train_step(X, y, opt)`` on that net, X and y in the model's
   dtype (checked, not converted), against the bare step it wraps (``TrainPlan.run``
   with ``n_steps=1`` on checked arrays, bench/steps.py's PlanStep); informative: the
@@ -21,13 +22,15 @@
   on ``predict_proba`` of 1 row and on ``train_step`` (what the per-call thread cap
   costs).
 - **the mnist-sized epoch with fit's defaults**: ``bench/epoch.py``'s
-  :func:`~bench.epoch.defaults_callables` (8192 + dev 1024, batch 128) against its
-  PyTorch loop and scikit-learn's ``partial_fit`` epoch, without regularization.
+  :func:`~bench.epoch.defaults_callables` (8192 + dev 1024; Adam, batches of 64) against
+  a PyTorch loop and scikit-learn's ``partial_fit`` epoch with the same optimizer and
+  batches, without regularization.
 
 fastnn's calls (one OpenBLAS) are timed interleaved, sample by sample; NumPy's, PyTorch's
 and scikit-learn's each in a warmed-up block of their own (bench/steps.py says why).
 """
 import dataclasses
+import inspect
 import statistics
 from dataclasses import dataclass
 
@@ -35,7 +38,7 @@ import numpy as np
 
 import fastnn as fnn
 from bench import configs, epoch, torch_step
-from bench.course_numpy import CourseIteration
+from bench.course_numpy import CourseAdamEpoch
 from bench.report import format_ratio, format_table, format_time, ratio, title
 from bench.steps import PlanStep, interleaved_samples, sample_times, spread
 from bench.targets import Goal, public_goal
@@ -44,8 +47,9 @@ COURSE_SIZES = (2, 20, 3, 1)
 #: Epochs per timed ``fit`` call on the course net (the course trains for 30000).
 FIT_EPOCHS = 1000
 PREDICT_SIZES = (784, 256, 256, 10)
-#: fit's default learning rate, which the baselines use too.
-DEFAULT_LR = fnn.SGD().lr
+#: fit's default optimizer's learning rate and batch size, which the baselines use too.
+DEFAULT_LR = fnn.Adam().lr
+DEFAULT_BATCH = inspect.signature(fnn.MLP.fit).parameters["batch_size"].default
 
 
 @dataclass(frozen=True)
@@ -118,25 +122,14 @@ class CourseFit:
         return self.model.fit(self.X, self.y, epochs=self.epochs)
 
 
-class TorchCourseEpoch:
-    """One PyTorch full-batch epoch of the course net (eager: forward, BCE-with-logits
-    loss, backward, SGD without weight decay), then the train cost after the update
-    under ``no_grad``, the figure fit's History records."""
-
-    def __init__(self, X, y, seed=0):
-        config = configs.Config("course", COURSE_SIZES, "sigmoid", len(X), 1.0)
-        self.step = torch_step.TorchStep(config, X, y, DEFAULT_LR, 0.0, seed)
-
-    def __call__(self):
-        self.step()
-        return self.step.cost()
-
-
 def course_epochs(X, y, repeat, min_time, warmup):
-    """The fit-per-epoch comparisons on the course net: vs NumPy and vs PyTorch."""
-    fns = {"fit": CourseFit(X, y), "numpy": CourseIteration(COURSE_SIZES, X, y, DEFAULT_LR)}
+    """The fit-per-epoch comparisons on the course net: vs NumPy and vs PyTorch, both
+    running fit's defaults (Adam, minibatches of 64)."""
+    fns = {"fit": CourseFit(X, y),
+           "numpy": CourseAdamEpoch(COURSE_SIZES, X, y, DEFAULT_LR, DEFAULT_BATCH)}
     if torch_step.available():
-        fns["torch"] = TorchCourseEpoch(X, y)
+        fns["torch"] = torch_step.TorchAdamEpoch(COURSE_SIZES, "sigmoid", X, y,
+                                                 DEFAULT_BATCH, DEFAULT_LR)
     samples = sample_times(fns, repeat, min_time, warmup)
     return [compare("fit_vs_numpy", samples, "fit", "numpy", per=(FIT_EPOCHS, 1)),
             compare("fit_vs_torch", samples, "fit", "torch", per=(FIT_EPOCHS, 1))]
@@ -225,9 +218,8 @@ def mnist_epoch(repeat, warmup, seed=0):
     fns = epoch.defaults_callables(seed)
     # Each call lasts a tenth of a second or more: a short warm-up is enough.
     samples = sample_times(fns, repeat, min_time=0.0, warmup=min(warmup, 0.05))
-    note = "fit's History also evaluates the 8192 training examples"
-    return [compare("epoch_vs_torch", samples, "fastnn", "torch", note=note),
-            compare("epoch_vs_sklearn", samples, "fastnn", "sklearn", note=note)]
+    return [compare("epoch_vs_torch", samples, "fastnn", "torch"),
+            compare("epoch_vs_sklearn", samples, "fastnn", "sklearn")]
 
 
 # -- the section ---------------------------------------------------------------------------

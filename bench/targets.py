@@ -123,16 +123,16 @@ class Goal:
 
 _COURSE = "[2, 20, 3, 1] (defaults), football 211"
 _MNIST = "[784, 256, 256, 10] softmax, float32"
-_EPOCH = "mnist-sized epoch, 8192 + dev 1024, b128"
+_EPOCH = "mnist-sized epoch, 8192 + dev 1024, fit's defaults (Adam, b64)"
 _MNIST_STEP = "[784, 256, 256, 10] softmax, float32, b128"
 _SMALL_BN = "[64, 128, 64, 10] softmax, float32, b64, batch_norm, keep_prob 0.8"
 
 #: Issue 13's targets: the public calls, as a user makes them, in one process.
 PUBLIC_GOALS = (
     Goal("fit_vs_numpy", "model.fit(X, y, epochs=E) per epoch",
-         "the course's NumPy iteration", _COURSE, "NumPy / fit", 10.0),
+         "the course's NumPy Adam epoch", _COURSE, "NumPy / fit", 10.0),
     Goal("fit_vs_torch", "model.fit(X, y, epochs=E) per epoch",
-         "a PyTorch full-batch epoch", _COURSE, "torch / fit", 30.0),
+         "a PyTorch Adam minibatch epoch", _COURSE, "torch / fit", 30.0),
     Goal("train_step", "model.train_step(X, y, opt)", "the bare step (TrainPlan.run)",
          _COURSE, "train_step / bare", 1.5, higher_is_better=False),
     Goal("predict1_vs_numpy", "model.predict_proba(X[:1])", "NumPy's forward pass", _MNIST,
@@ -147,9 +147,9 @@ PUBLIC_GOALS = (
          _MNIST, "1 / None", 1.1, higher_is_better=False),
     Goal("threads_train_step", "MLP(..., n_threads=1).train_step(X, y, opt)",
          "n_threads=None", _COURSE, "1 / None", 1.1, higher_is_better=False),
-    Goal("epoch_vs_torch", "model.fit(X, y, epochs=1, batch_size=128, dev=dev)",
+    Goal("epoch_vs_torch", "model.fit(X, y, epochs=1, dev=dev)",
          "a PyTorch epoch loop", _EPOCH, "torch / fit", 1.3),
-    Goal("epoch_vs_sklearn", "model.fit(X, y, epochs=1, batch_size=128, dev=dev)",
+    Goal("epoch_vs_sklearn", "model.fit(X, y, epochs=1, dev=dev)",
          "MLPClassifier.partial_fit", _EPOCH, "sklearn / fit", 1.3),
     # Issue 14's (bench/optimization.py).
     Goal("rmsprop_step", "model.train_step(X, y, RMSprop())", "the same with SGD()",

@@ -1,6 +1,6 @@
 """pytest-benchmark suite of the public calls (``bench/public.py``), each in a group with
-what it is compared with: ``fit`` on the course net beside the course's NumPy iteration
-and a PyTorch full-batch epoch (EPOCHS epochs per call each), ``model.train_step``
+what it is compared with: ``fit`` on the course net beside the course's NumPy Adam
+epoch and a PyTorch minibatch epoch (EPOCHS epochs per call each), ``model.train_step``
 beside its bare step and its ``n_threads=1`` twin, ``predict_proba`` of one row beside
 NumPy's and PyTorch's forward passes.  Nothing here asserts a time; the plain tests at
 the end check that each baseline computes what fastnn computes.
@@ -10,7 +10,7 @@ import pytest
 
 import fastnn as fnn
 from bench import public, torch_step
-from bench.course_numpy import CourseIteration
+from bench.course_numpy import CourseAdamEpoch
 from bench.targets import public_goal
 
 EPOCHS = 100  # per timed call, for every implementation of the course net's epoch
@@ -33,16 +33,18 @@ def repeated(fn, n):
 def course_epoch_callables(X, y):
     """{label: callable}, each EPOCHS epochs of the course net."""
     fns = {"fit": public.CourseFit(X, y, EPOCHS),
-           "numpy": repeated(CourseIteration(public.COURSE_SIZES, X, y, public.DEFAULT_LR),
-                             EPOCHS)}
+           "numpy": repeated(CourseAdamEpoch(public.COURSE_SIZES, X, y, public.DEFAULT_LR,
+                                             public.DEFAULT_BATCH), EPOCHS)}
     if torch_step.available():
-        fns["torch"] = repeated(public.TorchCourseEpoch(X, y), EPOCHS)
+        fns["torch"] = repeated(torch_step.TorchAdamEpoch(
+            public.COURSE_SIZES, "sigmoid", X, y, public.DEFAULT_BATCH, public.DEFAULT_LR),
+            EPOCHS)
     return fns
 
 
 @pytest.mark.parametrize("label", ["fit", "numpy", "torch"])
 def test_course_epochs(benchmark, course, label):
-    """EPOCHS full-batch epochs of the course net: fit's defaults, NumPy, PyTorch."""
+    """EPOCHS epochs of the course net with fit's defaults: fastnn, NumPy, PyTorch."""
     fns = course_epoch_callables(*course)
     if label not in fns:
         pytest.skip("torch is not installed")
@@ -69,18 +71,22 @@ def test_predict_one_row(benchmark, label):
     benchmark(fns[label])
 
 
-def test_course_iteration_is_fastnn_step(course):
-    """From the same weights, the course's NumPy iteration has fastnn's cost and update."""
+def test_course_adam_epoch_is_fastnn_fit(course):
+    """From the same weights, full-batch epochs of the course's NumPy Adam loop update
+    as fit's default optimizer does, and its first cost is fastnn's."""
     X, y = course
-    iteration = CourseIteration(public.COURSE_SIZES, X, y, public.DEFAULT_LR)
+    epoch = CourseAdamEpoch(public.COURSE_SIZES, X, y, public.DEFAULT_LR, len(X))
     model = fnn.MLP(list(public.COURSE_SIZES))
     model.set_params({name: value.reshape(-1) if name.startswith("b") else value
-                      for name, value in iteration.parameters.items()})
-    cost = model.train_step(X, y, fnn.SGD(lr=public.DEFAULT_LR))
-    assert np.isclose(iteration(), cost, rtol=1e-5)
+                      for name, value in epoch.parameters.items()})
+    first_cost = model.train_step(X, y, fnn.Adam(lr=public.DEFAULT_LR))
+    assert np.isclose(epoch(), first_cost, rtol=1e-5)
+    model.fit(X, y, epochs=4, batch_size=None)  # resumes the same Adam
+    for _ in range(4):
+        epoch()
     for name, value in model.params.items():
-        np.testing.assert_allclose(iteration.parameters[name].reshape(value.shape), value,
-                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(epoch.parameters[name].reshape(value.shape), value,
+                                   rtol=1e-4, atol=1e-5)
 
 
 def test_forward_passes_compute_predict_proba():

@@ -74,6 +74,56 @@ class TorchStep:
             return self.loss(self.net(self.X), self.y).item()
 
 
+class TorchAdamEpoch:
+    """A no-argument callable: one epoch of a plain PyTorch loop with ``fit``'s defaults
+    (``torch.randperm`` batching, no DataLoader; minibatches of `batch_size`; Adam at
+    `lr`, no weight decay), averaging the batches' losses as fit's running History does,
+    then, when `dev` is given, the dev loss and error under ``no_grad``.  Returns the dev
+    error, or without `dev` the average training loss."""
+
+    def __init__(self, layer_sizes, output, X, y, batch_size, lr, dev=None, seed=0):
+        torch.manual_seed(seed)
+        self.net = build_network(layer_sizes, 1.0)
+        self.X, self.y, self.loss = _tensors(X, y, output)
+        self.dev = None if dev is None else _tensors(*dev, output)[:2]
+        self.output = output
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self):
+        net, optimizer, m = self.net, self.optimizer, len(self.X)
+        net.train()
+        order = torch.randperm(m, generator=self.generator)
+        total = 0.0
+        for start in range(0, m, self.batch_size):
+            index = order[start:start + self.batch_size]
+            optimizer.zero_grad()
+            loss = self.loss(net(self.X[index]), self.y[index])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        if self.dev is not None:
+            net.eval()
+            with torch.no_grad():
+                logits = net(self.dev[0])
+                self.loss(logits, self.dev[1]).item()
+                predicted = (logits > 0 if self.output == "sigmoid"
+                             else logits.argmax(dim=1))
+                return (predicted != self.dev[1]).float().mean().item()
+        return total / m
+
+
+def _tensors(X, y, output):
+    """(X, y, loss): float32 inputs, and the targets and loss of a sigmoid output
+    (a float column, BCE with logits) or a softmax one (class indices, cross-entropy)."""
+    X = torch.as_tensor(X, dtype=torch.float32).contiguous()
+    if output == "sigmoid":
+        return (X, torch.as_tensor(y, dtype=torch.float32).reshape(-1, 1).contiguous(),
+                nn.BCEWithLogitsLoss())
+    return X, torch.as_tensor(y, dtype=torch.long).reshape(-1), nn.CrossEntropyLoss()
+
+
 class TorchForward:
     """A callable ``X (ndarray) -> probabilities (ndarray)``: the relu network with the
     given weights (W (n, n_prev) and b (n,) per layer, as fastnn's ``params``) under

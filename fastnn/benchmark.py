@@ -6,9 +6,10 @@ warmed up and timed in blocks of calls on the same arrays under the same BLAS th
 cap (the machine's speed drifts; a ratio taken in one process does not drift with it):
 
 - ``fit`` with its defaults on the course's network [2, 20, 3, 1] (relu, a sigmoid
-  output, He initialization, SGD with lr 0.01, full batch, the train cost and error
-  evaluated after every epoch), per epoch, against a NumPy epoch doing the same: the
-  forward and backward passes, the update, and the evaluation;
+  output, He initialization, Adam with lr 0.001, minibatches of 64 in a fresh order
+  every epoch, the History's train cost averaged over the epoch's steps), per epoch,
+  against a NumPy epoch doing the same: the shuffle, and per minibatch the forward and
+  backward passes and the Adam update;
 - ``train_step`` on that network and its 211 examples;
 - ``predict`` of one row by an mnist-sized network [784, 256, 256, 10] (softmax),
   against NumPy's forward pass of that row;
@@ -33,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import fastnn as fnn
+from fastnn.blocks import defaults
 
 #: The widest line the report prints.
 MAX_COLUMNS = 100
@@ -70,7 +72,7 @@ class Comparison:
 
 class NumpyNetwork:
     """A dense network in plain NumPy with a model's weights: forward, loss, backward
-    and an SGD update with L2 weight decay and inverted dropout, rows as examples.
+    and an SGD (with L2 weight decay) or Adam update, inverted dropout, rows as examples.
 
     Parameters
     ----------
@@ -78,10 +80,13 @@ class NumpyNetwork:
         Its weights (copied), output layer, keep probabilities and L2 are used.
     lr : float
     seed : int
-        Seeds the dropout masks (NumPy's own generator, not fastnn's counter).
+        Seeds the dropout masks and the minibatch order (NumPy's own generator, not
+        fastnn's counter).
+    adam : bool
+        Adam (beta1 0.9, beta2 0.999, epsilon 1e-8; no L2) instead of SGD.
     """
 
-    def __init__(self, model: fnn.MLP, lr: float, seed: int = 0) -> None:
+    def __init__(self, model: fnn.MLP, lr: float, seed: int = 0, adam: bool = False) -> None:
         params = model.params
         L = model.n_layers
         self.W = [params[f"W{l}"] for l in range(1, L + 1)]
@@ -89,6 +94,9 @@ class NumpyNetwork:
         self.output, self.keep = model.output, model.keep_prob
         self.l2, self.lr = model.l2, lr
         self.rng = np.random.default_rng(seed)
+        self.adam = adam
+        self.moments = [[np.zeros_like(p) for p in self.W + self.b] for _ in range(2)]
+        self.t = 0
 
     def forward(self, X: NDArray[Any], train: bool = False
                 ) -> tuple[list[NDArray[Any]], list[Optional[NDArray[Any]]]]:
@@ -130,8 +138,9 @@ class NumpyNetwork:
         return float(np.mean(np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))))
 
     def step(self, X: NDArray[Any], y: NDArray[Any]) -> float:
-        """One SGD step on the batch; returns its data cost (before the update)."""
+        """One SGD or Adam step on the batch; returns its data cost (before the update)."""
         m = X.shape[0]
+        self.t += 1
         A, masks = self.forward(X, train=True)
         Y = self.targets(y, self.W[-1].shape[0])
         cost = self.loss(A[-1], Y)
@@ -143,20 +152,32 @@ class NumpyNetwork:
                 if masks[l - 1] is not None:
                     dA = dA * masks[l - 1]
                 dZ = dA * (A[l] > 0)
-            self.W[l] = (1 - self.lr * self.l2[l] / m) * self.W[l] - self.lr * dW
-            self.b[l] = self.b[l] - self.lr * db
+            if self.adam:
+                self.W[l] = self.adam_update(l, dW)
+                self.b[l] = self.adam_update(len(self.W) + l, db)
+            else:
+                self.W[l] = (1 - self.lr * self.l2[l] / m) * self.W[l] - self.lr * dW
+                self.b[l] = self.b[l] - self.lr * db
         return cost
 
-    def evaluate(self, X: NDArray[Any], y: NDArray[Any]) -> tuple[float, float]:
-        """(cost J with its L2 term, error rate) with dropout off."""
-        Z = self.forward(X)[0][-1]
-        cost = self.loss(Z, self.targets(y, self.W[-1].shape[0]))
-        cost += sum(l2 / (2 * len(X)) * float(np.sum(W * W)) for l2, W in zip(self.l2, self.W))
-        if self.output == "softmax":
-            error = float(np.mean(np.argmax(Z, axis=1) != y))
-        else:
-            error = float(np.mean((Z[:, 0] > 0) != (y > 0.5)))
-        return cost, error
+    def adam_update(self, k: int, g: NDArray[Any]) -> NDArray[Any]:
+        """Parameter k ([W1..WL, b1..bL]) after Adam's bias-corrected step on gradient g."""
+        v, s = self.moments
+        v[k] = 0.9 * v[k] + 0.1 * g
+        s[k] = 0.999 * s[k] + 0.001 * g * g
+        v_hat, s_hat = v[k] / (1 - 0.9 ** self.t), s[k] / (1 - 0.999 ** self.t)
+        param = (self.W + self.b)[k]
+        return param - self.lr * v_hat / (np.sqrt(s_hat) + 1e-8)
+
+    def epoch(self, X: NDArray[Any], y: NDArray[Any], batch_size: int) -> float:
+        """One pass in minibatches of `batch_size` in a fresh random order; returns the
+        batches' costs averaged over the examples (what fit's History records then)."""
+        order = self.rng.permutation(len(X))
+        total = 0.0
+        for start in range(0, len(X), batch_size):
+            index = order[start:start + batch_size]
+            total += self.step(X[index], y[index]) * len(index)
+        return total / len(X)
 
     def predict_proba(self, X: NDArray[Any]) -> NDArray[Any]:
         return self.probabilities(self.forward(X)[0][-1])
@@ -214,11 +235,11 @@ def comparisons(quick: bool = False) -> list[tuple[str, Callable[[], Comparison]
     def fit_epochs() -> Comparison:
         X, y = _course_data()
         model = fnn.MLP(list(COURSE_SIZES))
-        numpy = NumpyNetwork(model, lr=fnn.SGD().lr)
+        numpy = NumpyNetwork(model, lr=fnn.Adam().lr, adam=True)
+        batch_size = defaults.BATCH_SIZE
 
         def numpy_epoch() -> None:
-            numpy.step(X, y)
-            numpy.evaluate(X, y)  # what fit's History records after each epoch
+            numpy.epoch(X, y, batch_size)
 
         return timed("fit, course net [2, 20, 3, 1], 211 rows, per epoch",
                      lambda: model.fit(X, y, epochs=FIT_EPOCHS), numpy_epoch, FIT_EPOCHS)

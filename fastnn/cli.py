@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import fastnn as fnn
+from fastnn.blocks import defaults
 from fastnn.blocks.losses import predict_from_proba
 from fastnn.blocks.names import OutputName
 from fastnn.blocks.optim import Optimizer
@@ -62,7 +63,6 @@ BENCH_SCRIPT = Path(fnn.__file__).resolve().parents[1] / "bench" / "run.py"
 
 OPTIMIZERS = {"sgd": fnn.SGD, "momentum": fnn.Momentum, "adam": fnn.Adam,
               "rmsprop": fnn.RMSprop, "adamw": fnn.AdamW}
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "adam": 0.001, "rmsprop": 0.001, "adamw": 0.001}
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "selu", "linear")
 OUTPUTS = ("sigmoid", "softmax", "linear")
 # An integer target with more distinct values than this is taken as a regression target.
@@ -398,7 +398,8 @@ def _split(X: NDArray[Any], y: NDArray[Any],
 
 
 def _optimizer(name: str, lr: Optional[float]) -> Optimizer:
-    return OPTIMIZERS[name](lr=DEFAULT_LR[name] if lr is None else lr)
+    """The optimizer `name` at learning rate `lr`, or at its class's default rate."""
+    return OPTIMIZERS[name]() if lr is None else OPTIMIZERS[name](lr=lr)
 
 
 def _check_writable(path: Union[str, os.PathLike[str]], option: str, what: str) -> None:
@@ -1109,7 +1110,7 @@ def _add_data_options(p: argparse.ArgumentParser, split: bool = True,
     p.add_argument("--delimiter", type=_delimiter, default=None, metavar="CHAR",
                    help="the CSV's field separator: one character, or 'tab' (default: ,)")
     if split:
-        p.add_argument("--seed", type=_seed, default=0, help=seed_help)
+        p.add_argument("--seed", type=_seed, default=defaults.SEED, help=seed_help)
         p.add_argument("--ratios", type=_ratios, default=None, metavar="TRAIN,DEV[,TEST]",
                        help="split fractions (default: the course's era defaults, 60/20/20 up "
                             "to 10,000 examples, 98/1/1 up to a million, then 99.5/0.25/0.25)")
@@ -1153,7 +1154,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "regularized model (model.npz, takes raw inputs) in --out.", cmd_demo)
     p.add_argument("--out", type=_path, default="fastnn-demo", metavar="DIR",
                    help="folder for report.txt, model.npz and the PNG plots")
-    p.add_argument("--seed", type=_seed, default=0,
+    p.add_argument("--seed", type=_seed, default=defaults.SEED,
                    help="seed of the data, the split, the weights and the dropout masks")
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help=f"training epochs (default {DEMO_EPOCHS['full']}, "
@@ -1206,21 +1207,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="dropout: probability of keeping a hidden unit (1 = no dropout)")
     p.add_argument("--batch-norm", action="store_true",
                    help="batch normalization of every hidden layer (minibatches of 2 or more)")
-    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.OPTIMIZER,
                    help="gradient descent variant")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default: 0.001 for adam, adamw and rmsprop, 0.1 for "
-                        "sgd and momentum)")
-    p.add_argument("--batch-size", type=_batch_size, default=64, metavar="N",
+                   help="learning rate (default: 0.001 for adam, adamw and rmsprop, 0.01 for "
+                        "sgd and momentum, as in the library)")
+    p.add_argument("--batch-size", type=_batch_size, default=defaults.BATCH_SIZE, metavar="N",
                    help="minibatch size, or 'full' for full-batch gradient descent")
-    p.add_argument("--epochs", type=_count, default=100,
+    p.add_argument("--epochs", type=_count, default=defaults.EPOCHS,
                    help="passes over the training set")
     p.add_argument("--patience", type=_count, default=None, metavar="K",
                    help="early stopping: stop after K evaluations without a lower dev cost "
                         "and restore the best weights (default: off)")
     p.add_argument("--eval-every", type=_positive_int, default=1, metavar="K",
                    help="measure train/dev error every K epochs")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+    p.add_argument("--dtype", choices=("float32", "float64"), default=defaults.DTYPE,
                    help="floating-point type of the weights and the computation")
     p.add_argument("--save", type=_path, metavar="PATH", default=None,
                    help="save the trained model there (.npz; load with fastnn.load)")
@@ -1287,7 +1288,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="check again after K full-batch SGD steps on a copy of the model")
     p.add_argument("--lr", type=_positive_float, default=0.1,
                    help="learning rate of the --after-steps training")
-    p.add_argument("--seed", type=_seed, default=0,
+    p.add_argument("--seed", type=_seed, default=defaults.SEED,
                    help="seed of the --components subset")
 
     p = add("diagnose", "bias/variance report and the basic recipe",

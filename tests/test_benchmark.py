@@ -26,11 +26,26 @@ def test_the_numpy_step_is_fastnns_step(sizes, output, l2):
     for l, (W, b) in enumerate(zip(numpy.W, numpy.b), start=1):
         np.testing.assert_allclose(W, model.params[f"W{l}"], rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(b, model.params[f"b{l}"], rtol=1e-4, atol=1e-6)
-    cost, error = numpy.evaluate(X, y)
-    assert cost == pytest.approx(model.cost(X, y), rel=1e-5)
-    assert error == pytest.approx(model.error(X, y))
     np.testing.assert_allclose(numpy.predict_proba(X), model.predict_proba(X), rtol=1e-5,
                                atol=1e-7)
+
+
+def test_the_numpy_adam_epoch_is_fits_default_epoch():
+    """fit's defaults (Adam, minibatches of 64): the NumPy side's epoch from the same
+    weights over the same batches (one full batch here: m <= 64, so the order is moot
+    up to rounding) gives fit's weights and costs.  A full-batch History records J
+    after each epoch's update; the NumPy epoch returns the cost before it."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 2)).astype(np.float32)
+    y = rng.integers(0, 2, 60).astype(np.float32)
+    model = fnn.MLP([2, 20, 3, 1], seed=1)
+    numpy = NumpyNetwork(model, lr=fnn.Adam().lr, adam=True)
+    history = model.fit(X, y, epochs=3, shuffle=False)
+    costs = [numpy.epoch(X, y, 64) for _ in range(3)]
+    assert history["train_cost"][:-1] == pytest.approx(costs[1:], rel=1e-5)
+    for l, (W, b) in enumerate(zip(numpy.W, numpy.b), start=1):
+        np.testing.assert_allclose(W, model.params[f"W{l}"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b, model.params[f"b{l}"], rtol=1e-4, atol=1e-5)
 
 
 def test_the_numpy_step_drops_units_as_inverted_dropout():

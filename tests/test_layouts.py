@@ -70,7 +70,7 @@ def _assert_close(got, want, dtype, what):
 def _train(model, X, y, optimizer, steps, chained):
     """`steps` full-batch steps: one fit (the runner's chained epochs) or step by step."""
     if chained:
-        model.fit(X, y, epochs=steps, optimizer=optimizer)
+        model.fit(X, y, epochs=steps, optimizer=optimizer, batch_size=None)
     else:
         for _ in range(steps):
             model.train_step(X, y, optimizer)

@@ -72,10 +72,11 @@ def test_both_plan_layouts_weigh_examples(monkeypatch, layout, output):
     X, y, w = _problem(output, m=40)
     weighted = _model(output, "cython")
     repeated = weighted.copy()
-    weighted.fit(X, y, epochs=10, optimizer=fnn.Adam(lr=0.01), sample_weight=w)
+    weighted.fit(X, y, epochs=10, optimizer=fnn.Adam(lr=0.01), sample_weight=w,
+                 batch_size=None)
     assert weighted.engine.training_plan(40).columns == (layout == "columns")
     repeated.fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0), epochs=10,
-                 optimizer=fnn.Adam(lr=0.01))
+                 optimizer=fnn.Adam(lr=0.01), batch_size=None)
     assert _max_gap(weighted.params, repeated.params) < 1e-12
 
 

@@ -181,7 +181,8 @@ def test_schedules_match_pytorchs_schedulers(pytorch, kind, backend, dtype):
     else:
         theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=0.5, patience=1, threshold=0.0, threshold_mode="abs")
-    model.fit(X, y, dev=(Xd, yd), epochs=12, optimizer=fnn.SGD(0.5), lr_schedule=ours)
+    model.fit(X, y, dev=(Xd, yd), epochs=12, optimizer=fnn.SGD(0.5), lr_schedule=ours,
+              batch_size=None)
     loss = torch.nn.BCEWithLogitsLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(float)).reshape(-1, 1)
     Xdt, ydt = torch.from_numpy(Xd), torch.from_numpy(yd.astype(float)).reshape(-1, 1)

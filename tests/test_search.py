@@ -230,6 +230,17 @@ def test_keys_map_onto_model_optimizer_and_fit(data):
     assert all(t.seed == 9 for t in result.trials)
 
 
+@pytest.mark.parametrize("key, optimizer", [("lr", "adam"), ("epsilon", "adam"),
+                                            ("beta", "momentum"),
+                                            ("weight_decay", "adamw")])
+def test_the_default_optimizer_is_fits_when_it_takes_the_keys(data, key, optimizer):
+    """A search trains with fit's default (Adam) unless the space draws a hyperparameter
+    Adam does not have; then with the simplest optimizer that has it."""
+    result = fnn.search({key: fnn.uniform(0.001, 0.01)}, *data, 1,
+                        model_args={"layer_sizes": [2, 4, 1]}, fit_args={"epochs": 1})
+    assert result.best_model.optimizer_.name == optimizer
+
+
 def test_optimizer_of_fit_args_takes_the_drawn_values(data):
     result = fnn.search({"lr": fnn.loguniform(1e-3, 1e-2)}, *data, 2,
                         model_args={"layer_sizes": [2, 4, 1]},

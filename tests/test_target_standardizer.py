@@ -65,7 +65,8 @@ def test_error_cost_and_history_are_in_standardized_units(regression):
     scaler = scaler_of(y)
     model = fnn.MLP([3, 8, 1], output="linear", dtype="float64", l2=0.5, seed=2)
     model.target_standardizer = scaler
-    history = model.fit(X, y, dev=(X_dev, y_dev), epochs=3, optimizer=fnn.Adam(0.01))
+    history = model.fit(X, y, dev=(X_dev, y_dev), epochs=3, optimizer=fnn.Adam(0.01),
+                        batch_size=None)
     residual = (model.predict(X_dev) - y_dev) / scaler.scale_[0]
     assert model.error(X_dev, y_dev) == pytest.approx(np.mean(residual ** 2), rel=1e-9)
     assert history["dev_error"][-1] == pytest.approx(model.error(X_dev, y_dev), rel=1e-9)

@@ -18,13 +18,13 @@ from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Union, 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fastnn.blocks import regularization
+from fastnn.blocks import defaults, regularization
 from fastnn.blocks.regularization import Slopes
 from fastnn.blocks.callbacks import CallbackLike, EarlyStopping, as_callbacks, runs_at
 from fastnn.blocks.history import COLUMNS, History
 from fastnn.blocks.losses import example_weights
 from fastnn.blocks.names import RUN_STATUS
-from fastnn.blocks.optim import OPTIMIZERS, SGD, Optimizer
+from fastnn.blocks.optim import OPTIMIZERS, Optimizer
 from fastnn.blocks.schedules import Schedule, ScheduleLike, as_schedule, rates
 from fastnn.blocks.threads import blas_threads
 from fastnn.blocks.types import FloatArray
@@ -122,8 +122,9 @@ class Trainable(Protocol):
     def slopes(self, m: float) -> tuple[Slopes, ...]: ...
 
 
-def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
-        optimizer: Union[Optimizer, str, None] = None, batch_size: Optional[int] = None,
+def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = defaults.EPOCHS,
+        optimizer: Union[Optimizer, str, None] = None,
+        batch_size: Optional[int] = defaults.BATCH_SIZE,
         dev: Optional[Sequence[ArrayLike]] = None, lr_schedule: Optional[ScheduleLike] = None,
         early_stopping: Optional[EarlyStopping] = None,
         callbacks: Union[CallbackLike, Sequence[CallbackLike], None] = None,
@@ -142,12 +143,15 @@ def fit(model: Trainable, X: ArrayLike, y: ArrayLike, epochs: int = 100,
         ``batch_size=None`` one full-batch update each, the course's iterations.
     optimizer : Optimizer or str, optional
         An optimizer, or the name of one with its defaults ("sgd", "momentum", "adam",
-        "rmsprop", "adamw"). Default: the optimizer of the last fit (its state kept, for
-        resuming), else ``SGD(lr=0.01)``.  Another optimizer than the last fit's starts from fresh state.
-    batch_size : int or None, default None
+        "rmsprop", "adamw", "nesterov"). Default: the optimizer of the last fit (its
+        state kept, for resuming), else ``Adam()`` (lr 0.001; see
+        :mod:`fastnn.blocks.defaults` for why).  Another optimizer than the last fit's
+        starts from fresh state.  The course's gradient descent is
+        ``optimizer=fnn.SGD(lr=...), batch_size=None``.
+    batch_size : int or None, default 64
         Minibatch size (reshuffled every epoch from the model's seed; the last batch
-        may be shorter).  None is full-batch gradient descent.  The penalty's m is the
-        training set's size either way.
+        may be shorter; 64 examples or fewer are one batch).  None is full-batch
+        gradient descent.  The penalty's m is the training set's size either way.
     dev : (X_dev, y_dev), optional
         Dev set, evaluated with dropout off.
     lr_schedule : schedule or callable ``epoch -> lr``, optional
@@ -461,9 +465,9 @@ def _check_batches_normalizable(model: Trainable, m: int, batch_size: Optional[i
 
 def _check_optimizer(model: Trainable, optimizer: Union[Optimizer, str, None]) -> Optimizer:
     """The fit's optimizer: the one given, one named with its defaults (Keras'
-    optimizer="adam"), the model's last, or the course's SGD(lr=0.01)."""
+    optimizer="adam"), the model's last, or ``defaults.OPTIMIZER`` (Adam)."""
     if optimizer is None:
-        return model.optimizer_ or SGD(lr=0.01)
+        optimizer = model.optimizer_ or defaults.OPTIMIZER
     if isinstance(optimizer, str):
         named: Any = OPTIMIZERS[check_choice("optimizer", optimizer.lower(), OPTIMIZERS)]
         return cast(Optimizer, named())  # every optimizer class has defaults

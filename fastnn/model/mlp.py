@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fastnn.blocks import init as initializers
-from fastnn.blocks import regularization
+from fastnn.blocks import defaults, regularization
 from fastnn.blocks.losses import example_weights, predict_from_proba, prepare_targets
 from fastnn.blocks.names import ActivationName, BackendName, InitName, OutputName
 from fastnn.blocks.habits import FIT_ARGUMENTS, check_arguments, parameter_names
@@ -114,8 +114,8 @@ class MLP:
                  output: OutputName = "sigmoid", init: InitName = "he", init_scale: float = 1.0,
                  keep_prob: Union[float, Sequence[float]] = 1.0, input_keep_prob: float = 1.0,
                  l2: Union[float, Sequence[float]] = 0.0, l1: Union[float, Sequence[float]] = 0.0,
-                 dtype: FloatDTypeLike = "float32", backend: BackendName = "cython",
-                 seed: int = 0, n_threads: Optional[int] = None,
+                 dtype: FloatDTypeLike = defaults.DTYPE, backend: BackendName = "cython",
+                 seed: int = defaults.SEED, n_threads: Optional[int] = None,
                  l1_mode: str = "subgradient", batch_norm: bool = False,
                  bn_momentum: float = 0.9, bn_epsilon: float = 1e-5) -> None:
         network = build_network(layer_sizes, activation, output, keep_prob, input_keep_prob,
@@ -741,8 +741,9 @@ class MLP:
             self._step += 1
         return cost
 
-    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 100,
-            optimizer: Union[Optimizer, str, None] = None, batch_size: Optional[int] = None,
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = defaults.EPOCHS,
+            optimizer: Union[Optimizer, str, None] = None,
+            batch_size: Optional[int] = defaults.BATCH_SIZE,
             **kwargs: Any) -> History:
         """Train the model; see :func:`fastnn.model.fitting.fit` for every option.
 
@@ -752,8 +753,10 @@ class MLP:
         y : array_like (m,) or (m, n_L)
         epochs : int, default 100
         optimizer : Optimizer or str, optional
-            An optimizer, or one's name with its defaults ("adam", ...).
-        batch_size : int or None, default None (full batch)
+            An optimizer, or one's name with its defaults ("adam", ...); default: the
+            last fit's, else ``Adam()`` (lr 0.001).
+        batch_size : int or None, default 64
+            None is full-batch gradient descent, the course's iterations.
         **kwargs
             ``dev``, ``lr_schedule``, ``early_stopping``, ``callbacks``, ``augment``,
             ``verbose`` (0 silent, 1 a progress bar, 2 a line per evaluated epoch),

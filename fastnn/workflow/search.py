@@ -28,6 +28,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from fastnn.blocks import defaults
 from fastnn.blocks.distributions import Distribution, plain
 from fastnn.blocks.history import History
 from fastnn.blocks.optim import OPTIMIZERS, Optimizer, optimizer_from_config
@@ -47,7 +48,7 @@ OPTIMIZER_KEYS = tuple(sorted({p for cls in OPTIMIZERS.values()
 FIT_KEYS = ("batch_size", "epochs")
 SPACE_KEYS = (*MODEL_ARGUMENTS, *OPTIMIZER_KEYS, *FIT_KEYS, "hidden")
 #: fit's number of epochs when fit_args does not give one.
-DEFAULT_EPOCHS: int = inspect.signature(MLP.fit).parameters["epochs"].default
+DEFAULT_EPOCHS: int = defaults.EPOCHS
 
 
 @dataclass(frozen=True)
@@ -286,8 +287,8 @@ def search(space: dict[str, Distribution], train: Sequence[ArrayLike], dev: Sequ
         1e-1), "hidden": fnn.choice([[64], [128, 64]])}``.  A key is any
         :class:`fastnn.MLP` constructor argument; an optimizer hyperparameter ("lr",
         "beta", "beta1", "beta2", "epsilon", "weight_decay"), set on the optimizer of
-        `fit_args` (default: the first of SGD, Momentum, Adam, RMSprop, AdamW that takes
-        them all); "batch_size" or "epochs" (rounded to integers); or "hidden", the hidden
+        `fit_args` (default: fit's default optimizer, Adam, when it takes them all, else
+        the first of SGD, Momentum, RMSprop, AdamW that does); "batch_size" or "epochs" (rounded to integers); or "hidden", the hidden
         layers' sizes (a list, or an int for one layer), between the inputs' size (from
         the data) and the outputs' (``model_args["layer_sizes"][-1]``, else from y).
     train, dev : (X (m, n_x), y (m,) or (m, n_L)) pairs
@@ -538,11 +539,13 @@ def _check_args(space: dict[str, Distribution], model_args: Any,
 
 
 def _default_optimizer(space: dict[str, Distribution]) -> Optimizer:
-    """The first of SGD, Momentum, Adam, RMSprop, AdamW that takes every optimizer key of
-    the space, with its default hyperparameters."""
+    """fit's default optimizer (Adam) when it takes every optimizer key of the space,
+    else the first of SGD, Momentum, Adam, RMSprop, AdamW that does, with its default
+    hyperparameters."""
     wanted = set(space) & set(OPTIMIZER_KEYS)
-    for name, cls in OPTIMIZERS.items():
-        if wanted <= set(inspect.signature(cls.__init__).parameters):
+    candidates = [defaults.OPTIMIZER, *OPTIMIZERS]
+    for name in candidates:
+        if wanted <= set(inspect.signature(OPTIMIZERS[name].__init__).parameters):
             return optimizer_from_config(name, {})
     raise ValueError(f"no fastnn optimizer takes all of {sorted(wanted)}")
 
