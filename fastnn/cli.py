@@ -238,6 +238,72 @@ def _batch_size(text: str) -> Optional[int]:
     return size
 
 
+# --augment's transforms: the command line's short name -> fnn.Augmentation's setting and
+# the kind of value it takes (bool: a bare word, `flip`, turns it on).
+AUGMENT_SETTINGS: dict[str, tuple[str, type]] = {
+    "crop": ("crop_padding", int), "rotate": ("max_rotation", float),
+    "zoom": ("max_zoom", float), "distort": ("distortion", float),
+    "flip": ("flip", bool), "flip_prob": ("flip_prob", float)}
+
+
+def _checked_augmentation(**settings: Any) -> fnn.Augmentation:
+    """fnn.Augmentation(**settings), its refusal as argparse's one-line error: the
+    values' checks are the class's own."""
+    try:
+        return fnn.Augmentation(**settings)
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _augment_setting(item: str) -> tuple[str, Any]:
+    """'crop=2' -> ('crop_padding', 2); 'flip' -> ('flip', True)."""
+    key, equals, value = (part.strip() for part in item.partition("="))
+    if key not in AUGMENT_SETTINGS:
+        raise argparse.ArgumentTypeError(
+            f"unknown transform {shorten(key)!r}; choose from {', '.join(AUGMENT_SETTINGS)} "
+            "(e.g. crop=2,rotate=10,zoom=0.1)")
+    name, kind = AUGMENT_SETTINGS[key]
+    if kind is bool:
+        if equals:
+            raise argparse.ArgumentTypeError(
+                f"{key} takes no value, got {shorten(item)!r}; flip_prob=P sets how often")
+        return name, True
+    try:
+        return name, _parse_number(value, kind)
+    except ValueError:
+        expected = "a whole number of pixels" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(
+            f"{key} takes {expected}, got {shorten(item)!r}") from None
+
+
+def _augmentation(text: str) -> fnn.Augmentation:
+    """'crop=2,rotate=10,flip' -> the Augmentation it names, without its image shape
+    (set once the data is read)."""
+    settings: dict[str, Any] = {}
+    for item in text.split(","):
+        name, value = _augment_setting(item)
+        if name in settings:
+            raise argparse.ArgumentTypeError(f"{item.partition('=')[0].strip()} is given "
+                                             f"twice in {shorten(text)!r}")
+        settings[name] = value
+    return _checked_augmentation(**settings)
+
+
+def _image_shape(text: str) -> tuple[int, ...]:
+    """'28x28' -> (28, 28), '32x32x3' -> (32, 32, 3): one image's height, width [and
+    channels]."""
+    expected = f"expected HxW or HxWxC such as 28x28 or 32x32x3, got {shorten(text)!r}"
+    try:
+        shape = tuple(int(_parse_number(part, int)) for part in text.lower().split("x"))
+    except (ValueError, OverflowError):  # not integers; int(inf) of a 40-digit one
+        raise argparse.ArgumentTypeError(expected) from None
+    if len(shape) not in (2, 3):
+        raise argparse.ArgumentTypeError(expected)
+    image_shape = _checked_augmentation(image_shape=shape).image_shape
+    assert image_shape is not None
+    return image_shape
+
+
 # Characters that cannot separate fields: the quote, line breaks and NUL would break
 # the CSV reader's own syntax.
 _BAD_DELIMITERS = ('"', "\r", "\n", "\0")
@@ -657,9 +723,13 @@ def _labelled_output(labels: Sequence[str],
 
 def cmd_train(args: argparse.Namespace) -> int:
     """`fastnn train`: returns the exit code."""
+    if args.image_shape is not None and args.augment is None:
+        raise UsageError("--image-shape is the shape of the images --augment transforms: "
+                         "give --augment too")
     data = load_data(args.data, args.target, _csv_options(args))
     X, y, description = data.X, data.y, data.description
     assert y is not None  # training data always has a target
+    augment = _image_augmentation(args, X.shape[1])
     try:
         if data.schema is not None and data.schema.labels is not None:
             output, n_out, note = _labelled_output(data.schema.labels, args.output)
@@ -706,11 +776,14 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"l2={args.l2:g} l1={args.l1:g} keep_prob={args.keep_prob:g}, {optimizer!r}, {batch}, "
           f"{args.epochs} epochs"
           + ("" if early_stopping is None else f", early stopping (patience {args.patience})"))
+    if augment is not None:
+        print(_describe_augmentation(augment, inferred=args.image_shape is None))
     t0 = time.perf_counter()
     try:
         history = model.fit(*train, dev=dev, epochs=args.epochs, batch_size=args.batch_size,
                             optimizer=optimizer, early_stopping=early_stopping,
-                            eval_every=args.eval_every, verbose=int(args.verbose))
+                            augment=augment, eval_every=args.eval_every,
+                            verbose=int(args.verbose))
     except fnn.TrainingDiverged as exc:
         not_saved = "" if args.save is None else f"; the model was not saved to {args.save}"
         raise CheckFailed(f"{exc}{not_saved}") from None
@@ -734,6 +807,58 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"\nsaved the model to {args.save} (it takes raw inputs: its standardizer "
               "is saved with it)")
     return EXIT_OK
+
+
+def _image_augmentation(args: argparse.Namespace,
+                        n_inputs: int) -> Optional[fnn.Augmentation]:
+    """--augment for images of --image-shape, or of (sqrt(n), sqrt(n)) when the data's
+    n inputs are a square number; None without --augment."""
+    if args.augment is None:
+        return None
+    shape = args.image_shape
+    inputs = f"{n_inputs} input" + ("" if n_inputs == 1 else "s")
+    if shape is None:
+        side = math.isqrt(n_inputs)
+        if side * side != n_inputs:
+            raise UsageError(f"--augment: {args.data} has {inputs} per row, not a square "
+                             "image's: give its shape with --image-shape HxW or HxWxC")
+        shape = (side, side)
+    elif math.prod(shape) != n_inputs:
+        raise UsageError(f"--image-shape {_shape_text(shape)}: an image of {math.prod(shape)} "
+                         f"values, but {args.data} has {inputs} per row")
+    _check_crop(args.augment.crop_padding, shape)
+    return fnn.Augmentation.from_dict({**args.augment.to_dict(), "image_shape": shape})
+
+
+def _check_crop(crop: int, shape: Sequence[int]) -> None:
+    """Refuse a crop that shifts images of `shape` out of their frame. The crop pads the
+    whole batch by its size: a typo such as crop=2000 would take gigabytes (or the OOM
+    killer's silent exit) to do so."""
+    side = min(shape[:2])
+    if crop >= side:
+        raise UsageError(f"--augment crop={crop}: shifts of {side} pixels or more move "
+                         f"{_shape_text(shape)} images out of the frame: give a crop below "
+                         f"{side}")
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    """(28, 28) -> '28x28', as --image-shape takes it."""
+    return "x".join(map(str, shape))
+
+
+def _describe_augmentation(augment: fnn.Augmentation, inferred: bool) -> str:
+    """The summary line, in --augment's own terms: 'augmentation crop=2,flip,flip_prob=0.5
+    of the training batches only, 8x8 images (inferred: 64 inputs, a square number)'."""
+    settings = augment.to_dict()
+    # Every transform that is on, and with flips their probability (0 included).
+    items = [key if kind is bool else f"{key}={settings[name]:g}"
+             for key, (name, kind) in AUGMENT_SETTINGS.items()
+             if settings[name] or (name == "flip_prob" and augment.flip)]
+    assert augment.image_shape is not None
+    shape = augment.image_shape
+    note = f"inferred: {math.prod(shape)} inputs, a square number" if inferred else "given"
+    return (f"augmentation {','.join(items) or 'none (every transform is 0)'} of the "
+            f"training batches only, {_shape_text(shape)} images ({note})")
 
 
 def _columns(y: NDArray[Any]) -> NDArray[Any]:
@@ -1182,7 +1307,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "diagnosis, and save the model if asked (it takes raw inputs: the standardizer "
             "is saved with it).\n\nThe output layer is inferred from the target unless "
             "--output is given: 0/1 labels -> sigmoid, integer labels 0..K-1 -> softmax, "
-            "anything else -> linear.", cmd_train)
+            "anything else -> linear.\n\nWith --augment, the rows of every training "
+            "minibatch are images transformed at random (before standardization; pixels "
+            "from outside an image are 0), drawn from --seed and the epoch: the same seed "
+            "gives the same run. The dev and test sets, the errors printed and the saved "
+            "model's predictions are never augmented. Example: fastnn train digits.npz "
+            "--augment crop=1,rotate=10 --image-shape 8x8", cmd_train)
     p.add_argument("data", type=_path, metavar="DATA", help=DATA_HELP)
     _add_data_options(p, seed_help="seed of the split, the initial weights, the dropout "
                                    "masks and the minibatch order",
@@ -1207,6 +1337,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="dropout: probability of keeping a hidden unit (1 = no dropout)")
     p.add_argument("--batch-norm", action="store_true",
                    help="batch normalization of every hidden layer (minibatches of 2 or more)")
+    p.add_argument("--augment", type=_augmentation, default=None, metavar="SPEC",
+                   help="random image transforms of every training batch, comma-separated "
+                        "(all off unless named): crop=N shifts of up to N pixels, rotate=DEG, "
+                        "zoom=F scales in [1/(1+F), 1+F], distort=PX elastic warps of up to "
+                        "PX pixels, flip horizontal flips (natural images, not digits or "
+                        "text) with flip_prob=P (default 0.5); e.g. crop=2,rotate=10,zoom=0.1. "
+                        "fastnn.Augmentation's crop_padding, max_rotation, max_zoom, "
+                        "distortion, flip and flip_prob")
+    p.add_argument("--image-shape", type=_image_shape, default=None, metavar="HxW[xC]",
+                   help="the shape of one image for --augment, each row holding its pixels "
+                        "row by row, channels last (default: square, sqrt(n) x sqrt(n) of "
+                        "n inputs; an error if n is not a square)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=defaults.OPTIMIZER,
                    help="gradient descent variant")
     p.add_argument("--lr", type=_positive_float, default=None,

@@ -68,6 +68,13 @@ RATE = st.one_of(floats_between(0, 1), st.sampled_from(["5%", "0%", "100%"]))
 LAYERS = st.one_of(
     st.lists(st.integers(1, 8), max_size=3).map(lambda sizes: ",".join(map(str, sizes))),
     st.sampled_from(["none", "100000000,100000000", "2147483648", "0"]))
+# --augment specs and image shapes: good ones for the 2 columns of the good data files
+# (1x2 images), and ones that a check refuses.
+AUGMENT = st.sampled_from(["crop=1", "rotate=10,zoom=0.1", "flip", "flip,flip_prob=0.3",
+                           "distort=0.5", "crop=0", "flip_prob=0.3", "crop=-1", "shear=2",
+                           "crop=1.5", "rotate=nan", "crop=1,crop=2", "flip=1", "crop=2,"])
+IMAGE_SHAPE = st.sampled_from(["1x2", "2x1", "1x1x2", "2x2", "28x28", "0x2", "1x2x1x1", "x",
+                               "1X2"])
 RATIOS = st.sampled_from(["0.6,0.2,0.2", "0.5,0.5", "0.8,0.1,0.1", "1,0,0", "0.5,0.5,0.5",
                           "0.2,0.2,0.2,0.4"])
 
@@ -243,7 +250,8 @@ def grammar(pools):
                            "--patience": EPOCHS, "--eval-every": POSITIVE_STEPS,
                            "--dtype": choice("float32", "float64"), "--save": out,
                            "--bayes-error": RATE, "--verbose": choice("0", "1", "2"),
-                           "--categorical": columns},
+                           "--categorical": columns, "--augment": AUGMENT,
+                           "--image-shape": IMAGE_SHAPE},
                   ["--stratify", "--progress"], {"--epochs": EPOCHS}),
         "predict": ([model, data], {**csv_options, "--out": out}, ["--proba"], {}),
         "evaluate": ([model, data], csv_options, [], {}),
