@@ -1068,3 +1068,38 @@ def test_regression_overflow_inside_the_network_is_an_error_not_nan(backend):
         with pytest.raises(ValueError, match="X is too large for the model"):
             call(X)
     assert model.predict_proba(np.ones((1, 2))).shape == (1, 1)
+
+
+def test_set_penalties_rereads_anything_that_could_have_changed():
+    """A training plan skips reading the same tuple of float tuples twice (the model's
+    cached slopes, every train_step), and re-reads everything else: a list changed in
+    place, or a tuple holding a mutable value, takes effect at the next call."""
+    X, y = _moons()
+    model = fnn.MLP([2, 3, 1], seed=0, dtype="float64")
+    Xv, yv = model.prepare(X, y)
+    model.train_step(X, y, fnn.SGD(0.1))
+    plan = model.engine.training_plan(X.shape[0])
+    arguments = fnn.SGD(0.1).kernel_arguments()
+
+    def step_from(W, penalties):
+        """W1 after one step from weights W with `penalties` set just before."""
+        model.set_params(W)
+        plan.set_penalties(penalties)
+        plan.run(Xv, yv, 0, 1, arguments, 0)
+        return model.params["W1"].copy()
+
+    start = {k: v.copy() for k, v in model.params.items()}
+    none, strong = ((0.0, 0.0, 0.0),) * 2, ((5.0, 0.0, 0.0),) * 2
+    plain = step_from(start, none)
+    decayed = step_from(start, strong)
+    assert not np.allclose(plain, decayed)
+    np.testing.assert_array_equal(step_from(start, strong), decayed)  # skipped: same tuple
+    as_list = [list(triple) for triple in none]
+    np.testing.assert_array_equal(step_from(start, as_list), plain)
+    as_list[0][0] = as_list[1][0] = 5.0  # changed in place: read again
+    np.testing.assert_array_equal(step_from(start, as_list), decayed)
+    cell = np.array(0.0)
+    holding = ((cell, 0.0, 0.0), (cell, 0.0, 0.0))
+    np.testing.assert_array_equal(step_from(start, holding), plain)
+    cell[()] = 5.0
+    np.testing.assert_array_equal(step_from(start, holding), decayed)

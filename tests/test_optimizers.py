@@ -102,3 +102,18 @@ def test_adamw_decays_weights_only_and_is_not_l2(backend):
     np.testing.assert_allclose(model.params["W1"], before["W1"] * (1 - 0.1 * 0.5) ** 3,
                                rtol=1e-12)
     np.testing.assert_array_equal(model.params["b1"], before["b1"])
+
+
+def test_hyperparameters_read_as_plain_attributes_and_stay_validated():
+    """An optimizer's hyperparameters are validated when assigned and read back as plain
+    attributes: a change takes effect at the next update."""
+    opt = fnn.Adam(lr=0.01)
+    assert isinstance(opt.lr, float) and opt.kernel_arguments()[0] == 0.01
+    opt.lr = 0.5
+    assert opt.kernel_arguments() == (0.5, 0.9, 0.999, 1e-8, 0.0)
+    with pytest.raises(ValueError, match="lr"):
+        opt.lr = -1.0
+    with pytest.raises(ValueError, match="beta1"):
+        opt.beta1 = 1.0
+    assert opt.lr == 0.5 and opt.beta1 == 0.9
+    assert type(fnn.Adam.lr).__name__ == "_Hyperparameter"  # the class keeps the validator

@@ -207,3 +207,50 @@ def test_fit_inside_fit_is_refused_and_reads_are_allowed():
 
     model.fit(X, y, epochs=2, callbacks=callback)
     assert seen == [(2,), (2,)]
+
+
+def test_the_use_guard_unwinds_every_nesting_and_refusal():
+    """The guard's contexts keep no state of their own: what an exit undoes follows from
+    the guard's state, through nested reads and writes, a refused nested training write,
+    and exceptions raised inside."""
+    from fastnn.model.guard import UseGuard
+    guard = UseGuard()
+
+    def state():
+        return guard._readers, guard._writer, guard._writes, guard._training
+
+    idle = state()
+    with guard.reading(), guard.reading():
+        assert guard._readers == 2
+        with pytest.raises(RuntimeError, match="being read"):
+            with guard.writing():
+                pass  # a write cannot start inside this thread's own read
+    assert state() == idle
+    with guard.writing(training=True):
+        with guard.writing(), guard.reading():
+            assert guard._readers == 0 and guard._writes == 2 and guard._training
+        with pytest.raises(RuntimeError, match="cannot run inside a fit"):
+            with guard.writing(training=True):
+                pass
+        assert guard._writes == 1 and guard._training
+    assert state() == idle
+    with pytest.raises(KeyError):
+        with guard.writing(training=True), guard.writing(), guard.reading():
+            raise KeyError("inside")
+    assert state() == idle
+    errors = []
+
+    def other_thread():
+        for context in (guard.reading(), guard.writing(), guard.writing(training=True)):
+            try:
+                with context:
+                    pass
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+    with guard.writing():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(30)
+    assert len(errors) == 3 and all("another thread" in e for e in errors)
+    assert state() == idle

@@ -556,3 +556,75 @@ def test_native_scans_leave_other_arrays_to_numpy():
         assert _checks.all_finite(a) is None and _checks.cast_finite(a, True) is None
     assert _checks.class_indices(np.ones((3, 2), np.int64), 3) is None
     assert _checks.class_indices(np.ones(4, bool), 3) is None
+
+
+# The fast paths of the public calls: an array that already is what the kernels take is
+# accepted in one native pass and not copied; anything else is left to the full check.
+
+_DTYPES = st.sampled_from([np.float32, np.float64])
+
+
+@given(a=np_arrays(_DTYPES, st.tuples(st.integers(0, 5), st.integers(0, 4)),
+                   elements=_ANY_FLOAT),
+       dtype=_DTYPES)
+def test_ready_matrix_takes_exactly_the_arrays_the_kernels_take(a, dtype):
+    got = _checks.ready_matrix(a, a.shape[1], np.dtype(dtype))
+    takes = a.dtype == dtype and a.shape[0] >= 1 and bool(np.isfinite(a).all())
+    assert (got is a) if takes else (got is None)
+
+
+@given(y=np_arrays(_DTYPES, st.one_of(st.tuples(st.integers(0, 6)),
+                                      st.tuples(st.integers(0, 6), st.integers(1, 3))),
+                   elements=_ANY_FLOAT),
+       dtype=_DTYPES, unit_interval=st.booleans())
+def test_ready_targets_takes_exactly_the_targets_the_losses_take(y, dtype, unit_interval):
+    m, n_out = y.shape[0], (y.shape[1] if y.ndim == 2 else 1)
+    got = _checks.ready_targets(y, m, n_out, np.dtype(dtype), unit_interval)
+    with np.errstate(invalid="ignore"):
+        inside = ((y >= 0) & (y <= 1)) if unit_interval else np.isfinite(y)
+    if y.dtype == dtype and bool(inside.all()):
+        assert got.shape == (m, n_out) and (got.base is y or got is y)
+        np.testing.assert_array_equal(got, y.reshape(m, n_out))
+    else:
+        assert got is None
+
+
+def test_ready_checks_leave_every_other_array_to_the_full_check():
+    f64, X = np.dtype(np.float64), np.ones((4, 3))
+    misaligned = np.frombuffer(b"\0" + X.tobytes(), np.float64, 12, 1).reshape(4, 3)
+    assert not misaligned.flags.aligned
+    others = [X[:, :2], X[::2], np.asfortranarray(X), np.ma.masked_array(X),
+              X.astype(np.float32), X.tolist(), misaligned, X.view(np.matrix)]
+    for other in others:
+        assert _checks.ready_matrix(other, 3, f64) is None
+    assert _checks.ready_matrix(X, 3, np.float64) is None  # a type, not a dtype
+    assert _checks.ready_matrix(X, 3, np.dtype(np.int64)) is None
+    assert _checks.ready_targets(np.ones(4), 4, 2, f64, True) is None  # (m,) for 2 units
+    assert _checks.ready_targets(np.ones((4, 1, 1)), 4, 1, f64, True) is None
+    assert _checks.ready_targets(np.ma.masked_array(np.ones(4)), 4, 1, f64, True) is None
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_the_fast_path_changes_no_outcome_of_a_public_call(backend):
+    """The same step from arrays the fast path takes as they are and from ones the full
+    check converts (float64 in, a strided view, a list), and the same errors."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((16, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    costs, weights = [], []
+    for Xa, ya in ((X, y), (X.astype(np.float64), y.astype(np.float64)),
+                   (np.repeat(X, 2, axis=1)[:, ::2], y.tolist())):
+        model = fnn.MLP([3, 5, 1], backend=backend, seed=1)
+        costs.append(model.train_step(Xa, ya, fnn.Adam()))
+        weights.append(model.params["W1"])
+    assert costs[0] == costs[1] == costs[2]
+    np.testing.assert_array_equal(weights[0], weights[1])
+    np.testing.assert_array_equal(weights[0], weights[2])
+    model = fnn.MLP([3, 5, 1], backend=backend)
+    masked = np.ma.masked_array(X, mask=np.zeros(X.shape, bool))
+    masked.mask[0, 0] = True
+    for bad, match in ((masked, "masked array"), (np.where(X > 1, np.nan, X), "NaN")):
+        with pytest.raises(ValueError, match=match):
+            model.train_step(bad, y, fnn.Adam())
+    with pytest.raises(ValueError, match="0/1 labels"):
+        model.train_step(X, y + 1, fnn.Adam())

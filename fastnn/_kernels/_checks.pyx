@@ -120,3 +120,70 @@ def class_indices(cnp.ndarray y, Py_ssize_t k):
     else:
         ok = indices_of(<double*>data, m, k, <Py_ssize_t*>cnp.PyArray_DATA(out))
     return out if ok else False
+
+
+cdef inline bint ready_float(object a, int target):
+    """`a` is an ndarray itself (not a subclass: a masked array's mask must be read),
+    C-contiguous, aligned, of type `target`."""
+    return (type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == target
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
+
+
+cdef inline int float_type(object dtype):
+    """NPY_FLOAT64 or NPY_FLOAT32 for those dtypes, -1 for anything else."""
+    if isinstance(dtype, cnp.dtype) and (<cnp.dtype>dtype).type_num in (cnp.NPY_FLOAT32,
+                                                                        cnp.NPY_FLOAT64):
+        return (<cnp.dtype>dtype).type_num
+    return -1
+
+
+cdef inline bint scan_finite(cnp.ndarray a):
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
+        return all_finite_ptr(<double*>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
+    return all_finite_ptr(<float*>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
+
+
+def ready_matrix(object X, Py_ssize_t n_features, object dtype):
+    """X itself when the kernels can take it as it is: an ndarray (not a subclass) of
+    shape (m, n_features), m >= 1, C-contiguous and aligned, of `dtype` (float32 or
+    float64), every value finite.  None for anything else, which the full check
+    (fastnn.blocks.validation.check_matrix) then converts or refuses with its message:
+    the fast path of a call whose arrays are already right."""
+    cdef int target = float_type(dtype)
+    if target < 0 or not ready_float(X, target):
+        return None
+    if (cnp.PyArray_NDIM(<cnp.ndarray>X) != 2 or cnp.PyArray_DIM(<cnp.ndarray>X, 0) < 1
+            or cnp.PyArray_DIM(<cnp.ndarray>X, 1) != n_features):
+        return None
+    return X if scan_finite(<cnp.ndarray>X) else None
+
+
+def ready_targets(object y, Py_ssize_t m, Py_ssize_t n_out, object dtype,
+                  bint unit_interval):
+    """y as a sigmoid (`unit_interval`: values in [0, 1]) or linear output's loss takes it,
+    when it is already right: an ndarray (not a subclass) of shape (m, n_out), or (m,)
+    for one unit (returned as an (m, 1) view), C-contiguous and aligned, of `dtype`,
+    every value finite (and in [0, 1]).  None for anything else, for the full check
+    (fastnn.blocks.losses.prepare_targets)."""
+    cdef int target = float_type(dtype)
+    cdef int ndim
+    cdef bint ok
+    if target < 0 or not ready_float(y, target):
+        return None
+    ndim = cnp.PyArray_NDIM(<cnp.ndarray>y)
+    if ndim < 1 or cnp.PyArray_DIM(<cnp.ndarray>y, 0) != m:
+        return None
+    if not ((ndim == 1 and n_out == 1)
+            or (ndim == 2 and cnp.PyArray_DIM(<cnp.ndarray>y, 1) == n_out)):
+        return None
+    if unit_interval:  # NaN and inf are outside [0, 1]
+        if target == cnp.NPY_FLOAT64:
+            ok = scan_unit_interval(<double*>cnp.PyArray_DATA(<cnp.ndarray>y), m * n_out)
+        else:
+            ok = scan_unit_interval(<float*>cnp.PyArray_DATA(<cnp.ndarray>y), m * n_out)
+    else:
+        ok = scan_finite(<cnp.ndarray>y)
+    if not ok:
+        return None
+    return y.reshape(m, 1) if ndim == 1 else y

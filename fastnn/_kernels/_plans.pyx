@@ -645,6 +645,7 @@ cdef class TrainPlan(LayerPlan):
 
     cdef Snapshot before_step  # for guarded_step, made at its first call
     cdef list updated          # what a step writes: W1, b1, W2, ..., then the slots
+    cdef tuple penalties       # the slopes last set if immutable (floats in tuples)
 
     def __cinit__(self, int m, object dtype, int loss, list weights, list biases,
                   list weight_grads, list bias_grads, list activations, list thresholds,
@@ -711,8 +712,13 @@ cdef class TrainPlan(LayerPlan):
 
     def set_penalties(self, object slopes):
         """Per layer, the penalty slopes (lambda/m, lambda_1/(2m), proximal threshold
-        lambda_1/(2m)) of its weights (fastnn.blocks.regularization.slopes)."""
+        lambda_1/(2m)) of its weights (fastnn.blocks.regularization.slopes).  The same
+        tuple of tuples again (as a model passes its cached slopes each step) is not read
+        again: nothing in it can have changed."""
         cdef Py_ssize_t l
+        if slopes is self.penalties:
+            return
+        self.penalties = None
         if len(slopes) != self.p.n_layers:
             raise ValueError("set_penalties needs one (l2, l1, prox) triple per layer")
         for l in range(self.p.n_layers):
@@ -720,6 +726,10 @@ cdef class TrainPlan(LayerPlan):
             if not all(isfinite(v) and v >= 0 for v in (l2, l1, prox)):
                 raise ValueError("penalty slopes must be finite and >= 0")
             self.p.layers[l].l2, self.p.layers[l].l1, self.p.layers[l].prox = l2, l1, prox
+        if type(slopes) is tuple and all(isinstance(triple, tuple) and
+                                         all(isinstance(v, float) for v in triple)
+                                         for triple in slopes):
+            self.penalties = slopes
 
     def run(self, cnp.ndarray X, object y, uint64_t step, Py_ssize_t n_steps, tuple hyper,
             Py_ssize_t t):

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from fastnn.blocks.names import OUTPUT_NAMES, OutputName
 from fastnn.blocks.types import FloatArray
 from fastnn.blocks.validation import as_finite, finite, is_real_dtype, unmasked
-from fastnn._kernels._checks import all_in_unit_interval, class_indices
+from fastnn._kernels._checks import all_in_unit_interval, class_indices, ready_targets
 
 OUTPUTS: tuple[OutputName, ...] = OUTPUT_NAMES
 
@@ -23,6 +23,10 @@ def prepare_targets(output: OutputName, y: ArrayLike, m: int, n_out: int, dtype:
     softmax: integer labels in [0, n_out) of shape (m,), or one-hot (m, n_out) -> intp (m,);
     linear: real values of shape (m,) or (m, n_out) -> float (m, n_out).
     """
+    if output != "softmax":  # one native pass when y already is what the loss takes
+        ready = ready_targets(y, m, n_out, dtype, output == "sigmoid")
+        if ready is not None:
+            return ready
     y = unmasked(name, y)
     if not is_real_dtype(y.dtype):
         raise TypeError(f"{name} must be real numbers, got dtype {y.dtype}")

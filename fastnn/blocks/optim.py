@@ -9,7 +9,7 @@ its class here; its ``name`` is the key of all three.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from fastnn.blocks.habits import OPTIMIZER_ARGUMENTS, check_arguments, parameter_names
 from fastnn.blocks.validation import check_real
@@ -19,7 +19,11 @@ Hyper = tuple[float, float, float, float, float]
 
 
 class _Hyperparameter:
-    """A validated float attribute: assigning a bad value raises at once, naming it."""
+    """A validated float attribute: assigning a bad value raises at once, naming it.
+
+    It has no ``__get__``: the value lives in the instance's ``__dict__`` under the
+    attribute's own name, where Python reads it as a plain attribute (the update
+    reads every hyperparameter on every ``train_step``)."""
 
     def __init__(self, low: float, high: float | None = None, low_open: bool = False,
                  high_open: bool = False) -> None:
@@ -29,10 +33,8 @@ class _Hyperparameter:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, instance: Any, owner: type) -> Any:
-        if instance is None:
-            return self
-        return instance.__dict__[self.name]
+    if TYPE_CHECKING:  # what the type checker reads through; Python reads the __dict__
+        def __get__(self, instance: Any, owner: type) -> float: ...
 
     def __set__(self, instance: Any, value: Any) -> None:
         low, high, low_open, high_open = self.bounds

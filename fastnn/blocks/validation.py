@@ -7,7 +7,7 @@ from typing import Any, Callable, Collection, TypeVar, cast
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from fastnn._kernels._checks import all_finite, cast_finite
+from fastnn._kernels._checks import all_finite, cast_finite, ready_matrix
 
 T = TypeVar("T")
 S = TypeVar("S", bound=str)
@@ -131,6 +131,9 @@ def unmasked(name: str, X: ArrayLike) -> NDArray[Any]:
 
 def check_matrix(name: str, X: ArrayLike, n_features: int, dtype: DTypeLike) -> NDArray[Any]:
     """X as a C-contiguous finite (m, n_features) array of `dtype`, m >= 1."""
+    ready = ready_matrix(X, n_features, dtype)  # one native pass when X already is one
+    if ready is not None:
+        return ready
     X = unmasked(name, X)
     if not is_real_dtype(X.dtype):
         raise TypeError(f"{name} must be a numeric array of real numbers, got dtype {X.dtype}")

@@ -11,6 +11,7 @@ anything goes, except a fit or train_step started from inside a fit (from a call
 from __future__ import annotations
 
 import threading
+from threading import get_ident
 from typing import Optional
 
 BUSY = ("this model is being {doing} by another thread: use a model from one thread at "
@@ -19,9 +20,16 @@ BUSY = ("this model is being {doing} by another thread: use a model from one thr
 
 
 class UseGuard:
-    """Readers in any number, or one writing thread; breaches raise RuntimeError."""
+    """Readers in any number, or one writing thread; breaches raise RuntimeError.
 
-    __slots__ = ("_lock", "_readers", "_writer", "_writes", "_training")
+    The contexts :meth:`reading` and :meth:`writing` return are made once per guard and
+    keep no state of their own (a call pays two lock round trips, no allocation): what a
+    context's exit undoes follows from the guard's state, since a thread's reads and
+    writes nest (a write cannot start inside a read, and a training write not inside
+    another)."""
+
+    __slots__ = ("_lock", "_readers", "_writer", "_writes", "_training", "_read",
+                 "_write", "_train")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -29,47 +37,51 @@ class UseGuard:
         self._writer: Optional[int] = None
         self._writes = 0
         self._training = False
+        self._read = _Reading(self)
+        self._write = _Writing(self, False)
+        self._train = _Writing(self, True)
 
     def reading(self) -> _Reading:
         """A context for a call that only reads the model."""
-        return _Reading(self)
+        return self._read
 
     def writing(self, training: bool = False) -> _Writing:
         """A context for a call that changes the model (`training`: fit or train_step)."""
-        return _Writing(self, training)
+        return self._train if training else self._write
 
 
 class _Reading:
-    __slots__ = ("guard", "counted")
+    __slots__ = ("guard",)
 
     def __init__(self, guard: UseGuard) -> None:
         self.guard = guard
-        self.counted = False
 
     def __enter__(self) -> None:
         guard = self.guard
         with guard._lock:
             if guard._writer is not None:
-                if guard._writer != threading.get_ident():
+                if guard._writer != get_ident():
                     raise RuntimeError(BUSY.format(doing="trained or changed"))
-                return
+                return  # a read inside this thread's own write is not counted
             guard._readers += 1
-            self.counted = True
 
     def __exit__(self, *exc: object) -> None:
-        if self.counted:
-            with self.guard._lock:
-                self.guard._readers -= 1
+        guard = self.guard
+        with guard._lock:
+            # While this read is counted no thread can start a write, so a writer at
+            # its exit is this thread's own, around a read that was not counted.
+            if guard._writer is None:
+                guard._readers -= 1
 
 
 class _Writing:
-    __slots__ = ("guard", "training", "was_training")
+    __slots__ = ("guard", "training")
 
     def __init__(self, guard: UseGuard, training: bool) -> None:
-        self.guard, self.training, self.was_training = guard, training, False
+        self.guard, self.training = guard, training
 
     def __enter__(self) -> None:
-        guard, me = self.guard, threading.get_ident()
+        guard, me = self.guard, get_ident()
         with guard._lock:
             if guard._writer is not None and guard._writer != me:
                 raise RuntimeError(BUSY.format(doing="trained or changed"))
@@ -80,13 +92,13 @@ class _Writing:
                                    "callback): the outer fit owns the model's training state")
             guard._writer = me
             guard._writes += 1
-            self.was_training = guard._training
             guard._training = guard._training or self.training
 
     def __exit__(self, *exc: object) -> None:
         guard = self.guard
         with guard._lock:
-            guard._training = self.was_training
+            if self.training:  # it started the training: no other was in progress
+                guard._training = False
             guard._writes -= 1
             if guard._writes == 0:
                 guard._writer = None
