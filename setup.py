@@ -59,5 +59,8 @@ extensions = [
     )
     for name, args in variants
 ]
+# The use guard (the concurrency contract) is compiled too: every public call enters it.
+extensions.append(Extension("fastnn.model.guard", ["fastnn/model/guard.pyx"],
+                            extra_compile_args=compile_args))
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

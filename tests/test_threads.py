@@ -217,22 +217,22 @@ def test_the_use_guard_unwinds_every_nesting_and_refusal():
     guard = UseGuard()
 
     def state():
-        return guard._readers, guard._writer, guard._writes, guard._training
+        return guard.state()
 
     idle = state()
     with guard.reading(), guard.reading():
-        assert guard._readers == 2
+        assert state()[0] == 2
         with pytest.raises(RuntimeError, match="being read"):
             with guard.writing():
                 pass  # a write cannot start inside this thread's own read
     assert state() == idle
     with guard.writing(training=True):
         with guard.writing(), guard.reading():
-            assert guard._readers == 0 and guard._writes == 2 and guard._training
+            assert state()[0:2] == (0, 2) and state()[3]
         with pytest.raises(RuntimeError, match="cannot run inside a fit"):
             with guard.writing(training=True):
                 pass
-        assert guard._writes == 1 and guard._training
+        assert state()[1] == 1 and state()[3]
     assert state() == idle
     with pytest.raises(KeyError):
         with guard.writing(training=True), guard.writing(), guard.reading():

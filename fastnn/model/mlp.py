@@ -446,7 +446,8 @@ class MLP:
                        standardize: bool = True) -> FloatArray:
         """X checked and converted as the engine takes it: a finite C-contiguous
         (m, n_x) array of the model's dtype, standardized unless told not to."""
-        X = check_matrix(name, X, self.layer_sizes[0], self.dtype)
+        network = self.network  # once: every public call passes here
+        X = check_matrix(name, X, network.layer_sizes[0], network.dtype)
         return self.standardize(X) if standardize else X
 
     def prepare(self, X: ArrayLike, y: ArrayLike, *, names: tuple[str, str] = ("X", "y"),
@@ -454,8 +455,9 @@ class MLP:
         """X as :meth:`prepare_inputs` gives it, and y as the output layer's loss reads it
         (see :func:`fastnn.blocks.losses.prepare_targets`)."""
         X = self.prepare_inputs(X, names[0], standardize)
-        targets = prepare_targets(self.output, y, X.shape[0], self.layer_sizes[-1],
-                                  self.dtype, names[1])
+        network = self.network
+        targets = prepare_targets(network.output, y, X.shape[0], network.layer_sizes[-1],
+                                  network.dtype, names[1])
         return X, self._through_target_standardizer("transform", targets, names[1])
 
     def _through_target_standardizer(self, method: str, values: FloatArray,
