@@ -26,6 +26,8 @@ _UNCAPPED = nullcontext()
 def _find_libraries() -> list[tuple[_Getter, _Setter]]:
     """(get, set) of every BLAS library loaded now, found once by threadpoolctl."""
     global _libraries
+    if _libraries is not None:  # found: no lock on the path of every capped call
+        return _libraries
     with _lock:
         if _libraries is None:
             from threadpoolctl import ThreadpoolController
@@ -64,16 +66,18 @@ class _ThreadCap:
         self.changed: list[tuple[_Setter, int]] = []
 
     def __enter__(self) -> None:
+        n, changed = self.n, []
         for get, set_ in _find_libraries():
             before = get()
-            if before != self.n:
-                set_(self.n)
-                self.changed.append((set_, before))
+            if before != n:
+                set_(n)
+                changed.append((set_, before))
+        self.changed = changed
 
     def __exit__(self, *exc: object) -> None:
         for set_, before in self.changed:
             set_(before)
-        self.changed.clear()
+        self.changed = []
 
 
 def blas_threads(n_threads: Optional[int]) -> Any:
