@@ -19,6 +19,8 @@ from setuptools import Extension, setup
 
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") == "1"
 KERNELS = ["_codes", "_checks", "_dense", "_plans", "_loss", "_optim", "_dropout", "_gradcheck"]
+if os.name != "nt":  # dlopen/dlsym: elsewhere fastnn.blocks.threads calls BLAS via ctypes
+    KERNELS.append("_threads")
 # Built a second time with -mavx2 -mfma (as <name>_avx2) where the machine allows.
 WIDE_KERNELS = ["_dense", "_plans"]
 

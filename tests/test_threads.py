@@ -254,3 +254,52 @@ def test_the_use_guard_unwinds_every_nesting_and_refusal():
         thread.join(30)
     assert len(errors) == 3 and all("another thread" in e for e in errors)
     assert state() == idle
+
+
+def test_openblas_libraries_are_capped_through_the_native_binding():
+    """Every OpenBLAS library threadpoolctl reports is bound natively (no ctypes on the
+    path of a capped call), and the cap sets and puts back each library's count."""
+    from fastnn.blocks import threads
+    if threads.native is None:
+        pytest.skip("the native binding is not built on this platform")
+    threads._find_libraries()
+    openblas = [i for i in threadpool_info()
+                if i["user_api"] == "blas" and i["internal_api"] == "openblas"]
+    assert threads.native.bound() == len(openblas)
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    with threads.blas_threads(1):
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+        assert set(threads.current_threads()) == {1}
+        with threads.blas_threads(2):  # nested caps unwind in order
+            assert set(threads.current_threads()) == {2}
+        assert set(threads.current_threads()) == {1}
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+
+
+def test_the_native_binding_takes_no_bad_argument():
+    """It binds only libraries already loaded that export OpenBLAS's pair, and refuses
+    thread counts out of range before it changes anything."""
+    from fastnn.blocks import threads
+    if threads.native is None:
+        pytest.skip("the native binding is not built on this platform")
+    native = threads.native
+    threads._find_libraries()
+    n = native.bound()
+    if n == 0:
+        pytest.skip("no OpenBLAS library in this process")
+    assert native.bind("/nonexistent/libopenblas.so") is False
+    assert native.bind("libm.so.6") is False  # loaded, but no OpenBLAS functions
+    assert native.bind("lib\0openblas") is False
+    assert native.bound() == n
+    counts = native.counts()
+    for bad in (0, -1, 5000, 2**31 - 1):
+        with pytest.raises(ValueError, match="n must be in"):
+            native.Cap(bad)
+    with pytest.raises(OverflowError):
+        native.Cap(2**40)
+    cap = native.Cap(1)
+    cap.__exit__(None, None, None)  # an exit without an entry changes nothing
+    assert native.counts() == counts
+    with cap:
+        assert set(native.counts()) == {1}
+    assert native.counts() == counts
