@@ -628,3 +628,31 @@ def test_the_fast_path_changes_no_outcome_of_a_public_call(backend):
             model.train_step(bad, y, fnn.Adam())
     with pytest.raises(ValueError, match="0/1 labels"):
         model.train_step(X, y + 1, fnn.Adam())
+
+
+@pytest.mark.parametrize("backend", ["cython", "reference"])
+def test_arrays_in_the_other_byte_order_are_read_as_their_numbers(backend):
+    """A big-endian array ('>f8', '>f4', '>i8') has the type number of its native twin
+    but other bytes: it is converted, never read as if native (regression: '>f8' X and y
+    into a float32 model trained on garbage, '>f4' into one was refused)."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((20, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    labels = rng.integers(0, 3, 20)
+    for dtype in ("float32", "float64"):
+        sigmoid = fnn.MLP([2, 5, 1], seed=0, dtype=dtype, backend=backend)
+        softmax = fnn.MLP([2, 5, 3], output="softmax", seed=0, dtype=dtype, backend=backend)
+        for model, targets in ((sigmoid, y), (softmax, labels)):
+            swapped = targets.astype(targets.dtype.newbyteorder(">"))
+            for Xs in (X.astype(">f4"), X.astype(">f8")):
+                native, other = model.copy(), model.copy()
+                assert (other.train_step(Xs, swapped, fnn.SGD(0.1))
+                        == native.train_step(X, targets, fnn.SGD(0.1)))
+                np.testing.assert_array_equal(other.params["W1"], native.params["W1"])
+                np.testing.assert_array_equal(other.predict_proba(Xs), native.predict_proba(X))
+                assert other.cost(Xs, swapped) == native.cost(X, targets)
+        weights = np.arange(1.0, 21.0)
+        a, b = sigmoid.copy(), sigmoid.copy()
+        a.fit(X, y, epochs=2, sample_weight=weights.astype(">f8"), batch_size=None)
+        b.fit(X, y, epochs=2, sample_weight=weights, batch_size=None)
+        np.testing.assert_array_equal(a.params["W1"], b.params["W1"])

@@ -2,7 +2,7 @@
 """Scans of user arrays for fastnn.blocks.validation: one pass, no temporary, the GIL
 held (they only read, before any computation runs).  Each returns True or False and
 leaves the message to the caller; arrays of other dtypes or layouts return None, for the
-caller's NumPy path."""
+caller's NumPy path (which also converts arrays of the other byte order)."""
 from cython cimport floating
 cimport numpy as cnp
 
@@ -11,8 +11,14 @@ from fastnn._kernels._finite cimport all_finite_ptr
 cnp.import_array()
 
 
+cdef inline bint native_contiguous(cnp.ndarray a):
+    """C-contiguous and in this machine's byte order: a '>f8' array has the type number
+    of float64, but its bytes read as native doubles are other numbers."""
+    return cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISNOTSWAPPED(a)
+
+
 cdef inline bint contiguous_float(cnp.ndarray a):
-    return (cnp.PyArray_IS_C_CONTIGUOUS(a)
+    return (native_contiguous(a)
             and cnp.PyArray_TYPE(a) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64))
 
 
@@ -105,7 +111,7 @@ def class_indices(cnp.ndarray y, Py_ssize_t k):
     cdef int kind = cnp.PyArray_TYPE(y)
     cdef void* data = cnp.PyArray_DATA(y)
     cdef bint ok
-    if cnp.PyArray_NDIM(y) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(y):
+    if cnp.PyArray_NDIM(y) != 1 or not native_contiguous(y):
         return None
     if kind not in (cnp.NPY_INT32, cnp.NPY_INT64, cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
         return None
@@ -124,10 +130,9 @@ def class_indices(cnp.ndarray y, Py_ssize_t k):
 
 cdef inline bint ready_float(object a, int target):
     """`a` is an ndarray itself (not a subclass: a masked array's mask must be read),
-    C-contiguous, aligned, of type `target`."""
+    C-contiguous in native byte order, aligned, of type `target`."""
     return (type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == target
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
-            and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
+            and native_contiguous(<cnp.ndarray>a) and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
 
 
 cdef inline int float_type(object dtype):
