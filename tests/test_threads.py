@@ -254,6 +254,11 @@ def test_the_use_guard_unwinds_every_nesting_and_refusal():
         thread.join(30)
     assert len(errors) == 3 and all("another thread" in e for e in errors)
     assert state() == idle
+    for context in (guard.reading(), guard.writing(), guard.writing(training=True)):
+        context.__exit__(None, None, None)  # exits without entries leave it usable
+    assert state() == idle
+    with guard.writing(training=True):
+        pass
 
 
 def test_openblas_libraries_are_capped_through_the_native_binding():

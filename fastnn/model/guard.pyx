@@ -76,7 +76,7 @@ cdef class _Reading:
     def __exit__(self, *exc):
         # While this read is counted no thread can start a write, so a writer at its exit
         # is this thread's own, around a read that was not counted.
-        if not self.guard.writes:
+        if not self.guard.writes and self.guard.readers > 0:
             self.guard.readers -= 1
 
 
@@ -102,6 +102,8 @@ cdef class _Writing:
 
     def __exit__(self, *exc):
         cdef UseGuard guard = self.guard
+        if guard.writes <= 0:  # an exit without its entry (a misused context) undoes nothing
+            return
         if self.training:  # it started the training: no other was in progress
             guard.training = False
         guard.writes -= 1
