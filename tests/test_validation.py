@@ -564,13 +564,25 @@ def test_native_scans_leave_other_arrays_to_numpy():
 _DTYPES = st.sampled_from([np.float32, np.float64])
 
 
+def _in(dtype, a):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return a.astype(dtype)
+
+
 @given(a=np_arrays(_DTYPES, st.tuples(st.integers(0, 5), st.integers(0, 4)),
                    elements=_ANY_FLOAT),
        dtype=_DTYPES)
 def test_ready_matrix_takes_exactly_the_arrays_the_kernels_take(a, dtype):
+    """X itself when of the model's dtype, its cast copy when of the other precision,
+    None when a value is not finite in the model's dtype or there are no rows."""
     got = _checks.ready_matrix(a, a.shape[1], np.dtype(dtype))
-    takes = a.dtype == dtype and a.shape[0] >= 1 and bool(np.isfinite(a).all())
-    assert (got is a) if takes else (got is None)
+    expected = _in(dtype, a)
+    if a.shape[0] >= 1 and bool(np.isfinite(expected).all()):
+        assert got.dtype == dtype and got.flags.c_contiguous
+        assert (got is a) == (a.dtype == dtype)
+        np.testing.assert_array_equal(got, expected)
+    else:
+        assert got is None
 
 
 @given(y=np_arrays(_DTYPES, st.one_of(st.tuples(st.integers(0, 6)),
@@ -580,11 +592,14 @@ def test_ready_matrix_takes_exactly_the_arrays_the_kernels_take(a, dtype):
 def test_ready_targets_takes_exactly_the_targets_the_losses_take(y, dtype, unit_interval):
     m, n_out = y.shape[0], (y.shape[1] if y.ndim == 2 else 1)
     got = _checks.ready_targets(y, m, n_out, np.dtype(dtype), unit_interval)
+    expected = _in(dtype, y).reshape(m, n_out)
     with np.errstate(invalid="ignore"):
-        inside = ((y >= 0) & (y <= 1)) if unit_interval else np.isfinite(y)
-    if y.dtype == dtype and bool(inside.all()):
-        assert got.shape == (m, n_out) and (got.base is y or got is y)
-        np.testing.assert_array_equal(got, y.reshape(m, n_out))
+        inside = ((expected >= 0) & (expected <= 1)) if unit_interval else np.isfinite(expected)
+    if bool(inside.all()):
+        assert got.shape == (m, n_out) and got.dtype == dtype
+        if y.dtype == dtype:
+            assert got.base is y or got is y  # no copy
+        np.testing.assert_array_equal(got, expected)
     else:
         assert got is None
 
@@ -594,7 +609,8 @@ def test_ready_checks_leave_every_other_array_to_the_full_check():
     misaligned = np.frombuffer(b"\0" + X.tobytes(), np.float64, 12, 1).reshape(4, 3)
     assert not misaligned.flags.aligned
     others = [X[:, :2], X[::2], np.asfortranarray(X), np.ma.masked_array(X),
-              X.astype(np.float32), X.tolist(), misaligned, X.view(np.matrix)]
+              X.astype(np.float16), X.astype(np.int64), X.astype(">f8"), X.tolist(),
+              misaligned, X.view(np.matrix)]
     for other in others:
         assert _checks.ready_matrix(other, 3, f64) is None
     assert _checks.ready_matrix(X, 3, np.float64) is None  # a type, not a dtype
@@ -602,6 +618,9 @@ def test_ready_checks_leave_every_other_array_to_the_full_check():
     assert _checks.ready_targets(np.ones(4), 4, 2, f64, True) is None  # (m,) for 2 units
     assert _checks.ready_targets(np.ones((4, 1, 1)), 4, 1, f64, True) is None
     assert _checks.ready_targets(np.ma.masked_array(np.ones(4)), 4, 1, f64, True) is None
+    big = np.full((2, 3), 1e39)  # finite in float64, inf in float32
+    assert _checks.ready_matrix(big, 3, f64) is big
+    assert _checks.ready_matrix(big, 3, np.dtype(np.float32)) is None
 
 
 @pytest.mark.parametrize("backend", ["cython", "reference"])

@@ -22,6 +22,12 @@ cdef inline bint contiguous_float(cnp.ndarray a):
             and cnp.PyArray_TYPE(a) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64))
 
 
+cdef inline bint scan_finite(cnp.ndarray a):
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
+        return all_finite_ptr(<double*>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
+    return all_finite_ptr(<float*>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
+
+
 cdef bint scan_unit_interval(const floating* a, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     cdef bint inside = True
@@ -33,12 +39,9 @@ cdef bint scan_unit_interval(const floating* a, Py_ssize_t n) noexcept nogil:
 def all_finite(cnp.ndarray a):
     """True when every value of the float array is finite (None: not a contiguous float
     array)."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
     if not contiguous_float(a):
         return None
-    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
-        return all_finite_ptr(<double*>cnp.PyArray_DATA(a), n)
-    return all_finite_ptr(<float*>cnp.PyArray_DATA(a), n)
+    return scan_finite(a)
 
 
 def all_in_unit_interval(cnp.ndarray a):
@@ -64,23 +67,34 @@ cdef bint cast_scan(const floating* a, Py_ssize_t n, void* out, bint to_double) 
     return all_finite_ptr(<float*>out, n)
 
 
+cdef cnp.ndarray in_precision(cnp.ndarray a, int target, bint* finite):
+    """`a` (a C-contiguous float array in native byte order) itself when of type `target`,
+    else a copy cast to it; *finite: every value is finite in `target` (a float64 value
+    beyond float32's range is not)."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    cdef cnp.ndarray out
+    if cnp.PyArray_TYPE(a) == target:
+        finite[0] = scan_finite(a)
+        return a
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), target, 0)
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
+        finite[0] = cast_scan(<double*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out),
+                              target == cnp.NPY_FLOAT64)
+    else:
+        finite[0] = cast_scan(<float*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out),
+                              target == cnp.NPY_FLOAT64)
+    return out
+
+
 def cast_finite(cnp.ndarray a, bint to_double):
     """(A, finite): `a` as a C-contiguous float64 (to_double) or float32 array of its
     shape (`a` itself when it already is one), and whether every value is finite in that
     precision (a float64 value beyond float32's range is not); None when `a` is not a
     C-contiguous float array.  No floating-point warning is raised by the cast."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
-    cdef int target = cnp.NPY_FLOAT64 if to_double else cnp.NPY_FLOAT32
-    cdef cnp.ndarray out
+    cdef bint finite
     if not contiguous_float(a):
         return None
-    if cnp.PyArray_TYPE(a) == target:
-        return a, all_finite(a)
-    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), target, 0)
-    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
-        finite = cast_scan(<double*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out), to_double)
-    else:
-        finite = cast_scan(<float*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out), to_double)
+    out = in_precision(a, cnp.NPY_FLOAT64 if to_double else cnp.NPY_FLOAT32, &finite)
     return out, finite
 
 
@@ -128,11 +142,11 @@ def class_indices(cnp.ndarray y, Py_ssize_t k):
     return out if ok else False
 
 
-cdef inline bint ready_float(object a, int target):
+cdef inline bint plain_float(object a):
     """`a` is an ndarray itself (not a subclass: a masked array's mask must be read),
-    C-contiguous in native byte order, aligned, of type `target`."""
-    return (type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == target
-            and native_contiguous(<cnp.ndarray>a) and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
+    C-contiguous in native byte order, aligned, of float32 or float64."""
+    return (type(a) is cnp.ndarray and contiguous_float(<cnp.ndarray>a)
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
 
 
 cdef inline int float_type(object dtype):
@@ -143,38 +157,36 @@ cdef inline int float_type(object dtype):
     return -1
 
 
-cdef inline bint scan_finite(cnp.ndarray a):
-    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
-        return all_finite_ptr(<double*>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
-    return all_finite_ptr(<float*>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
-
-
 def ready_matrix(object X, Py_ssize_t n_features, object dtype):
-    """X itself when the kernels can take it as it is: an ndarray (not a subclass) of
-    shape (m, n_features), m >= 1, C-contiguous and aligned, of `dtype` (float32 or
-    float64), every value finite.  None for anything else, which the full check
-    (fastnn.blocks.validation.check_matrix) then converts or refuses with its message:
-    the fast path of a call whose arrays are already right."""
+    """X as the kernels take it, when it needs at most a cast: an ndarray (not a subclass)
+    of shape (m, n_features), m >= 1, C-contiguous and aligned, of float32 or float64,
+    every value finite once in `dtype` (float32 or float64).  X itself when of `dtype`,
+    else its cast copy (what the full check would make of it).  None for anything else,
+    which the full check (fastnn.blocks.validation.check_matrix) then converts or
+    refuses with its message: the fast path of a call whose arrays are already right."""
     cdef int target = float_type(dtype)
-    if target < 0 or not ready_float(X, target):
+    cdef bint finite
+    if target < 0 or not plain_float(X):
         return None
     if (cnp.PyArray_NDIM(<cnp.ndarray>X) != 2 or cnp.PyArray_DIM(<cnp.ndarray>X, 0) < 1
             or cnp.PyArray_DIM(<cnp.ndarray>X, 1) != n_features):
         return None
-    return X if scan_finite(<cnp.ndarray>X) else None
+    out = in_precision(<cnp.ndarray>X, target, &finite)
+    return out if finite else None
 
 
 def ready_targets(object y, Py_ssize_t m, Py_ssize_t n_out, object dtype,
                   bint unit_interval):
     """y as a sigmoid (`unit_interval`: values in [0, 1]) or linear output's loss takes it,
-    when it is already right: an ndarray (not a subclass) of shape (m, n_out), or (m,)
-    for one unit (returned as an (m, 1) view), C-contiguous and aligned, of `dtype`,
-    every value finite (and in [0, 1]).  None for anything else, for the full check
-    (fastnn.blocks.losses.prepare_targets)."""
+    when it needs at most a cast: an ndarray (not a subclass) of shape (m, n_out), or (m,)
+    for one unit (returned as (m, 1)), C-contiguous and aligned, of float32 or float64,
+    every value finite (and in [0, 1]) once in `dtype`.  None for anything else, for the
+    full check (fastnn.blocks.losses.prepare_targets)."""
     cdef int target = float_type(dtype)
     cdef int ndim
     cdef bint ok
-    if target < 0 or not ready_float(y, target):
+    cdef cnp.ndarray out
+    if target < 0 or not plain_float(y):
         return None
     ndim = cnp.PyArray_NDIM(<cnp.ndarray>y)
     if ndim < 1 or cnp.PyArray_DIM(<cnp.ndarray>y, 0) != m:
@@ -182,13 +194,12 @@ def ready_targets(object y, Py_ssize_t m, Py_ssize_t n_out, object dtype,
     if not ((ndim == 1 and n_out == 1)
             or (ndim == 2 and cnp.PyArray_DIM(<cnp.ndarray>y, 1) == n_out)):
         return None
+    out = in_precision(<cnp.ndarray>y, target, &ok)
     if unit_interval:  # NaN and inf are outside [0, 1]
         if target == cnp.NPY_FLOAT64:
-            ok = scan_unit_interval(<double*>cnp.PyArray_DATA(<cnp.ndarray>y), m * n_out)
+            ok = scan_unit_interval(<double*>cnp.PyArray_DATA(out), m * n_out)
         else:
-            ok = scan_unit_interval(<float*>cnp.PyArray_DATA(<cnp.ndarray>y), m * n_out)
-    else:
-        ok = scan_finite(<cnp.ndarray>y)
+            ok = scan_unit_interval(<float*>cnp.PyArray_DATA(out), m * n_out)
     if not ok:
         return None
-    return y.reshape(m, 1) if ndim == 1 else y
+    return out.reshape(m, 1) if ndim == 1 else out
