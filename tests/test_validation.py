@@ -572,14 +572,16 @@ def _in(dtype, a):
 @given(a=np_arrays(_DTYPES, st.tuples(st.integers(0, 5), st.integers(0, 4)),
                    elements=_ANY_FLOAT),
        dtype=_DTYPES)
-def test_ready_matrix_takes_exactly_the_arrays_the_kernels_take(a, dtype):
-    """X itself when of the model's dtype, its cast copy when of the other precision,
-    None when a value is not finite in the model's dtype or there are no rows."""
+@pytest.mark.parametrize("layout", ["C", "F", "reversed"])
+def test_ready_matrix_takes_exactly_the_arrays_the_kernels_take(a, dtype, layout):
+    """X itself when C-contiguous and of the model's dtype, else its C-contiguous copy in
+    it; None when a value is not finite in the model's dtype or there are no rows."""
+    a = {"C": a, "F": np.asfortranarray(a), "reversed": a[::-1, ::-1]}[layout]
     got = _checks.ready_matrix(a, a.shape[1], np.dtype(dtype))
     expected = _in(dtype, a)
     if a.shape[0] >= 1 and bool(np.isfinite(expected).all()):
         assert got.dtype == dtype and got.flags.c_contiguous
-        assert (got is a) == (a.dtype == dtype)
+        assert (got is a) == (a.dtype == dtype and a.flags.c_contiguous)
         np.testing.assert_array_equal(got, expected)
     else:
         assert got is None
@@ -608,11 +610,17 @@ def test_ready_checks_leave_every_other_array_to_the_full_check():
     f64, X = np.dtype(np.float64), np.ones((4, 3))
     misaligned = np.frombuffer(b"\0" + X.tobytes(), np.float64, 12, 1).reshape(4, 3)
     assert not misaligned.flags.aligned
-    others = [X[:, :2], X[::2], np.asfortranarray(X), np.ma.masked_array(X),
-              X.astype(np.float16), X.astype(np.int64), X.astype(">f8"), X.tolist(),
-              misaligned, X.view(np.matrix)]
+    others = [X[:, :2], np.ma.masked_array(X), X.astype(np.float16), X.astype(np.int64),
+              X.astype(">f8"), X.tolist(), misaligned, X.view(np.matrix), X[None],
+              np.float64(1.0), np.array(1.0)]
     for other in others:
         assert _checks.ready_matrix(other, 3, f64) is None
+    for layout in (X[::2], np.asfortranarray(X), X[::-1, ::-1], np.broadcast_to(X[0], (4, 3))):
+        copy = _checks.ready_matrix(layout, 3, f64)  # strided: one C-contiguous copy
+        assert copy.flags.c_contiguous and copy.base is None
+        np.testing.assert_array_equal(copy, layout)
+    assert _checks.cast_finite(np.array(1.0), True) is None  # 0-d: left to NumPy
+    assert _checks.cast_finite(np.ones((2, 2, 2)), True) is None
     assert _checks.ready_matrix(X, 3, np.float64) is None  # a type, not a dtype
     assert _checks.ready_matrix(X, 3, np.dtype(np.int64)) is None
     assert _checks.ready_targets(np.ones(4), 4, 2, f64, True) is None  # (m,) for 2 units

@@ -22,6 +22,17 @@ cdef inline bint contiguous_float(cnp.ndarray a):
             and cnp.PyArray_TYPE(a) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64))
 
 
+cdef inline bint plain_float(object a):
+    """`a` is an ndarray itself (not a subclass: a masked array's mask must be read) of
+    float32 or float64 in native byte order, 1-D or 2-D, with aligned elements (any
+    strides: `in_precision` copies what is not C-contiguous)."""
+    return (type(a) is cnp.ndarray
+            and cnp.PyArray_TYPE(<cnp.ndarray>a) in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a)
+            and 1 <= cnp.PyArray_NDIM(<cnp.ndarray>a) <= 2
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
+
+
 cdef inline bint scan_finite(cnp.ndarray a):
     if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
         return all_finite_ptr(<double*>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a))
@@ -55,34 +66,48 @@ def all_in_unit_interval(cnp.ndarray a):
     return scan_unit_interval(<float*>cnp.PyArray_DATA(a), n)
 
 
-cdef bint cast_scan(const floating* a, Py_ssize_t n, void* out, bint to_double) noexcept nogil:
-    """out[i] = a[i] in the target precision; True when every out[i] is finite."""
-    cdef Py_ssize_t i
+cdef bint gather_scan(const floating* first, Py_ssize_t rows, Py_ssize_t cols,
+                      Py_ssize_t row_stride, Py_ssize_t col_stride, void* out,
+                      bint to_double) noexcept nogil:
+    """out (rows * cols, C order) = the strided block at `first` (strides in bytes, any
+    sign) in the target precision; True when every out value is finite."""
+    cdef Py_ssize_t i, j, k = 0
+    cdef const char* row
+    for i in range(rows):
+        row = <const char*>first + i * row_stride
+        if to_double:
+            for j in range(cols):
+                (<double*>out)[k + j] = (<const floating*>(row + j * col_stride))[0]
+        else:
+            for j in range(cols):
+                (<float*>out)[k + j] = <float>(<const floating*>(row + j * col_stride))[0]
+        k += cols
     if to_double:
-        for i in range(n):
-            (<double*>out)[i] = a[i]
-        return all_finite_ptr(<double*>out, n)
-    for i in range(n):
-        (<float*>out)[i] = <float>a[i]
-    return all_finite_ptr(<float*>out, n)
+        return all_finite_ptr(<double*>out, rows * cols)
+    return all_finite_ptr(<float*>out, rows * cols)
 
 
 cdef cnp.ndarray in_precision(cnp.ndarray a, int target, bint* finite):
-    """`a` (a C-contiguous float array in native byte order) itself when of type `target`,
-    else a copy cast to it; *finite: every value is finite in `target` (a float64 value
+    """`a` (a 1-D or 2-D float array in native byte order with aligned elements; see
+    `plain_float`) itself when it is C-contiguous and of type `target`, else a C-contiguous
+    copy of it in `target`; *finite: every value is finite in `target` (a float64 value
     beyond float32's range is not)."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
     cdef cnp.ndarray out
-    if cnp.PyArray_TYPE(a) == target:
+    cdef int ndim = cnp.PyArray_NDIM(a)
+    cdef Py_ssize_t rows = cnp.PyArray_DIM(a, 0)
+    cdef Py_ssize_t cols = cnp.PyArray_DIM(a, 1) if ndim == 2 else 1
+    cdef Py_ssize_t row_stride = cnp.PyArray_STRIDE(a, 0)
+    cdef Py_ssize_t col_stride = cnp.PyArray_STRIDE(a, 1) if ndim == 2 else 0
+    if cnp.PyArray_TYPE(a) == target and cnp.PyArray_IS_C_CONTIGUOUS(a):
         finite[0] = scan_finite(a)
         return a
-    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), target, 0)
+    out = cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(a), target, 0)
     if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
-        finite[0] = cast_scan(<double*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out),
-                              target == cnp.NPY_FLOAT64)
+        finite[0] = gather_scan(<double*>cnp.PyArray_DATA(a), rows, cols, row_stride,
+                                col_stride, cnp.PyArray_DATA(out), target == cnp.NPY_FLOAT64)
     else:
-        finite[0] = cast_scan(<float*>cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out),
-                              target == cnp.NPY_FLOAT64)
+        finite[0] = gather_scan(<float*>cnp.PyArray_DATA(a), rows, cols, row_stride,
+                                col_stride, cnp.PyArray_DATA(out), target == cnp.NPY_FLOAT64)
     return out
 
 
@@ -90,9 +115,10 @@ def cast_finite(cnp.ndarray a, bint to_double):
     """(A, finite): `a` as a C-contiguous float64 (to_double) or float32 array of its
     shape (`a` itself when it already is one), and whether every value is finite in that
     precision (a float64 value beyond float32's range is not); None when `a` is not a
-    C-contiguous float array.  No floating-point warning is raised by the cast."""
+    C-contiguous, aligned, 1-D or 2-D float array.  No floating-point warning is raised
+    by the cast."""
     cdef bint finite
-    if not contiguous_float(a):
+    if not contiguous_float(a) or not plain_float(a):
         return None
     out = in_precision(a, cnp.NPY_FLOAT64 if to_double else cnp.NPY_FLOAT32, &finite)
     return out, finite
@@ -142,13 +168,6 @@ def class_indices(cnp.ndarray y, Py_ssize_t k):
     return out if ok else False
 
 
-cdef inline bint plain_float(object a):
-    """`a` is an ndarray itself (not a subclass: a masked array's mask must be read),
-    C-contiguous in native byte order, aligned, of float32 or float64."""
-    return (type(a) is cnp.ndarray and contiguous_float(<cnp.ndarray>a)
-            and cnp.PyArray_ISALIGNED(<cnp.ndarray>a))
-
-
 cdef inline int float_type(object dtype):
     """NPY_FLOAT64 or NPY_FLOAT32 for those dtypes, -1 for anything else."""
     if isinstance(dtype, cnp.dtype) and (<cnp.dtype>dtype).type_num in (cnp.NPY_FLOAT32,
@@ -158,10 +177,11 @@ cdef inline int float_type(object dtype):
 
 
 def ready_matrix(object X, Py_ssize_t n_features, object dtype):
-    """X as the kernels take it, when it needs at most a cast: an ndarray (not a subclass)
-    of shape (m, n_features), m >= 1, C-contiguous and aligned, of float32 or float64,
-    every value finite once in `dtype` (float32 or float64).  X itself when of `dtype`,
-    else its cast copy (what the full check would make of it).  None for anything else,
+    """X as the kernels take it, when it needs at most a cast or a copy: an ndarray (not a
+    subclass) of shape (m, n_features), m >= 1, aligned, of float32 or float64 in native
+    byte order, every value finite once in `dtype` (float32 or float64).  X itself when
+    C-contiguous and of `dtype`, else its C-contiguous copy in `dtype` (what the full
+    check would make of it, in one pass).  None for anything else,
     which the full check (fastnn.blocks.validation.check_matrix) then converts or
     refuses with its message: the fast path of a call whose arrays are already right."""
     cdef int target = float_type(dtype)
@@ -178,9 +198,9 @@ def ready_matrix(object X, Py_ssize_t n_features, object dtype):
 def ready_targets(object y, Py_ssize_t m, Py_ssize_t n_out, object dtype,
                   bint unit_interval):
     """y as a sigmoid (`unit_interval`: values in [0, 1]) or linear output's loss takes it,
-    when it needs at most a cast: an ndarray (not a subclass) of shape (m, n_out), or (m,)
-    for one unit (returned as (m, 1)), C-contiguous and aligned, of float32 or float64,
-    every value finite (and in [0, 1]) once in `dtype`.  None for anything else, for the
+    when it needs at most a cast or a copy: an ndarray (not a subclass) of shape
+    (m, n_out), or (m,) for one unit (returned as (m, 1)), aligned, of float32 or float64
+    in native byte order, every value finite (and in [0, 1]) once in `dtype`.  None for anything else, for the
     full check (fastnn.blocks.losses.prepare_targets)."""
     cdef int target = float_type(dtype)
     cdef int ndim
