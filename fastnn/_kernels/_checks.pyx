@@ -91,23 +91,30 @@ cdef cnp.ndarray in_precision(cnp.ndarray a, int target, bint* finite):
     """`a` (a 1-D or 2-D float array in native byte order with aligned elements; see
     `plain_float`) itself when it is C-contiguous and of type `target`, else a C-contiguous
     copy of it in `target`; *finite: every value is finite in `target` (a float64 value
-    beyond float32's range is not)."""
+    beyond float32's range is not).  With finite NULL an array returned as it is is not
+    scanned (for a caller whose own scan also catches NaN and inf)."""
     cdef cnp.ndarray out
     cdef int ndim = cnp.PyArray_NDIM(a)
     cdef Py_ssize_t rows = cnp.PyArray_DIM(a, 0)
     cdef Py_ssize_t cols = cnp.PyArray_DIM(a, 1) if ndim == 2 else 1
     cdef Py_ssize_t row_stride = cnp.PyArray_STRIDE(a, 0)
     cdef Py_ssize_t col_stride = cnp.PyArray_STRIDE(a, 1) if ndim == 2 else 0
+    cdef bint copied_finite
     if cnp.PyArray_TYPE(a) == target and cnp.PyArray_IS_C_CONTIGUOUS(a):
-        finite[0] = scan_finite(a)
+        if finite != NULL:
+            finite[0] = scan_finite(a)
         return a
     out = cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(a), target, 0)
     if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64:
-        finite[0] = gather_scan(<double*>cnp.PyArray_DATA(a), rows, cols, row_stride,
-                                col_stride, cnp.PyArray_DATA(out), target == cnp.NPY_FLOAT64)
+        copied_finite = gather_scan(<double*>cnp.PyArray_DATA(a), rows, cols, row_stride,
+                                    col_stride, cnp.PyArray_DATA(out),
+                                    target == cnp.NPY_FLOAT64)
     else:
-        finite[0] = gather_scan(<float*>cnp.PyArray_DATA(a), rows, cols, row_stride,
-                                col_stride, cnp.PyArray_DATA(out), target == cnp.NPY_FLOAT64)
+        copied_finite = gather_scan(<float*>cnp.PyArray_DATA(a), rows, cols, row_stride,
+                                    col_stride, cnp.PyArray_DATA(out),
+                                    target == cnp.NPY_FLOAT64)
+    if finite != NULL:
+        finite[0] = copied_finite
     return out
 
 
@@ -118,7 +125,7 @@ def cast_finite(cnp.ndarray a, bint to_double):
     C-contiguous, aligned, 1-D or 2-D float array.  No floating-point warning is raised
     by the cast."""
     cdef bint finite
-    if not contiguous_float(a) or not plain_float(a):
+    if not plain_float(a) or not cnp.PyArray_IS_C_CONTIGUOUS(a):
         return None
     out = in_precision(a, cnp.NPY_FLOAT64 if to_double else cnp.NPY_FLOAT32, &finite)
     return out, finite
@@ -181,9 +188,9 @@ def ready_matrix(object X, Py_ssize_t n_features, object dtype):
     subclass) of shape (m, n_features), m >= 1, aligned, of float32 or float64 in native
     byte order, every value finite once in `dtype` (float32 or float64).  X itself when
     C-contiguous and of `dtype`, else its C-contiguous copy in `dtype` (what the full
-    check would make of it, in one pass).  None for anything else,
-    which the full check (fastnn.blocks.validation.check_matrix) then converts or
-    refuses with its message: the fast path of a call whose arrays are already right."""
+    check would make of it, in one pass).  None for anything else, which the full check
+    (fastnn.blocks.validation.check_matrix) then converts or refuses with its message:
+    the fast path of a call whose arrays are already right."""
     cdef int target = float_type(dtype)
     cdef bint finite
     if target < 0 or not plain_float(X):
@@ -200,8 +207,8 @@ def ready_targets(object y, Py_ssize_t m, Py_ssize_t n_out, object dtype,
     """y as a sigmoid (`unit_interval`: values in [0, 1]) or linear output's loss takes it,
     when it needs at most a cast or a copy: an ndarray (not a subclass) of shape
     (m, n_out), or (m,) for one unit (returned as (m, 1)), aligned, of float32 or float64
-    in native byte order, every value finite (and in [0, 1]) once in `dtype`.  None for anything else, for the
-    full check (fastnn.blocks.losses.prepare_targets)."""
+    in native byte order, every value finite (and in [0, 1]) once in `dtype`.  None for
+    anything else, for the full check (fastnn.blocks.losses.prepare_targets)."""
     cdef int target = float_type(dtype)
     cdef int ndim
     cdef bint ok
@@ -214,8 +221,10 @@ def ready_targets(object y, Py_ssize_t m, Py_ssize_t n_out, object dtype,
     if not ((ndim == 1 and n_out == 1)
             or (ndim == 2 and cnp.PyArray_DIM(<cnp.ndarray>y, 1) == n_out)):
         return None
-    out = in_precision(<cnp.ndarray>y, target, &ok)
-    if unit_interval:  # NaN and inf are outside [0, 1]
+    if not unit_interval:
+        out = in_precision(<cnp.ndarray>y, target, &ok)
+    else:  # NaN and inf are outside [0, 1]: the interval scan is the finiteness scan
+        out = in_precision(<cnp.ndarray>y, target, NULL)
         if target == cnp.NPY_FLOAT64:
             ok = scan_unit_interval(<double*>cnp.PyArray_DATA(out), m * n_out)
         else:

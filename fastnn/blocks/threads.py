@@ -2,11 +2,11 @@
 call.
 
 threadpoolctl finds the BLAS libraries once.  OpenBLAS libraries are then bound natively
-(fastnn/_kernels/_threads.pyx: their own get/set functions, called from C, about 0.1 us
-for a capped call); any other BLAS, or OpenBLAS where the binding is not built, is capped
-through its functions as ctypes or threadpoolctl reach them (1.4 us for two libraries).
-threadpoolctl's own context manager re-inspects every loaded library on each use (about
-0.8 ms: 7x a one-row prediction).  Both NumPy's and SciPy's BLAS are capped: the
+(fastnn/_kernels/_threads.pyx, the one home of OpenBLAS's function names: their own
+get/set functions, called from C, about 0.2 us for a capped call); any other BLAS, or
+OpenBLAS where the binding is not built (Windows), is capped through threadpoolctl's
+per-library get/set (about 1 us each way).  threadpoolctl's own context manager
+re-inspects every loaded library on each use (about 0.8 ms: 7x a one-row prediction).  Both NumPy's and SciPy's BLAS are capped: the
 reference engine runs on the first, the compiled one on the second.  A BLAS thread count
 is process-wide, so two models with different ``n_threads`` used at the same time from
 two threads get one of the two caps.
@@ -50,8 +50,7 @@ def _find_libraries() -> list[tuple[_Getter, _Setter]]:
             found = []
             for library in ThreadpoolController().select(user_api="blas").lib_controllers:
                 if not _bind(library):
-                    found.append(_direct_calls(library) or (library.get_num_threads,
-                                                            library.set_num_threads))
+                    found.append((library.get_num_threads, library.set_num_threads))
             _others = found
     return _others
 
@@ -62,24 +61,6 @@ def _bind(library: Any) -> bool:
     path = getattr(library, "filepath", None)
     return (native is not None and getattr(library, "internal_api", None) == "openblas"
             and isinstance(path, str) and bool(native.bind(path)))
-
-
-def _direct_calls(library: Any) -> Optional[tuple[_Getter, _Setter]]:
-    """An OpenBLAS library's own get/set functions through ctypes (their exported names
-    carry the build's prefix and suffix, e.g. scipy_openblas_set_num_threads64_), or
-    None."""
-    dynlib = getattr(library, "dynlib", None)
-    if dynlib is None or getattr(library, "internal_api", None) != "openblas":
-        return None
-    for prefix in ("", "scipy_"):
-        for suffix in ("", "64_"):
-            try:
-                get = getattr(dynlib, f"{prefix}openblas_get_num_threads{suffix}")
-                set_ = getattr(dynlib, f"{prefix}openblas_set_num_threads{suffix}")
-            except AttributeError:
-                continue
-            return get, set_
-    return None
 
 
 class _ThreadCap:

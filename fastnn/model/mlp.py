@@ -734,8 +734,7 @@ class MLP:
         m = X.shape[0] if n_train is None else check_int("n_train", n_train, low=1)
         self._check_batch_statistics(X.shape[0])
         with self._guard.writing(training=True), blas_threads(self._n_threads):
-            if optimizer is not self._optimizer:
-                self.optimizer_ = optimizer
+            self.optimizer_ = optimizer
             cost = self._engine.train_step(X, targets, optimizer, self.slopes(m), self._step)
             if not math.isfinite(cost):
                 raise TrainingDiverged(f"the training step diverged (cost {cost}); the model "
